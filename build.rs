@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("sfgate_descriptor.bin"))
-        .compile_protos(&protos, &["proto"])?;
+        .compile_protos(&protos, &[PathBuf::from("proto")])?;
 
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -1,1 +1,32 @@
-//! sfgate
+//! sfgate: a gRPC connector gateway for Salesforce.
+//!
+//! A call flows one way through the modules:
+//! `tenancy` (who is calling, for which tenant) → `api` (one file per gRPC service: validation and
+//! proto ↔ Salesforce mapping) → `salesforce` (REST/SOAP client, SOQL builder and escaper, ID
+//! checks, error decoding) → `auth` (the tenant's OAuth token, cached and minted once) →
+//! `credentials` (where the tenant's secrets come from). Lower modules never import higher ones.
+//!
+//! Around them: `config` (typed, validated configuration), `error` (the one place errors become
+//! gRPC statuses), `server` (wires a configuration into a running server), `telemetry` (logs).
+//! `sandbox` is an in-memory Salesforce org reached only over HTTP; it imports nothing of the
+//! gateway and serves the default `cargo run` and the tests.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod salesforce;
+pub mod sandbox;
+pub mod server;
+pub mod telemetry;
+pub mod tenancy;
+
+/// The generated protobuf types and service stubs of package `sfgate.v1`.
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+pub mod pb {
+    tonic::include_proto!("sfgate.v1");
+
+    /// The descriptor set of the public API, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("sfgate_descriptor");
+}

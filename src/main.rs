@@ -1,1 +1,185 @@
-fn main() {}
+//! The `sfgate` binary: parses the command line and runs the gateway or the sandbox org.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rand::distr::{Alphanumeric, SampleString};
+use secrecy::SecretString;
+use sfgate::config::Config;
+use sfgate::credentials::OrgCredentials;
+use sfgate::sandbox::{self, SandboxConfig, SandboxHandle};
+use sfgate::telemetry::{self, LogFormat};
+use sfgate::tenancy::ApiKeyHash;
+use tokio::net::TcpListener;
+
+/// A gRPC connector gateway for Salesforce.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Configuration file. Without one, sfgate serves the embedded sandbox org.
+    #[arg(long, env = "SFGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// gRPC listen address (overrides the configuration).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve(ServeArgs),
+    /// Run only the sandbox org, for pointing any Salesforce client at it.
+    Sandbox {
+        /// HTTP listen address.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+    },
+    /// Print the SHA-256 of an API key, for `api_keys` in the configuration.
+    HashKey {
+        /// The key.
+        key: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Sandbox { listen }) => run_sandbox(listen).await,
+        Some(Command::HashKey { key }) => {
+            println!("{}", ApiKeyHash::of_key(&key).to_hex());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (mut config, sandbox, demo_key) = match &args.config {
+        Some(path) => (Config::load(path)?, None, None),
+        None => {
+            let sandbox = start_sandbox("127.0.0.1:0".parse()?).await?;
+            let demo_key = std::env::var("SFGATE_DEMO_API_KEY")
+                .ok()
+                .filter(|key| !key.is_empty())
+                .unwrap_or_else(|| format!("sfgate-demo-{}", Alphanumeric.sample_string(&mut rand::rng(), 24)));
+            let credentials = sandbox.credentials();
+            let org_credentials = OrgCredentials {
+                client_id: Some(SecretString::from(credentials.client_id.clone())),
+                client_secret: Some(SecretString::from(credentials.client_secret.clone())),
+                username: Some(credentials.username.clone()),
+                password: Some(SecretString::from(credentials.password.clone())),
+                security_token: None,
+            };
+            let config = Config::for_sandbox(
+                "127.0.0.1:50051".parse()?,
+                sandbox.base_url().parse().context("sandbox URL")?,
+                org_credentials,
+                &demo_key,
+            );
+            (config, Some(sandbox), Some(demo_key))
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    if let (Some(sandbox), Some(key)) = (&sandbox, demo_key.as_deref()) {
+        print_demo(listener.local_addr()?, sandbox, key);
+    }
+    sfgate::server::run(config, listener, shutdown_signal()).await?;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn start_sandbox(listen: SocketAddr) -> anyhow::Result<SandboxHandle> {
+    let config = SandboxConfig {
+        listen,
+        client_id: std::env::var("SFGATE_SANDBOX_CLIENT_ID").ok().filter(|value| !value.is_empty()),
+        client_secret: std::env::var("SFGATE_SANDBOX_CLIENT_SECRET").ok().filter(|value| !value.is_empty()),
+        ..SandboxConfig::default()
+    };
+    sandbox::start(config).await.context("starting the sandbox org")
+}
+
+async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
+    let sandbox = start_sandbox(listen).await?;
+    let credentials = sandbox.credentials();
+    println!("sandbox org listening on {}", sandbox.base_url());
+    println!("org id: {}", sandbox.org_id());
+    println!("client_id:     {}", credentials.client_id);
+    println!("client_secret: {}", credentials.client_secret);
+    println!("username:      {}", credentials.username);
+    println!("password:      {}  (password + security token)", credentials.password);
+    println!();
+    println!("get a token:");
+    println!(
+        "  curl -s {}/services/oauth2/token -d grant_type=password -d client_id={} -d client_secret={} -d username={} -d password={}",
+        sandbox.base_url(),
+        credentials.client_id,
+        credentials.client_secret,
+        credentials.username,
+        credentials.password
+    );
+    println!("  curl -s {}/services/oauth2/token -u {}:{} -d grant_type=client_credentials", sandbox.base_url(), credentials.client_id, credentials.client_secret);
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
+    let headers = format!("-H 'x-tenant-id: sandbox' -H 'authorization: Bearer {key}'");
+    println!();
+    println!("sfgate is serving gRPC on {address}, in front of the embedded sandbox org at {}", sandbox.base_url());
+    println!("tenant: sandbox    demo API key: {key}");
+    println!();
+    println!("try it:");
+    println!("  grpcurl -plaintext {address} list");
+    println!("  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Ng\"}}' {address} sfgate.v1.LeadService/FindLeads");
+    println!(
+        "  grpcurl -plaintext {headers} -d '{{\"lead\": {{\"last_name\": \"Rivera\", \"company\": \"Blue Harbor\", \"email\": \"ana@example.com\"}}}}' {address} sfgate.v1.LeadService/CreateLead"
+    );
+    println!("  grpcurl -plaintext {headers} -d '{{\"open_only\": true}}' {address} sfgate.v1.CaseService/FindCases");
+    println!();
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,55 @@
+//! `ContactService`: typed Contact records.
+
+use super::object_type::{Criterion, CriterionKind, ObjectType, output, reference, value};
+use super::typed_object_service;
+use crate::pb::contact_service_server::ContactService;
+use crate::pb::{
+    Contact, CreateContactRequest, DeleteContactRequest, FindContactsRequest, FindContactsResponse,
+    GetContactRequest, UpdateContactRequest, UpsertContactRequest, UpsertContactResponse,
+};
+
+/// `Contact`: proto field to API name.
+pub(crate) static CONTACT: ObjectType = ObjectType {
+    api_name: "Contact",
+    key_prefix: "003",
+    message: "sfgate.v1.Contact",
+    request_field: "contact",
+    fields: &[
+        value("first_name", "FirstName"),
+        value("last_name", "LastName"),
+        reference("account_id", "AccountId"),
+        value("title", "Title"),
+        value("email", "Email"),
+        value("phone", "Phone"),
+        value("mobile_phone", "MobilePhone"),
+        value("department", "Department"),
+        value("lead_source", "LeadSource"),
+        value("description", "Description"),
+        value("mailing_street", "MailingStreet"),
+        value("mailing_city", "MailingCity"),
+        value("mailing_state", "MailingState"),
+        value("mailing_postal_code", "MailingPostalCode"),
+        value("mailing_country", "MailingCountry"),
+        reference("owner_id", "OwnerId"),
+        output("created_date", "CreatedDate"),
+        output("last_modified_date", "LastModifiedDate"),
+    ],
+    criteria: &[
+        Criterion { proto: "first_name", api: "FirstName", kind: CriterionKind::Equals },
+        Criterion { proto: "last_name", api: "LastName", kind: CriterionKind::Equals },
+        Criterion { proto: "email", api: "Email", kind: CriterionKind::Equals },
+        Criterion { proto: "phone", api: "Phone", kind: CriterionKind::Equals },
+    ],
+};
+
+typed_object_service! {
+    /// The typed Contact service.
+    ContactApi implements ContactService for CONTACT, resource Contact {
+        create: create_contact(CreateContactRequest) takes contact,
+        get: get_contact(GetContactRequest),
+        update: update_contact(UpdateContactRequest) takes contact,
+        delete: delete_contact(DeleteContactRequest),
+        find: find_contacts(FindContactsRequest) -> FindContactsResponse lists contacts,
+        upsert: upsert_contact(UpsertContactRequest) -> UpsertContactResponse,
+    }
+}

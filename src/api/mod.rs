@@ -1,0 +1,143 @@
+//! The gRPC services, one file each: request validation, proto to domain, calls into
+//! [`crate::salesforce`]. The six typed object services share one implementation
+//! ([`records`]) over a per-object description ([`object_type::ObjectType`]).
+
+pub mod account;
+pub mod campaign;
+pub mod case;
+pub mod contact;
+pub mod lead;
+mod object_type;
+pub mod opportunity;
+mod paging;
+mod record_codec;
+mod records;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tonic::{Request, Response, Status};
+
+use crate::error::GatewayError;
+use crate::salesforce::SalesforceClient;
+use crate::tenancy::{CallDeadline, Caller, TenantId};
+use records::CallContext;
+
+/// The state the services share: each tenant's org connection.
+pub struct Gateway {
+    clients: HashMap<TenantId, SalesforceClient>,
+}
+
+impl fmt::Debug for Gateway {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("Gateway").field("tenants", &self.clients.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Gateway {
+    /// Creates the gateway state from each tenant's org connection.
+    pub fn new(clients: HashMap<TenantId, SalesforceClient>) -> Self {
+        Self { clients }
+    }
+
+    /// The context of an authenticated call: who, which org, until when.
+    fn call_context<T>(&self, request: &Request<T>) -> Result<CallContext, GatewayError> {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| GatewayError::Internal("call reached a handler unauthenticated".into()))?;
+        let client = self.clients.get(&caller.tenant).cloned().ok_or_else(|| GatewayError::PermissionDenied {
+            reason: "TENANT_NOT_CONFIGURED",
+            message: format!("tenant {:?} has no org connection", caller.tenant.as_str()),
+        })?;
+        let deadline = request.extensions().get::<CallDeadline>().map(|CallDeadline(at)| *at);
+        Ok(CallContext { client, deadline })
+    }
+}
+
+/// Turns a handler's outcome into the gRPC response.
+fn respond<T>(outcome: Result<T, GatewayError>) -> Result<Response<T>, Status> {
+    outcome.map(Response::new).map_err(Status::from)
+}
+
+/// Implements a typed object service: the six shared RPCs delegate to [`records`]; extra RPCs of
+/// the object follow in the braces.
+macro_rules! typed_object_service {
+    (
+        $(#[$meta:meta])*
+        $service:ident implements $server_trait:ident for $object:expr, resource $resource:ty {
+            create: $create:ident($create_request:ty) takes $create_field:ident,
+            get: $get:ident($get_request:ty),
+            update: $update:ident($update_request:ty) takes $update_field:ident,
+            delete: $delete:ident($delete_request:ty),
+            find: $find:ident($find_request:ty) -> $find_response:ident lists $items:ident,
+            upsert: $upsert:ident($upsert_request:ty) -> $upsert_response:ident,
+        }
+        $($extra:tt)*
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $service {
+            gateway: std::sync::Arc<$crate::api::Gateway>,
+        }
+
+        impl $service {
+            /// Creates the service over the shared gateway state.
+            pub fn new(gateway: std::sync::Arc<$crate::api::Gateway>) -> Self {
+                Self { gateway }
+            }
+        }
+
+        #[tonic::async_trait]
+        impl $server_trait for $service {
+            async fn $create(&self, request: tonic::Request<$create_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                $crate::api::respond($crate::api::records::create(&call, &$object, request.into_inner().$create_field).await)
+            }
+
+            async fn $get(&self, request: tonic::Request<$get_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                let request = request.into_inner();
+                $crate::api::respond($crate::api::records::get(&call, &$object, &request.id, request.fields).await)
+            }
+
+            async fn $update(&self, request: tonic::Request<$update_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                let request = request.into_inner();
+                $crate::api::respond(
+                    $crate::api::records::update(&call, &$object, request.$update_field, request.update_mask).await,
+                )
+            }
+
+            async fn $delete(&self, request: tonic::Request<$delete_request>) -> Result<tonic::Response<()>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                $crate::api::respond($crate::api::records::delete(&call, &$object, &request.into_inner().id).await)
+            }
+
+            async fn $find(&self, request: tonic::Request<$find_request>) -> Result<tonic::Response<$find_response>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                let find_request = concat!("sfgate.v1.", stringify!($find_request));
+                let page = $crate::api::records::find(&call, &$object, find_request, request.get_ref()).await;
+                $crate::api::respond(page.map(|page| $find_response { $items: page.resources, next_page_token: page.next_page_token }))
+            }
+
+            async fn $upsert(&self, request: tonic::Request<$upsert_request>) -> Result<tonic::Response<$upsert_response>, tonic::Status> {
+                let call = self.gateway.call_context(&request)?;
+                let request = request.into_inner();
+                let outcome = $crate::api::records::upsert(
+                    &call,
+                    &$object,
+                    &request.external_id_field,
+                    &request.external_id,
+                    request.$create_field,
+                )
+                .await;
+                $crate::api::respond(outcome.map(|(resource, created)| $upsert_response { $create_field: Some(resource), created }))
+            }
+
+            $($extra)*
+        }
+    };
+}
+use typed_object_service;

@@ -1,0 +1,311 @@
+//! The operations every typed object shares (create, get, update, delete, find, upsert), written
+//! once over an [`ObjectType`].
+
+use std::future::Future;
+use std::time::Instant;
+
+use prost::Message;
+use prost_reflect::{DynamicMessage, Value as ProtoValue};
+
+use super::object_type::{CriterionKind, ObjectType};
+use super::paging::{self, PageToken};
+use super::record_codec as codec;
+use crate::error::GatewayError;
+use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
+use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId};
+
+/// Default and maximum `page_size` of the find RPCs.
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 2000;
+
+/// What a handler needs to serve one call: the tenant's org and the caller's deadline.
+pub(crate) struct CallContext {
+    pub(crate) client: SalesforceClient,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl CallContext {
+    /// Runs `work`, giving up with DEADLINE_EXCEEDED when the caller's deadline passes.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
+                .await
+                .unwrap_or(Err(GatewayError::DeadlineExceeded)),
+            None => work.await,
+        }
+    }
+}
+
+/// A page of find results.
+pub(crate) struct Page<M> {
+    pub(crate) resources: Vec<M>,
+    pub(crate) next_page_token: String,
+}
+
+/// Salesforce errors with field names rewritten to the caller's request paths.
+pub(crate) fn upstream(object: &ObjectType, error: SalesforceError) -> GatewayError {
+    GatewayError::Salesforce(error.map_fields(|api_name| object.request_path_of(api_name)))
+}
+
+/// Validates an ID of this object type, naming `field` when it is wrong.
+pub(crate) fn parse_id(object: &ObjectType, field: &str, text: &str) -> Result<SalesforceId, GatewayError> {
+    if text.is_empty() {
+        return Err(GatewayError::invalid_field(field, format!("a {} ID is required", object.api_name)));
+    }
+    SalesforceId::parse_for(text, object.api_name, object.key_prefix)
+        .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
+}
+
+fn required<M>(object: &ObjectType, resource: Option<M>) -> Result<M, GatewayError> {
+    resource.ok_or_else(|| GatewayError::invalid_field(object.request_field, "is required"))
+}
+
+/// Creates a record and returns it as stored.
+pub(crate) async fn create<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    resource: Option<M>,
+) -> Result<M, GatewayError> {
+    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    if !codec::resource_id(&resource).is_empty() {
+        return Err(GatewayError::invalid_field(
+            format!("{}.id", object.request_field),
+            "must be empty on create: Salesforce assigns the ID",
+        ));
+    }
+    let fields = codec::create_fields(object, &resource)?;
+    call.within_deadline(async {
+        let id = call.client.create_record(object.api_name, &fields).await.map_err(|error| upstream(object, error))?;
+        read(call, object, &id, None).await
+    })
+    .await
+}
+
+/// Reads a record, all fields or those of the mask.
+pub(crate) async fn get<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    id: &str,
+    fields: Option<prost_types::FieldMask>,
+) -> Result<M, GatewayError> {
+    let id = parse_id(object, "id", id)?;
+    let mask = fields.map(|mask| mask.paths).unwrap_or_default();
+    let api_fields = codec::read_fields(object, &mask)?;
+    call.within_deadline(read(call, object, &id, api_fields)).await
+}
+
+/// Writes the masked fields and returns the record as stored.
+pub(crate) async fn update<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    resource: Option<M>,
+    update_mask: Option<prost_types::FieldMask>,
+) -> Result<M, GatewayError> {
+    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    let id = parse_id(object, &format!("{}.id", object.request_field), &codec::resource_id(&resource))?;
+    let mask = update_mask.map(|mask| mask.paths).unwrap_or_default();
+    let fields = codec::update_fields(object, &resource, &mask)?;
+    call.within_deadline(async {
+        call.client.update_record(object.api_name, &id, &fields).await.map_err(|error| upstream(object, error))?;
+        read(call, object, &id, None).await
+    })
+    .await
+}
+
+/// Deletes a record.
+pub(crate) async fn delete(call: &CallContext, object: &ObjectType, id: &str) -> Result<(), GatewayError> {
+    let id = parse_id(object, "id", id)?;
+    call.within_deadline(async {
+        call.client.delete_record(object.api_name, &id).await.map_err(|error| upstream(object, error))
+    })
+    .await
+}
+
+/// Creates or updates the record an external ID names; returns it and whether it was created.
+pub(crate) async fn upsert<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    external_id_field: &str,
+    external_id: &str,
+    resource: Option<M>,
+) -> Result<(M, bool), GatewayError> {
+    let field_is_name = crate::salesforce::soql::is_identifier(external_id_field) && !external_id_field.contains('.');
+    if !field_is_name {
+        return Err(GatewayError::invalid_field(
+            "external_id_field",
+            format!("{external_id_field:?} is not a field API name (e.g. External_Id__c)"),
+        ));
+    }
+    if external_id.is_empty() {
+        return Err(GatewayError::invalid_field("external_id", "is required"));
+    }
+    if external_id_field.eq_ignore_ascii_case("Id") {
+        parse_id(object, "external_id", external_id)?;
+    }
+    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    if !codec::resource_id(&resource).is_empty() {
+        return Err(GatewayError::invalid_field(
+            format!("{}.id", object.request_field),
+            "must be empty on upsert: the external ID names the record",
+        ));
+    }
+    let fields = codec::create_fields(object, &resource)?;
+    if fields.keys().any(|api_name| api_name.eq_ignore_ascii_case(external_id_field)) {
+        return Err(GatewayError::invalid_field(
+            format!("{}.extra_fields.{external_id_field}", object.request_field),
+            "the external ID goes in external_id, not among the fields",
+        ));
+    }
+    call.within_deadline(async {
+        let outcome = call
+            .client
+            .upsert_record(object.api_name, external_id_field, external_id, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        Ok((read(call, object, &outcome.id, None).await?, outcome.created))
+    })
+    .await
+}
+
+/// Finds records matching every criterion set in the request, one page at a time.
+pub(crate) async fn find<R: Message, M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    find_request: &str,
+    request: &R,
+) -> Result<Page<M>, GatewayError> {
+    let request = codec::to_dynamic(find_request, request)?;
+    let (conditions, fingerprint_parts) = criteria(object, &request)?;
+    let page_size = page_size(&request)?;
+    let fingerprint = paging::fingerprint(&fingerprint_parts.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut query = SelectQuery::new(object.api_name, std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)))
+        .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    for condition in conditions {
+        query = query.filter(condition).map_err(|error| GatewayError::Internal(error.to_string()))?;
+    }
+    let token = string_field(&request, "page_token");
+    if !token.is_empty() {
+        let token = PageToken::decode(&token)?;
+        if token.fingerprint != fingerprint {
+            return Err(GatewayError::invalid_field("page_token", "was issued for different criteria"));
+        }
+        query = query
+            .filter(Condition::Compare {
+                field: "Id".into(),
+                comparison: Comparison::GreaterThan,
+                value: SoqlValue::Text(token.after.to_string()),
+            })
+            .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    }
+    let query = query
+        .order_by("Id", Direction::Ascending)
+        .map_err(|error| GatewayError::Internal(error.to_string()))?
+        .limit(page_size + 1);
+    call.within_deadline(async {
+        let instance_url = call.client.instance_url().await.map_err(|error| upstream(object, error))?;
+        let mut records = call.client.query(&query).await.map_err(|error| upstream(object, error))?.records;
+        let has_more = records.len() > page_size as usize;
+        records.truncate(page_size as usize);
+        let next_page_token = match records.last().and_then(|record| record.get("Id")).and_then(|id| id.as_str()) {
+            Some(last_id) if has_more => PageToken {
+                after: SalesforceId::parse(last_id).map_err(|error| GatewayError::Internal(error.to_string()))?,
+                fingerprint: fingerprint.clone(),
+            }
+            .encode(),
+            _ => String::new(),
+        };
+        let resources = records
+            .iter()
+            .map(|record| codec::from_dynamic(&codec::resource_from_record(object, record, &instance_url, None)?))
+            .collect::<Result<Vec<M>, _>>()?;
+        Ok(Page { resources, next_page_token })
+    })
+    .await
+}
+
+fn string_field(message: &DynamicMessage, name: &str) -> String {
+    match message.get_field_by_name(name).as_deref() {
+        Some(ProtoValue::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+fn page_size(request: &DynamicMessage) -> Result<u32, GatewayError> {
+    let requested = match request.get_field_by_name("page_size").as_deref() {
+        Some(ProtoValue::I32(size)) => *size,
+        _ => 0,
+    };
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size < 0 => Err(GatewayError::invalid_field("page_size", "must not be negative")),
+        size => Ok((size as u32).min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// The SOQL conditions of the criteria set in the request, and the parts of its fingerprint.
+fn criteria(object: &ObjectType, request: &DynamicMessage) -> Result<(Vec<Condition>, Vec<String>), GatewayError> {
+    let mut conditions = Vec::new();
+    let mut fingerprint_parts = vec![object.api_name.to_owned()];
+    for criterion in object.criteria {
+        let value = request.get_field_by_name(criterion.proto);
+        let condition = match (criterion.kind, value.as_deref()) {
+            (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => Condition::Compare {
+                field: criterion.api.into(),
+                comparison: Comparison::Equals,
+                value: SoqlValue::Text(text.clone()),
+            },
+            (CriterionKind::IdEquals, Some(ProtoValue::String(text))) if !text.is_empty() => {
+                let id = crate::salesforce::SalesforceId::parse(text)
+                    .map_err(|error| GatewayError::invalid_field(criterion.proto, format!("{text:?} {error}")))?;
+                Condition::Compare {
+                    field: criterion.api.into(),
+                    comparison: Comparison::Equals,
+                    value: SoqlValue::Text(id.to_string()),
+                }
+            }
+            (CriterionKind::OpenOnly, Some(ProtoValue::Bool(true))) => Condition::Compare {
+                field: criterion.api.into(),
+                comparison: Comparison::Equals,
+                value: SoqlValue::Bool(false),
+            },
+            _ => continue,
+        };
+        fingerprint_parts.push(criterion.proto.to_owned());
+        if let Condition::Compare { value, .. } = &condition {
+            fingerprint_parts.push(format!("{value:?}"));
+        }
+        conditions.push(condition);
+    }
+    if conditions.is_empty() {
+        let names: Vec<&str> = object.criteria.iter().map(|criterion| criterion.proto).collect();
+        return Err(GatewayError::InvalidArgument {
+            violations: names
+                .iter()
+                .map(|name| crate::error::FieldViolation {
+                    field: (*name).to_owned(),
+                    description: format!("set at least one of {}", names.join(", ")),
+                })
+                .collect(),
+        });
+    }
+    Ok((conditions, fingerprint_parts))
+}
+
+/// Reads a record and turns it into the typed resource.
+pub(crate) async fn read<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    id: &SalesforceId,
+    api_fields: Option<Vec<String>>,
+) -> Result<M, GatewayError> {
+    let record = call
+        .client
+        .get_record(object.api_name, id, api_fields.as_deref())
+        .await
+        .map_err(|error| upstream(object, error))?;
+    let instance_url = call.client.instance_url().await.map_err(|error| upstream(object, error))?;
+    codec::from_dynamic(&codec::resource_from_record(object, &record, &instance_url, api_fields.as_deref())?)
+}

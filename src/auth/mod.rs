@@ -1,0 +1,327 @@
+//! OAuth access tokens per tenant: minted from the tenant's credentials, cached and shared by all
+//! calls of that tenant, minted by one caller at a time, and dropped when Salesforce rejects them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use parking_lot::RwLock;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::credentials::{CredentialError, CredentialProvider, OrgCredentials};
+
+/// The OAuth flow a tenant's integration uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    /// Username-password flow: client id/secret plus username and password + security token.
+    Password,
+    /// Client credentials flow: client id/secret of a connected app with a run-as user.
+    ClientCredentials,
+}
+
+/// How to obtain tokens for one org.
+#[derive(Debug, Clone)]
+pub struct OrgAuthConfig {
+    /// The login host (`https://login.salesforce.com`, `https://test.salesforce.com` or My Domain).
+    pub login_url: Url,
+    /// The OAuth flow.
+    pub grant: OAuthGrant,
+    /// Where the credential provider keeps this org's secrets.
+    pub credentials_path: String,
+    /// Hosts the token endpoint may send us to as `instance_url` (`*.salesforce.com` style patterns).
+    pub allowed_instance_hosts: Vec<String>,
+    /// Time limit of one token request.
+    pub timeout: Duration,
+}
+
+/// An authenticated session with an org: its access token and instance.
+pub struct Session {
+    access_token: SecretString,
+    instance_url: Url,
+}
+
+impl Session {
+    /// The `Authorization` header value, marked sensitive so that no layer logs it.
+    pub fn authorization_header(&self) -> HeaderValue {
+        let mut value =
+            HeaderValue::try_from(format!("Bearer {}", self.access_token.expose_secret()))
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
+        value.set_sensitive(true);
+        value
+    }
+
+    /// The access token, for the SOAP session header.
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// The org's instance, e.g. `https://acme.my.salesforce.com`.
+    pub fn instance_url(&self) -> &Url {
+        &self.instance_url
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Session")
+            .field("access_token", &"[REDACTED]")
+            .field("instance_url", &self.instance_url.as_str())
+            .finish()
+    }
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The credential provider failed.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The stored credentials lack a value the flow needs.
+    #[error("credentials for the {grant:?} flow lack {field}")]
+    MissingCredential {
+        /// The flow.
+        grant: OAuthGrant,
+        /// The missing key.
+        field: &'static str,
+    },
+    /// The token endpoint refused the request (`invalid_grant`, `invalid_client_id`, ...).
+    #[error("token request refused: {error}: {description}")]
+    Rejected {
+        /// OAuth `error`.
+        error: String,
+        /// OAuth `error_description`.
+        description: String,
+    },
+    /// The token endpoint could not be reached or timed out.
+    #[error("token endpoint unreachable: {0}")]
+    Unreachable(String),
+    /// The token endpoint sent us to a host outside the tenant's allowed hosts.
+    #[error("token endpoint returned instance_url host {0:?}, which is not an allowed instance host")]
+    DisallowedInstance(String),
+    /// The token endpoint answered something that is not a token response.
+    #[error("unexpected token response: {0}")]
+    BadResponse(String),
+}
+
+/// Mints and caches the access token of one org.
+pub struct OrgAuthenticator {
+    http: reqwest::Client,
+    config: OrgAuthConfig,
+    credentials: Arc<dyn CredentialProvider>,
+    current: RwLock<Option<Arc<Session>>>,
+    minting: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for OrgAuthenticator {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("OrgAuthenticator").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: SecretString,
+    instance_url: String,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+impl OrgAuthenticator {
+    /// Creates an authenticator; no token is minted until the first call needs one.
+    pub fn new(
+        http: reqwest::Client,
+        config: OrgAuthConfig,
+        credentials: Arc<dyn CredentialProvider>,
+    ) -> Self {
+        Self {
+            http,
+            config,
+            credentials,
+            current: RwLock::new(None),
+            minting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Returns the cached session, minting one if there is none. Concurrent callers on a cold
+    /// cache wait for a single token request.
+    pub async fn session(&self) -> Result<Arc<Session>, AuthError> {
+        if let Some(session) = self.current.read().clone() {
+            return Ok(session);
+        }
+        let _minting = self.minting.lock().await;
+        if let Some(session) = self.current.read().clone() {
+            return Ok(session);
+        }
+        let session = Arc::new(self.mint().await?);
+        *self.current.write() = Some(Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Forgets `stale` (Salesforce rejected it) unless a newer session already replaced it.
+    pub fn invalidate(&self, stale: &Arc<Session>) {
+        let mut current = self.current.write();
+        if current.as_ref().is_some_and(|session| Arc::ptr_eq(session, stale)) {
+            *current = None;
+        }
+    }
+
+    async fn mint(&self) -> Result<Session, AuthError> {
+        let credentials = self.credentials.credentials(&self.config.credentials_path).await?;
+        let token_url = self
+            .config
+            .login_url
+            .join("/services/oauth2/token")
+            .map_err(|error| AuthError::BadResponse(error.to_string()))?;
+        let request = self.http.post(token_url).timeout(self.config.timeout);
+        let request = match self.config.grant {
+            OAuthGrant::Password => password_grant(request, &credentials)?,
+            OAuthGrant::ClientCredentials => client_credentials_grant(request, &credentials)?,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|error| AuthError::Unreachable(without_url(&error)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| AuthError::Unreachable(without_url(&error)))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<OAuthErrorBody>(&body) {
+                Ok(refusal) => AuthError::Rejected {
+                    error: refusal.error,
+                    description: refusal.error_description,
+                },
+                Err(_) => AuthError::BadResponse(format!("HTTP {status} from the token endpoint")),
+            });
+        }
+        let token: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|_| AuthError::BadResponse("token response lacks access_token or instance_url".into()))?;
+        let instance_url = Url::parse(&token.instance_url)
+            .map_err(|_| AuthError::BadResponse("instance_url is not a URL".into()))?;
+        check_instance_url(&instance_url, &self.config.allowed_instance_hosts)?;
+        tracing::info!(login_url = %self.config.login_url, instance_url = %instance_url, grant = ?self.config.grant, "minted salesforce access token");
+        Ok(Session { access_token: token.access_token, instance_url })
+    }
+}
+
+fn required<'a>(
+    value: &'a Option<SecretString>,
+    grant: OAuthGrant,
+    field: &'static str,
+) -> Result<&'a str, AuthError> {
+    value
+        .as_ref()
+        .map(|secret| secret.expose_secret())
+        .ok_or(AuthError::MissingCredential { grant, field })
+}
+
+fn password_grant(
+    request: reqwest::RequestBuilder,
+    credentials: &OrgCredentials,
+) -> Result<reqwest::RequestBuilder, AuthError> {
+    let grant = OAuthGrant::Password;
+    let username = credentials
+        .username
+        .as_deref()
+        .ok_or(AuthError::MissingCredential { grant, field: "username" })?;
+    let password = SecretString::from(format!(
+        "{}{}",
+        required(&credentials.password, grant, "password")?,
+        credentials.security_token.as_ref().map(|token| token.expose_secret()).unwrap_or_default()
+    ));
+    Ok(request.form(&[
+        ("grant_type", "password"),
+        ("client_id", required(&credentials.client_id, grant, "client_id")?),
+        ("client_secret", required(&credentials.client_secret, grant, "client_secret")?),
+        ("username", username),
+        ("password", password.expose_secret()),
+    ]))
+}
+
+fn client_credentials_grant(
+    request: reqwest::RequestBuilder,
+    credentials: &OrgCredentials,
+) -> Result<reqwest::RequestBuilder, AuthError> {
+    let grant = OAuthGrant::ClientCredentials;
+    let client_id = required(&credentials.client_id, grant, "client_id")?;
+    let client_secret = required(&credentials.client_secret, grant, "client_secret")?;
+    Ok(request
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[("grant_type", "client_credentials")]))
+}
+
+/// Describes a transport error without its URL or any request content.
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}
+
+/// Accepts an instance URL only on an allowed host, and only over HTTPS unless it is loopback.
+fn check_instance_url(instance_url: &Url, allowed_hosts: &[String]) -> Result<(), AuthError> {
+    let host = instance_url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+    let allowed = allowed_hosts.iter().any(|pattern| host_matches(&host, pattern));
+    if !allowed || (instance_url.scheme() != "https" && !loopback) {
+        return Err(AuthError::DisallowedInstance(host));
+    }
+    Ok(())
+}
+
+fn host_matches(host: &str, pattern: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+        None => host == pattern,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_hosts() -> Vec<String> {
+        vec!["*.salesforce.com".into(), "*.force.com".into()]
+    }
+
+    #[test]
+    fn instance_hosts_must_match_an_allowed_pattern() {
+        let allowed = |url: &str| check_instance_url(&Url::parse(url).unwrap(), &default_hosts()).is_ok();
+        assert!(allowed("https://acme.my.salesforce.com"));
+        assert!(allowed("https://na1.force.com/"));
+        assert!(!allowed("https://salesforce.com.evil.example"));
+        assert!(!allowed("https://evilsalesforce.com"));
+        assert!(!allowed("https://salesforce.com"));
+        assert!(!allowed("http://acme.my.salesforce.com"), "plain http to a remote host");
+        assert!(!allowed("http://169.254.169.254/latest"));
+        let loopback = vec!["127.0.0.1".to_string()];
+        assert!(check_instance_url(&Url::parse("http://127.0.0.1:8080").unwrap(), &loopback).is_ok());
+    }
+
+    #[test]
+    fn session_debug_hides_the_token() {
+        let session = Session {
+            access_token: SecretString::from("00Dcanary!SECRET"),
+            instance_url: Url::parse("https://acme.my.salesforce.com").unwrap(),
+        };
+        let shown = format!("{session:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(session.authorization_header().is_sensitive());
+    }
+}

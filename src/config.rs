@@ -1,0 +1,270 @@
+//! Typed, validated configuration: a TOML file (`--config sfgate.toml`) with `SFGATE__` environment
+//! overrides (`SFGATE__LISTEN=0.0.0.0:50051`, `SFGATE__TENANTS__ACME__API_VERSION=v65.0`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use url::Url;
+
+use crate::auth::OAuthGrant;
+use crate::credentials::OrgCredentials;
+use crate::tenancy::ApiKeyHash;
+
+/// The API version used when a tenant names none.
+pub const DEFAULT_API_VERSION: &str = "v66.0";
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the gRPC server listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
+    #[serde(default = "default_shutdown_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+    /// Tenants by id (the value of `x-tenant-id`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Where the tenants' Salesforce secrets come from.
+    #[serde(default)]
+    pub credentials: CredentialsConfig,
+}
+
+/// One tenant: one Salesforce org and the callers allowed to use it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The login host for token requests: `https://login.salesforce.com`, `https://test.salesforce.com`
+    /// or the org's My Domain.
+    pub login_url: Url,
+    /// The REST API version, e.g. `v66.0`.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// The OAuth flow.
+    pub grant: OAuthGrant,
+    /// Where the credential provider keeps this org's secrets.
+    pub credentials_path: String,
+    /// Hosts `instance_url` may point at.
+    #[serde(default = "default_allowed_instance_hosts")]
+    pub allowed_instance_hosts: Vec<String>,
+    /// Time limit of one Salesforce request, in milliseconds.
+    #[serde(default = "default_upstream_timeout_ms")]
+    pub upstream_timeout_ms: u64,
+    /// The callers allowed to act for this tenant.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+impl TenantConfig {
+    /// The time limit of one Salesforce request.
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+}
+
+/// A caller's key, stored as its SHA-256 (`sfgate hash-key <key>` prints it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The caller's name, for logs.
+    pub caller: String,
+    /// SHA-256 of the key, 64 hex digits.
+    pub sha256: String,
+}
+
+/// The credential provider and its settings.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialsConfig {
+    /// Secrets written in this file, by path (development only).
+    File {
+        /// Credentials by secret path.
+        #[serde(default)]
+        secrets: HashMap<String, OrgCredentials>,
+    },
+}
+
+impl Default for CredentialsConfig {
+    fn default() -> Self {
+        Self::File { secrets: HashMap::new() }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50051))
+}
+
+fn default_shutdown_grace_seconds() -> u64 {
+    30
+}
+
+fn default_api_version() -> String {
+    DEFAULT_API_VERSION.to_owned()
+}
+
+fn default_allowed_instance_hosts() -> Vec<String> {
+    vec!["*.salesforce.com".to_owned(), "*.force.com".to_owned()]
+}
+
+fn default_upstream_timeout_ms() -> u64 {
+    30_000
+}
+
+impl Config {
+    /// Loads a file and the `SFGATE__` environment overrides, then validates.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        if !path.exists() {
+            bail!("configuration file {} does not exist", path.display());
+        }
+        let config: Config = Figment::new()
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("SFGATE__").split("__"))
+            .extract()
+            .with_context(|| format!("reading configuration {}", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: names, versions, hashes, references between sections.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.tenants.is_empty() {
+            bail!("no tenants configured: add a [tenants.<id>] section");
+        }
+        for (id, tenant) in &self.tenants {
+            let valid_id = !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_id {
+                bail!("tenant id {id:?}: use 1-64 letters, digits, '-' or '_'");
+            }
+            if !is_api_version(&tenant.api_version) {
+                bail!("tenants.{id}.api_version {:?}: expected the form v66.0", tenant.api_version);
+            }
+            if tenant.upstream_timeout_ms == 0 {
+                bail!("tenants.{id}.upstream_timeout_ms must be positive");
+            }
+            if tenant.allowed_instance_hosts.is_empty() {
+                bail!("tenants.{id}.allowed_instance_hosts must not be empty");
+            }
+            for key in &tenant.api_keys {
+                if ApiKeyHash::from_hex(&key.sha256).is_none() {
+                    bail!("tenants.{id}.api_keys (caller {:?}): sha256 must be 64 hex digits", key.caller);
+                }
+            }
+            let CredentialsConfig::File { secrets } = &self.credentials;
+            if !secrets.contains_key(&tenant.credentials_path) {
+                bail!(
+                    "tenants.{id}.credentials_path {:?} has no entry in [credentials.secrets]",
+                    tenant.credentials_path
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_api_version(version: &str) -> bool {
+    version
+        .strip_prefix('v')
+        .and_then(|number| number.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.chars().all(|c| c.is_ascii_digit())
+                && minor.chars().all(|c| c.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+listen = "127.0.0.1:50052"
+
+[tenants.acme]
+login_url = "https://acme.my.salesforce.com"
+grant = "client_credentials"
+credentials_path = "sfgate/acme"
+api_keys = [{ caller = "ivr", sha256 = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" }]
+
+[credentials]
+provider = "file"
+[credentials.secrets."sfgate/acme"]
+client_id = "3MVG9"
+client_secret = "shh"
+"#;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn loads_a_file_with_defaults() {
+        let file = write(EXAMPLE);
+        let config = Config::load(file.path()).unwrap();
+        let acme = &config.tenants["acme"];
+        assert_eq!(config.listen.port(), 50052);
+        assert_eq!(acme.api_version, DEFAULT_API_VERSION);
+        assert_eq!(acme.allowed_instance_hosts, default_allowed_instance_hosts());
+        assert_eq!(acme.upstream_timeout(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn rejects_what_would_fail_later() {
+        for (broken, complaint) in [
+            (EXAMPLE.replace("sfgate/acme\"\napi", "sfgate/other\"\napi"), "no entry"),
+            (EXAMPLE.replace("2bb80d", "zz"), "64 hex digits"),
+            (EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_version = \"66\""), "v66.0"),
+            (EXAMPLE.replace("listen", "listne"), "unknown field"),
+        ] {
+            let file = write(&broken);
+            let error = format!("{:#}", Config::load(file.path()).unwrap_err());
+            assert!(error.contains(complaint), "{error}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let file = write(EXAMPLE);
+        let config = Config::load(file.path()).unwrap();
+        assert!(!format!("{config:?}").contains("shh"));
+    }
+}
+
+impl Config {
+    /// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of
+    /// the embedded sandbox org at `base_url`, reached with the password flow.
+    pub fn for_sandbox(
+        listen: SocketAddr,
+        base_url: Url,
+        credentials: OrgCredentials,
+        api_key: &str,
+    ) -> Self {
+        let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let tenant = TenantConfig {
+            login_url: base_url,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            grant: OAuthGrant::Password,
+            credentials_path: "sandbox".to_owned(),
+            allowed_instance_hosts: vec![host],
+            upstream_timeout_ms: default_upstream_timeout_ms(),
+            api_keys: vec![ApiKeyConfig { caller: "demo".to_owned(), sha256: ApiKeyHash::of_key(api_key).to_hex() }],
+        };
+        Self {
+            listen,
+            shutdown_grace_seconds: default_shutdown_grace_seconds(),
+            tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
+            credentials: CredentialsConfig::File { secrets: HashMap::from([("sandbox".to_owned(), credentials)]) },
+        }
+    }
+}

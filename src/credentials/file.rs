@@ -1,0 +1,30 @@
+//! Credentials written in the configuration file itself: for development and the sandbox.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::{CredentialError, CredentialProvider, OrgCredentials};
+
+/// Serves credentials held in memory, keyed by secret path.
+#[derive(Debug, Default)]
+pub struct StaticCredentialProvider {
+    by_path: HashMap<String, OrgCredentials>,
+}
+
+impl StaticCredentialProvider {
+    /// Creates a provider serving the given credentials.
+    pub fn new(by_path: HashMap<String, OrgCredentials>) -> Self {
+        Self { by_path }
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for StaticCredentialProvider {
+    async fn credentials(&self, path: &str) -> Result<OrgCredentials, CredentialError> {
+        self.by_path
+            .get(path)
+            .cloned()
+            .ok_or_else(|| CredentialError::NotFound { path: path.to_owned() })
+    }
+}

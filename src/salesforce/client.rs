@@ -1,0 +1,388 @@
+//! The REST client of one org: sObject CRUD, upsert, SOQL queries and the SOAP call, each with the
+//! tenant's token, one refresh-and-retry on an expired session, and the org's API usage recorded.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::error::SalesforceError;
+use super::id::SalesforceId;
+use super::soap::{self, LeadConversion, LeadConvert};
+use super::soql::SelectQuery;
+use crate::auth::{OrgAuthenticator, Session};
+
+/// A record as Salesforce sends it: API field names to JSON values (with `attributes`).
+pub type Record = Map<String, Value>;
+
+/// The outcome of an upsert by external ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    /// The record created or updated.
+    pub id: SalesforceId,
+    /// Whether it was created.
+    pub created: bool,
+}
+
+/// One page of SOQL results.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryPage {
+    /// The total number of matching records.
+    pub total_size: u64,
+    /// Whether this is the last page.
+    pub done: bool,
+    /// The locator of the next page.
+    pub next_records_url: Option<String>,
+    /// The records of this page.
+    pub records: Vec<Record>,
+}
+
+/// The org's daily API usage as last reported by `Sforce-Limit-Info`.
+#[derive(Debug, Default)]
+pub struct ApiUsage {
+    used: AtomicU64,
+    limit: AtomicU64,
+}
+
+impl ApiUsage {
+    /// `(used, limit)`, or `None` before the first response.
+    pub fn get(&self) -> Option<(u64, u64)> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        (limit > 0).then(|| (self.used.load(Ordering::Relaxed), limit))
+    }
+
+    fn record(&self, header: &str) {
+        // Format: `api-usage=25/15000` (possibly among other comma-separated entries).
+        let usage = header
+            .split(',')
+            .filter_map(|entry| entry.trim().strip_prefix("api-usage="))
+            .find_map(|pair| pair.split_once('/'));
+        if let Some((used, limit)) = usage
+            && let (Ok(used), Ok(limit)) = (used.trim().parse(), limit.trim().parse())
+        {
+            self.used.store(used, Ordering::Relaxed);
+            self.limit.store(limit, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The request body of a call.
+#[derive(Clone)]
+enum Payload<'a> {
+    Empty,
+    Json(&'a Record),
+    Soap(String),
+}
+
+/// A connection to one org's REST API.
+#[derive(Clone)]
+pub struct SalesforceClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    auth: OrgAuthenticator,
+    api_version: String,
+    timeout: Duration,
+    api_usage: ApiUsage,
+}
+
+impl fmt::Debug for SalesforceClient {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("SalesforceClient")
+            .field("api_version", &self.inner.api_version)
+            .field("auth", &self.inner.auth)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateResponse {
+    id: String,
+}
+
+impl SalesforceClient {
+    /// Creates a client for the org behind `auth`, speaking API version `api_version` (`v66.0`).
+    pub fn new(
+        http: reqwest::Client,
+        auth: OrgAuthenticator,
+        api_version: String,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                auth,
+                api_version,
+                timeout,
+                api_usage: ApiUsage::default(),
+            }),
+        }
+    }
+
+    /// The API version, e.g. `v66.0`.
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// The org's API usage as last reported.
+    pub fn api_usage(&self) -> &ApiUsage {
+        &self.inner.api_usage
+    }
+
+    /// The org's instance URL (minting a token if none is cached).
+    pub async fn instance_url(&self) -> Result<Url, SalesforceError> {
+        Ok(self.inner.auth.session().await?.instance_url().clone())
+    }
+
+    /// `POST /sobjects/{object}`: creates a record and returns its ID.
+    pub async fn create_record(&self, object: &str, fields: &Record) -> Result<SalesforceId, SalesforceError> {
+        let (status, body) = self
+            .call(Method::POST, &["sobjects", object], None, Payload::Json(fields))
+            .await?;
+        expect_status(status, &body, &[StatusCode::CREATED, StatusCode::OK])?;
+        let created: CreateResponse = decode(status, &body)?;
+        parse_returned_id(status, &created.id)
+    }
+
+    /// `GET /sobjects/{object}/{id}`, optionally only the given fields.
+    pub async fn get_record(
+        &self,
+        object: &str,
+        id: &SalesforceId,
+        fields: Option<&[String]>,
+    ) -> Result<Record, SalesforceError> {
+        let query = fields.map(|fields| vec![("fields", fields.join(","))]);
+        let (status, body) = self
+            .call(Method::GET, &["sobjects", object, id.as_str()], query, Payload::Empty)
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
+    }
+
+    /// `PATCH /sobjects/{object}/{id}` with exactly the given fields.
+    pub async fn update_record(&self, object: &str, id: &SalesforceId, fields: &Record) -> Result<(), SalesforceError> {
+        let (status, body) = self
+            .call(Method::PATCH, &["sobjects", object, id.as_str()], None, Payload::Json(fields))
+            .await?;
+        expect_status(status, &body, &[StatusCode::NO_CONTENT, StatusCode::OK])
+    }
+
+    /// `DELETE /sobjects/{object}/{id}`.
+    pub async fn delete_record(&self, object: &str, id: &SalesforceId) -> Result<(), SalesforceError> {
+        let (status, body) = self
+            .call(Method::DELETE, &["sobjects", object, id.as_str()], None, Payload::Empty)
+            .await?;
+        expect_status(status, &body, &[StatusCode::NO_CONTENT, StatusCode::OK])
+    }
+
+    /// `PATCH /sobjects/{object}/{field}/{value}`: creates or updates by external ID.
+    pub async fn upsert_record(
+        &self,
+        object: &str,
+        external_id_field: &str,
+        external_id: &str,
+        fields: &Record,
+    ) -> Result<UpsertOutcome, SalesforceError> {
+        let (status, body) = self
+            .call(
+                Method::PATCH,
+                &["sobjects", object, external_id_field, external_id],
+                None,
+                Payload::Json(fields),
+            )
+            .await?;
+        if status == StatusCode::MULTIPLE_CHOICES {
+            let urls = serde_json::from_slice::<Vec<String>>(&body).unwrap_or_default();
+            return Err(SalesforceError::MultipleMatches { urls });
+        }
+        expect_status(status, &body, &[StatusCode::CREATED, StatusCode::OK, StatusCode::NO_CONTENT])?;
+        if status == StatusCode::NO_CONTENT {
+            // Older API versions answer an update by external ID with 204 and no body: the record
+            // is the one the external ID names.
+            if external_id_field.eq_ignore_ascii_case("Id") {
+                let id = SalesforceId::parse(external_id).map_err(|error| SalesforceError::UnexpectedResponse {
+                    http_status: status.as_u16(),
+                    detail: error.to_string(),
+                })?;
+                return Ok(UpsertOutcome { id, created: false });
+            }
+            return Err(SalesforceError::UnexpectedResponse {
+                http_status: 204,
+                detail: "upsert answered without the record id".into(),
+            });
+        }
+        let created: CreateResponse = decode(status, &body)?;
+        Ok(UpsertOutcome {
+            id: parse_returned_id(status, &created.id)?,
+            created: status == StatusCode::CREATED,
+        })
+    }
+
+    /// Runs a SOQL query built by the one builder and returns the first page.
+    pub async fn query(&self, query: &SelectQuery) -> Result<QueryPage, SalesforceError> {
+        let soql = query.to_soql();
+        tracing::debug!(soql = %soql, "soql query");
+        let (status, body) = self
+            .call(Method::GET, &["query"], Some(vec![("q", soql)]), Payload::Empty)
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
+    }
+
+    /// Converts leads through the SOAP partner API (`convertLead`).
+    pub async fn convert_lead(&self, convert: &LeadConvert) -> Result<LeadConversion, SalesforceError> {
+        let version = self.inner.api_version.trim_start_matches('v').to_owned();
+        for attempt in 0..2 {
+            let session = self.inner.auth.session().await?;
+            let envelope = soap::convert_lead_envelope(session.access_token(), convert);
+            let mut url = session.instance_url().clone();
+            url.path_segments_mut()
+                .map_err(|()| bad_instance())?
+                .pop_if_empty()
+                .extend(["services", "Soap", "u", &version]);
+            let (status, body) = self.send(Method::POST, url, &session, Payload::Soap(envelope)).await?;
+            match soap::parse_convert_lead_response(status.as_u16(), &body) {
+                Err(SalesforceError::SoapFault { fault_code, .. })
+                    if fault_code == "INVALID_SESSION_ID" && attempt == 0 =>
+                {
+                    self.inner.auth.invalidate(&session);
+                }
+                Err(SalesforceError::SoapFault { fault_code, .. }) if fault_code == "INVALID_SESSION_ID" => {
+                    return Err(SalesforceError::SessionRejected);
+                }
+                outcome => return outcome,
+            }
+        }
+        Err(SalesforceError::SessionRejected)
+    }
+
+    /// Sends a data-API call, refreshing the session once if Salesforce rejects it.
+    async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: Option<Vec<(&str, String)>>,
+        payload: Payload<'_>,
+    ) -> Result<(StatusCode, Bytes), SalesforceError> {
+        for attempt in 0..2 {
+            let session = self.inner.auth.session().await?;
+            let mut url = session.instance_url().clone();
+            url.path_segments_mut()
+                .map_err(|()| bad_instance())?
+                .pop_if_empty()
+                .extend(["services", "data", &self.inner.api_version])
+                .extend(segments);
+            if let Some(query) = &query {
+                url.query_pairs_mut().extend_pairs(query);
+            }
+            let (status, body) = self.send(method.clone(), url, &session, payload.clone()).await?;
+            if status != StatusCode::UNAUTHORIZED {
+                return Ok((status, body));
+            }
+            tracing::info!(attempt, "salesforce rejected the session; minting a new token");
+            self.inner.auth.invalidate(&session);
+        }
+        Err(SalesforceError::SessionRejected)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        session: &Session,
+        payload: Payload<'_>,
+    ) -> Result<(StatusCode, Bytes), SalesforceError> {
+        let request = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(self.inner.timeout)
+            .header(http::header::AUTHORIZATION, session.authorization_header());
+        let request = match payload {
+            Payload::Empty => request,
+            Payload::Json(fields) => request.json(fields),
+            Payload::Soap(envelope) => request
+                .header(http::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
+                .header("SOAPAction", "\"\"")
+                .body(envelope),
+        };
+        let started = std::time::Instant::now();
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        if let Some(limit_info) = response.headers().get("sforce-limit-info").and_then(|value| value.to_str().ok()) {
+            self.inner.api_usage.record(limit_info);
+        }
+        let body = response.bytes().await.map_err(transport_error)?;
+        tracing::debug!(
+            http.method = %method,
+            url.path = url.path(),
+            http.status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "salesforce call"
+        );
+        Ok((status, body))
+    }
+}
+
+fn bad_instance() -> SalesforceError {
+    SalesforceError::UnexpectedResponse { http_status: 0, detail: "instance_url cannot hold a path".into() }
+}
+
+fn transport_error(error: reqwest::Error) -> SalesforceError {
+    if error.is_timeout() {
+        SalesforceError::Timeout
+    } else if error.is_connect() {
+        SalesforceError::Unreachable("connection failed".into())
+    } else {
+        SalesforceError::Unreachable("connection lost before a complete response".into())
+    }
+}
+
+fn expect_status(status: StatusCode, body: &[u8], expected: &[StatusCode]) -> Result<(), SalesforceError> {
+    if expected.contains(&status) {
+        Ok(())
+    } else {
+        Err(SalesforceError::from_response(status.as_u16(), body))
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, SalesforceError> {
+    serde_json::from_slice(body).map_err(|error| SalesforceError::UnexpectedResponse {
+        http_status: status.as_u16(),
+        detail: error.to_string(),
+    })
+}
+
+fn parse_returned_id(status: StatusCode, id: &str) -> Result<SalesforceId, SalesforceError> {
+    SalesforceId::parse(id).map_err(|error| SalesforceError::UnexpectedResponse {
+        http_status: status.as_u16(),
+        detail: format!("returned id {error}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_limit_info_header() {
+        let usage = ApiUsage::default();
+        assert_eq!(usage.get(), None);
+        usage.record("api-usage=25/15000");
+        assert_eq!(usage.get(), Some((25, 15000)));
+        usage.record("per-app-api-usage=2/250(appName=x), api-usage=26/15000");
+        assert_eq!(usage.get(), Some((26, 15000)));
+        usage.record("garbage");
+        assert_eq!(usage.get(), Some((26, 15000)));
+    }
+}

@@ -1,0 +1,33 @@
+//! Salesforce itself: the REST client, the SOQL builder and escaper, record IDs, the SOAP
+//! `convertLead` call and the decoding of Salesforce's errors.
+
+mod client;
+mod error;
+pub mod id;
+mod soap;
+pub mod soql;
+
+pub use client::{ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome};
+pub use error::{ApiErrorItem, SalesforceError};
+pub use id::{IdError, SalesforceId};
+pub use soap::{LeadConversion, LeadConvert};
+
+use std::sync::Once;
+use std::time::Duration;
+
+/// Builds the HTTP client shared by every org connection and token request.
+pub fn http_client() -> reqwest::Client {
+    static CRYPTO: Once = Once::new();
+    CRYPTO.call_once(|| {
+        // Another part of the process may have installed a provider already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("sfgate/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client configuration is static and valid")
+}

@@ -1,0 +1,1 @@
+//! An embedded Salesforce-compatible org (work in progress).

@@ -1,0 +1,131 @@
+//! Wires a [`Config`] into a running gRPC server: credentials, org connections, tenant registry,
+//! services, reflection (v1 and v1alpha), health, and graceful shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::api::Gateway;
+use crate::api::account::AccountApi;
+use crate::api::campaign::CampaignApi;
+use crate::api::case::CaseApi;
+use crate::api::contact::ContactApi;
+use crate::api::lead::LeadApi;
+use crate::api::opportunity::OpportunityApi;
+use crate::auth::{OrgAuthConfig, OrgAuthenticator};
+use crate::config::{Config, CredentialsConfig};
+use crate::credentials::{CredentialProvider, StaticCredentialProvider};
+use crate::pb::account_service_server::AccountServiceServer;
+use crate::pb::campaign_service_server::CampaignServiceServer;
+use crate::pb::case_service_server::CaseServiceServer;
+use crate::pb::contact_service_server::ContactServiceServer;
+use crate::pb::lead_service_server::LeadServiceServer;
+use crate::pb::opportunity_service_server::OpportunityServiceServer;
+use crate::salesforce::{SalesforceClient, http_client};
+use crate::tenancy::{ApiKeyHash, AuthenticateLayer, KeyGrant, TenantId, TenantRegistry};
+
+/// Time limit of one token request.
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the gateway on `listener` until `shutdown` completes, then lets in-flight calls finish
+/// within the configured grace period.
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (registry, gateway) = build(&config);
+    let gateway = Arc::new(gateway);
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<LeadServiceServer<LeadApi>>().await;
+    health_reporter.set_serving::<ContactServiceServer<ContactApi>>().await;
+    health_reporter.set_serving::<AccountServiceServer<AccountApi>>().await;
+    health_reporter.set_serving::<OpportunityServiceServer<OpportunityApi>>().await;
+    health_reporter.set_serving::<CaseServiceServer<CaseApi>>().await;
+    health_reporter.set_serving::<CampaignServiceServer<CampaignApi>>().await;
+
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let address = listener.local_addr().context("reading the listener address")?;
+    tracing::info!(%address, tenants = config.tenants.len(), "sfgate serving");
+
+    let (drain_started, drained) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight calls");
+        health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        let _ = drain_started.send(());
+    };
+    let server = Server::builder()
+        .layer(AuthenticateLayer::new(Arc::new(registry)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(LeadServiceServer::new(LeadApi::new(Arc::clone(&gateway))))
+        .add_service(ContactServiceServer::new(ContactApi::new(Arc::clone(&gateway))))
+        .add_service(AccountServiceServer::new(AccountApi::new(Arc::clone(&gateway))))
+        .add_service(OpportunityServiceServer::new(OpportunityApi::new(Arc::clone(&gateway))))
+        .add_service(CaseServiceServer::new(CaseApi::new(Arc::clone(&gateway))))
+        .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => served.context("gRPC server failed")?,
+        () = async {
+            // The grace period starts once the shutdown signal has been seen.
+            let _ = drained.await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("grace period over: dropping calls still in flight"),
+    }
+    tracing::info!("sfgate stopped");
+    Ok(())
+}
+
+/// Builds the tenant registry and each tenant's org connection from the configuration.
+fn build(config: &Config) -> (TenantRegistry, Gateway) {
+    let credentials: Arc<dyn CredentialProvider> = match &config.credentials {
+        CredentialsConfig::File { secrets } => Arc::new(StaticCredentialProvider::new(secrets.clone())),
+    };
+    let http = http_client();
+    let mut grants = HashMap::new();
+    let mut clients = HashMap::new();
+    for (name, tenant) in &config.tenants {
+        let tenant_id = TenantId::new(name);
+        let keys = tenant
+            .api_keys
+            .iter()
+            .filter_map(|key| {
+                Some(KeyGrant { caller: Arc::from(key.caller.as_str()), hash: ApiKeyHash::from_hex(&key.sha256)? })
+            })
+            .collect();
+        grants.insert(tenant_id.clone(), keys);
+        let auth = OrgAuthenticator::new(
+            http.clone(),
+            OrgAuthConfig {
+                login_url: tenant.login_url.clone(),
+                grant: tenant.grant,
+                credentials_path: tenant.credentials_path.clone(),
+                allowed_instance_hosts: tenant.allowed_instance_hosts.clone(),
+                timeout: TOKEN_REQUEST_TIMEOUT,
+            },
+            Arc::clone(&credentials),
+        );
+        let client = SalesforceClient::new(http.clone(), auth, tenant.api_version.clone(), tenant.upstream_timeout());
+        clients.insert(tenant_id, client);
+    }
+    (TenantRegistry::new(grants), Gateway::new(clients))
+}

@@ -1,0 +1,122 @@
+//! The tower layer that authenticates every `sfgate.v1` call before any handler runs.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt};
+use tower::{Layer, Service};
+
+use super::TenantRegistry;
+
+/// Path prefix of the gateway's own services; health and reflection need no key.
+const API_PATH_PREFIX: &str = "/sfgate.v1.";
+
+/// The instant by which the handler must answer, derived from the caller's `grpc-timeout`, a
+/// little before tonic's own timer fires so that the caller gets DEADLINE_EXCEEDED.
+#[derive(Clone, Copy, Debug)]
+pub struct CallDeadline(pub Instant);
+
+/// Authenticates calls, putting the [`super::Caller`] and [`CallDeadline`] in the extensions.
+#[derive(Clone, Debug)]
+pub struct AuthenticateLayer {
+    registry: Arc<TenantRegistry>,
+}
+
+impl AuthenticateLayer {
+    /// Creates the layer over a tenant registry.
+    pub fn new(registry: Arc<TenantRegistry>) -> Self {
+        Self { registry }
+    }
+}
+
+impl<S> Layer<S> for AuthenticateLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate { inner, registry: Arc::clone(&self.registry) }
+    }
+}
+
+/// The service [`AuthenticateLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct Authenticate<S> {
+    inner: S,
+    registry: Arc<TenantRegistry>,
+}
+
+impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for Authenticate<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    RequestBody: Send + 'static,
+    ResponseBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
+        if !request.uri().path().starts_with(API_PATH_PREFIX) {
+            return self.inner.call(request).boxed();
+        }
+        let caller = match self.registry.authenticate(request.headers()) {
+            Ok(caller) => caller,
+            Err(error) => {
+                tracing::info!(path = request.uri().path(), error = %error, "call refused");
+                let status = tonic::Status::from(error);
+                return futures::future::ready(Ok(status.into_http())).boxed();
+            }
+        };
+        if let Some(deadline) = caller_deadline(request.headers()) {
+            request.extensions_mut().insert(deadline);
+        }
+        request.extensions_mut().insert(caller);
+        // Take the service that was driven to readiness; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        async move { ready.call(request).await }.boxed()
+    }
+}
+
+/// Reads `grpc-timeout` (e.g. `100m`, `5S`) into the instant the handler must beat.
+fn caller_deadline(headers: &http::HeaderMap) -> Option<CallDeadline> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    let margin = (timeout / 20).min(Duration::from_millis(20));
+    Instant::now().checked_add(timeout - margin).map(CallDeadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_grpc_timeout_units() {
+        let deadline = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-timeout", value.parse().unwrap());
+            caller_deadline(&headers).map(|CallDeadline(at)| at.saturating_duration_since(Instant::now()))
+        };
+        let two_seconds = deadline("2S").unwrap();
+        assert!(two_seconds <= Duration::from_secs(2) && two_seconds >= Duration::from_millis(1900));
+        assert!(deadline("100m").unwrap() <= Duration::from_millis(100));
+        assert!(deadline("x").is_none());
+        assert!(deadline("10Q").is_none());
+    }
+}
