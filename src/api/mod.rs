@@ -141,3 +141,66 @@ macro_rules! typed_object_service {
     };
 }
 use typed_object_service;
+
+#[cfg(test)]
+mod tests {
+    use prost_reflect::Kind;
+
+    use super::object_type::{FieldKind, ObjectType};
+    use super::record_codec::descriptor;
+
+    const TYPED_OBJECTS: [&ObjectType; 7] = [
+        &super::lead::LEAD,
+        &super::contact::CONTACT,
+        &super::account::ACCOUNT,
+        &super::opportunity::OPPORTUNITY,
+        &super::case::CASE,
+        &super::campaign::CAMPAIGN,
+        &super::case::CASE_COMMENT,
+    ];
+
+    #[test]
+    fn every_proto_field_has_exactly_one_table_row() {
+        for object in TYPED_OBJECTS {
+            let message = descriptor(object.message).unwrap();
+            for field in message.fields() {
+                if matches!(field.name(), "id" | "url" | "extra_fields") {
+                    continue;
+                }
+                let rows = object.fields.iter().filter(|row| row.proto == field.name()).count();
+                assert_eq!(rows, 1, "{}.{} has {rows} table rows", object.api_name, field.name());
+            }
+            for row in object.fields {
+                let field = message
+                    .get_field_by_name(row.proto)
+                    .unwrap_or_else(|| panic!("{}: table row {} is not a proto field", object.api_name, row.proto));
+                let writable_needs_presence = row.kind != FieldKind::OutputOnly && object.request_field != "";
+                assert!(
+                    !writable_needs_presence || field.supports_presence(),
+                    "{}.{} is writable but not `optional`: unset and empty could not be told apart",
+                    object.api_name,
+                    row.proto
+                );
+                if matches!(row.kind, FieldKind::Reference | FieldKind::Date) {
+                    assert_eq!(field.kind(), Kind::String, "{}.{}", object.api_name, row.proto);
+                }
+            }
+            let api_names: std::collections::HashSet<_> = object.fields.iter().map(|row| row.api).collect();
+            assert_eq!(api_names.len(), object.fields.len(), "{} maps an API name twice", object.api_name);
+        }
+    }
+
+    #[test]
+    fn find_criteria_name_request_fields() {
+        for object in &TYPED_OBJECTS[..6] {
+            let plural = match object.api_name {
+                "Opportunity" => "Opportunities".to_owned(),
+                other => format!("{other}s"),
+            };
+            let request = descriptor(&format!("sfgate.v1.Find{plural}Request")).unwrap();
+            for criterion in object.criteria {
+                assert!(request.get_field_by_name(criterion.proto).is_some(), "{plural}: {}", criterion.proto);
+            }
+        }
+    }
+}

