@@ -154,7 +154,7 @@ fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
     println!();
     println!("try it:");
     println!("  grpcurl -plaintext {address} list");
-    println!("  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Ng\"}}' {address} sfgate.v1.LeadService/FindLeads");
+    println!("  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Reed\"}}' {address} sfgate.v1.LeadService/FindLeads");
     println!(
         "  grpcurl -plaintext {headers} -d '{{\"lead\": {{\"last_name\": \"Rivera\", \"company\": \"Blue Harbor\", \"email\": \"ana@example.com\"}}}}' {address} sfgate.v1.LeadService/CreateLead"
     );

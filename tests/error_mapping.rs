@@ -26,7 +26,7 @@ fn fail_next(path_contains: &str, http_status: u16, error_code: &str, times: u32
 }
 
 fn seeded_lead(app: &common::TestApp) -> String {
-    app.sandbox.find_records("Lead", "LastName", "Ng")[0]["Id"].as_str().unwrap().to_owned()
+    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"].as_str().unwrap().to_owned()
 }
 
 async fn get_lead(app: &common::TestApp, id: &str) -> tonic::Status {
@@ -135,20 +135,20 @@ async fn validation_rules_and_several_upsert_matches_are_failed_precondition() {
 
     let shared_legacy_id = app
         .sandbox
-        .find_records("Contact", "Legacy_Id__c", "LEGACY-DUP")
+        .find_records("Contact", "Legacy_Id__c", "LEG-7")
         .len();
     assert!(shared_legacy_id >= 2, "the sandbox seeds two contacts sharing a legacy id");
     let ambiguous = app
         .contacts()
         .upsert_contact(app.request(UpsertContactRequest {
             external_id_field: "Legacy_Id__c".into(),
-            external_id: "LEGACY-DUP".into(),
+            external_id: "LEG-7".into(),
             contact: Some(Contact { title: text("Agent"), ..Contact::default() }),
         }))
         .await
         .unwrap_err();
     assert_eq!((ambiguous.code(), reason(&ambiguous).as_str()), (Code::FailedPrecondition, "MULTIPLE_CHOICES"));
-    let records = &ambiguous.get_error_details().error_info().unwrap().metadata["records"];
+    let records = ambiguous.get_error_details().error_info().unwrap().metadata["records"].clone();
     assert_eq!(records.matches("/sobjects/Contact/").count(), shared_legacy_id);
 }
 

@@ -97,7 +97,7 @@ async fn health_reports_each_service_serving_then_not_serving_on_shutdown() {
 #[tokio::test]
 async fn shutdown_lets_in_flight_calls_finish() {
     let mut app = spawn_app().await;
-    let id = app.sandbox.find_records("Lead", "LastName", "Ng")[0]["Id"].as_str().unwrap().to_owned();
+    let id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"].as_str().unwrap().to_owned();
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/sobjects/Lead/".into()),
         method: None,

@@ -92,7 +92,7 @@ async fn lead_create_get_update_delete_round_trip() {
 #[tokio::test]
 async fn update_refuses_output_only_and_unknown_mask_paths_before_any_call() {
     let app = spawn_app().await;
-    let lead = app.sandbox.find_records("Lead", "LastName", "Ng").into_iter().next().expect("seeded lead Ng");
+    let lead = app.sandbox.find_records("Lead", "LastName", "Reed").into_iter().next().expect("seeded lead Reed");
     let id = lead["Id"].as_str().unwrap().to_owned();
     app.sandbox.clear_requests();
     for (paths, complaint) in [(vec!["is_converted"], "output only"), (vec!["nickname"], "not a field of Lead")] {

@@ -149,7 +149,8 @@ mod tests {
             let mut flipped = long.clone().into_bytes();
             flipped[position] = if byte.is_ascii_uppercase() { byte.to_ascii_lowercase() } else { byte.to_ascii_uppercase() };
             let flipped = String::from_utf8(flipped).unwrap();
-            prop_assert!(matches!(SalesforceId::parse(&flipped), Err(IdError::BadChecksum { .. })));
+            let rejected = matches!(SalesforceId::parse(&flipped), Err(IdError::BadChecksum { .. }));
+            prop_assert!(rejected, "{} accepted", flipped);
         }
     }
 }

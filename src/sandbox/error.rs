@@ -72,7 +72,8 @@ impl ApiError {
         Self::new(400, "JSON_PARSER_ERROR", message)
     }
 
-    /// The first error code (for tests and logs).
+    /// The first error code.
+    #[cfg(test)]
     pub(crate) fn code(&self) -> &str {
         self.items.first().map_or("", |i| i.error_code.as_str())
     }

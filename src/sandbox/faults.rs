@@ -204,7 +204,10 @@ impl KillableStream {
     fn reset(&self) -> io::Error {
         // Close with RST rather than FIN, as a crashed peer or proxy would.
         let _ = self.stream.set_zero_linger();
-        io::Error::new(io::ErrorKind::ConnectionReset, "fault injected: connection dropped")
+        io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "fault injected: connection dropped",
+        )
     }
 }
 
@@ -286,9 +289,18 @@ mod tests {
     fn spec_parsing() {
         let f = parse_spec(r#"{"path_contains":"/sobjects","times":2,"error":{"http_status":503,"error_code":"SERVER_UNAVAILABLE","message":"down"}}"#).expect("spec");
         assert_eq!(f.times, 2);
-        assert!(matches!(f.kind, FaultKind::Error { http_status: 503, .. }));
+        assert!(matches!(
+            f.kind,
+            FaultKind::Error {
+                http_status: 503,
+                ..
+            }
+        ));
         let f = parse_spec(r#"{"latency_ms":250}"#).expect("latency");
-        assert_eq!((f.times, f.kind), (1, FaultKind::Latency(Duration::from_millis(250))));
+        assert_eq!(
+            (f.times, f.kind),
+            (1, FaultKind::Latency(Duration::from_millis(250)))
+        );
         assert!(parse_spec(r#"{"times":1}"#).is_err());
         assert!(parse_spec("nope").is_err());
     }

@@ -70,11 +70,6 @@ pub(crate) fn prefix(id: &str) -> &str {
     id.get(..3).unwrap_or("")
 }
 
-/// The case-sensitive 15-char body of a valid id.
-pub(crate) fn body(id: &str) -> &str {
-    id.get(..15).unwrap_or(id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

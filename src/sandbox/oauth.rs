@@ -48,7 +48,12 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     /// Mints an access token (`<orgId15>!<random>`) for `user_id`.
-    pub(crate) fn issue(&mut self, org_id: &str, user_id: &str, grant: GrantType) -> (String, Session) {
+    pub(crate) fn issue(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        grant: GrantType,
+    ) -> (String, Session) {
         let now = Utc::now();
         let token = format!("{}!{}", &org_id[..15.min(org_id.len())], random_token(96));
         let session = Session {
@@ -57,6 +62,7 @@ impl Sessions {
             expires_at: self.ttl.map(|ttl| now + ttl),
             grant,
         };
+        tracing::debug!(user_id, grant = ?session.grant, "session issued");
         self.by_token.insert(token.clone(), session.clone());
         (token, session)
     }
@@ -140,7 +146,10 @@ const INVALID_GRANT: OAuthError = OAuthError {
 };
 
 /// Parses form fields (body, then URL query) plus an optional Basic header.
-pub(crate) fn parse_grant(params: &HashMap<String, String>, basic: Option<ClientAuth>) -> Result<Grant, OAuthError> {
+pub(crate) fn parse_grant(
+    params: &HashMap<String, String>,
+    basic: Option<ClientAuth>,
+) -> Result<Grant, OAuthError> {
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
     let client = match (params.get("client_id"), basic) {
         (Some(id), _) => ClientAuth {
@@ -167,7 +176,10 @@ pub(crate) fn authenticate(org: &Org, grant: &Grant) -> Result<Principal, OAuthE
         if c.id != org.credentials.client_id {
             return Err(INVALID_CLIENT_ID);
         }
-        if !constant_time_eq(c.secret.as_bytes(), org.credentials.client_secret.as_bytes()) {
+        if !constant_time_eq(
+            c.secret.as_bytes(),
+            org.credentials.client_secret.as_bytes(),
+        ) {
             return Err(INVALID_CLIENT);
         }
         Ok(())
@@ -232,7 +244,11 @@ pub(crate) fn form_params(parts: &Parts, body: &str) -> HashMap<String, String> 
 
 /// Client credentials from an `Authorization: Basic` header.
 fn basic_auth(parts: &Parts) -> Option<ClientAuth> {
-    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -249,7 +265,12 @@ fn basic_auth(parts: &Parts) -> Option<ClientAuth> {
 /// `POST /services/oauth2/token`.
 pub(crate) fn token(org: &Org, parts: &Parts, body: &str) -> axum::response::Response {
     if parts.method != http::Method::POST {
-        return http_json(StatusCode::METHOD_NOT_ALLOWED, &json!({"error": "invalid_request", "error_description": "must use HTTP POST"}).to_string(), &[]);
+        return http_json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"error": "invalid_request", "error_description": "must use HTTP POST"})
+                .to_string(),
+            &[],
+        );
     }
     let params = form_params(parts, body);
     let principal = parse_grant(&params, basic_auth(parts)).and_then(|g| authenticate(org, &g));
@@ -260,10 +281,10 @@ pub(crate) fn token(org: &Org, parts: &Parts, body: &str) -> axum::response::Res
             return http_json(StatusCode::BAD_REQUEST, &body.to_string(), &[]);
         }
     };
-    let (access_token, session) = org
-        .sessions
-        .lock()
-        .issue(&org.org_id, &principal.user_id, principal.grant);
+    let (access_token, session) =
+        org.sessions
+            .lock()
+            .issue(&org.org_id, &principal.user_id, principal.grant);
     let id = format!("{}/id/{}/{}", org.base_url, org.org_id, session.user_id);
     let issued_at = values::epoch_millis(session.issued_at);
     let signature = BASE64.encode(hmac_sha256(
@@ -362,17 +383,26 @@ mod tests {
     #[test]
     fn grant_parsing() {
         let params = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let basic = ClientAuth {
             id: "id".into(),
             secret: "s".into(),
         };
         assert_eq!(
-            parse_grant(&params(&[("grant_type", "client_credentials")]), Some(basic.clone())),
+            parse_grant(
+                &params(&[("grant_type", "client_credentials")]),
+                Some(basic.clone())
+            ),
             Ok(Grant::ClientCredentials { client: basic })
         );
-        assert_eq!(parse_grant(&params(&[("grant_type", "magic")]), None), Err(UNSUPPORTED_GRANT));
+        assert_eq!(
+            parse_grant(&params(&[("grant_type", "magic")]), None),
+            Err(UNSUPPORTED_GRANT)
+        );
         assert_eq!(parse_grant(&params(&[]), None), Err(UNSUPPORTED_GRANT));
     }
 

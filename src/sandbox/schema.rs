@@ -314,12 +314,15 @@ impl ObjectDef {
 
 /// Looks an object up by API name, case-insensitively.
 pub(crate) fn object(name: &str) -> Option<&'static ObjectDef> {
-    OBJECTS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+    OBJECTS
+        .iter()
+        .copied()
+        .find(|o| o.name.eq_ignore_ascii_case(name))
 }
 
 /// Looks an object up by the key prefix of one of its ids.
 pub(crate) fn object_by_prefix(prefix: &str) -> Option<&'static ObjectDef> {
-    OBJECTS.iter().find(|o| o.key_prefix == prefix)
+    OBJECTS.iter().copied().find(|o| o.key_prefix == prefix)
 }
 
 const LEAD_SOURCES: &[&str] = &[
@@ -538,7 +541,12 @@ static CASE: ObjectDef = ObjectDef {
         text("CaseNumber", "Case Number", 30).system().name_field(),
         text("Subject", "Subject", 255).name_field(),
         textarea("Description", "Description", 32000),
-        picklist("Status", "Status", &["New", "Working", "Escalated", "Closed"]).default("New"),
+        picklist(
+            "Status",
+            "Status",
+            &["New", "Working", "Escalated", "Closed"],
+        )
+        .default("New"),
         picklist("Priority", "Priority", &["High", "Medium", "Low"]).default("Medium"),
         picklist(
             "Origin",
@@ -655,7 +663,11 @@ static ORGANIZATION: ObjectDef = ObjectDef {
         picklist(
             "OrganizationType",
             "Edition",
-            &["Developer Edition", "Enterprise Edition", "Unlimited Edition"],
+            &[
+                "Developer Edition",
+                "Enterprise Edition",
+                "Unlimited Edition",
+            ],
         )
         .read_only(),
         text("InstanceName", "Instance Name", 5).read_only(),
@@ -703,7 +715,11 @@ mod tests {
         assert_eq!(lead.name, "Lead");
         assert_eq!(lead.field("lastname").map(|f| f.name), Some("LastName"));
         assert_eq!(lead.field("ownerid").map(|f| f.name), Some("OwnerId"));
-        assert!(object("CaseComment").and_then(|o| o.field("OwnerId")).is_none());
+        assert!(
+            object("CaseComment")
+                .and_then(|o| o.field("OwnerId"))
+                .is_none()
+        );
         let contact = object("Contact").expect("contact");
         assert_eq!(
             contact.relationship("account").map(|f| f.name),

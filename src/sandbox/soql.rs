@@ -156,7 +156,9 @@ fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
                 i = end;
             }
             c if c.is_alphabetic() || c == '_' => {
-                let mut end = scan(&chars, i + 1, |c| c.is_alphanumeric() || c == '_' || c == '.');
+                let mut end = scan(&chars, i + 1, |c| {
+                    c.is_alphanumeric() || c == '_' || c == '.'
+                });
                 if chars.get(end).map(|x| x.1) == Some(':')
                     && chars.get(end + 1).is_some_and(|x| x.1.is_ascii_digit())
                 {
@@ -297,8 +299,8 @@ pub(crate) struct OrderItem {
 /// A WHERE condition.
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Compare {
         path: FieldPath,
@@ -361,6 +363,7 @@ pub(crate) fn parse(src: &str) -> Result<Query, QueryError> {
         src,
         object: None,
         alias: None,
+        depth: 0,
     }
     .query()
 }
@@ -383,6 +386,21 @@ struct Parser<'q> {
     src: &'q str,
     object: Option<&'static ObjectDef>,
     alias: Option<String>,
+    /// Current nesting of parentheses and NOT.
+    depth: usize,
+}
+
+/// Deepest nesting of parentheses and NOT accepted.
+const MAX_NESTING: usize = 64;
+
+/// One term stays itself; several become `make(terms)`.
+fn flatten(mut terms: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
+    if terms.len() == 1 {
+        if let Some(only) = terms.pop() {
+            return only;
+        }
+    }
+    make(terms)
 }
 
 /// Keywords that end a clause and therefore cannot be an alias.
@@ -513,10 +531,10 @@ impl Parser<'_> {
         } else {
             0
         };
-        if self.eat_kw("FOR") {
-            if !(self.eat_kw("VIEW") || self.eat_kw("REFERENCE") || self.eat_kw("UPDATE")) {
-                return Err(self.unexpected());
-            }
+        if self.eat_kw("FOR")
+            && !(self.eat_kw("VIEW") || self.eat_kw("REFERENCE") || self.eat_kw("UPDATE"))
+        {
+            return Err(self.unexpected());
         }
         if self.peek().tok != Tok::Eof {
             return Err(self.unexpected());
@@ -533,8 +551,7 @@ impl Parser<'_> {
 
     /// The SELECT list, unresolved (the object is not known yet).
     fn select_list(&mut self) -> Result<RawSelect, QueryError> {
-        if self.is_kw("COUNT") && self.toks.get(self.i + 1).map(|t| &t.tok) == Some(&Tok::LParen)
-        {
+        if self.is_kw("COUNT") && self.toks.get(self.i + 1).map(|t| &t.tok) == Some(&Tok::LParen) {
             self.i += 2;
             if self.peek().tok == Tok::RParen {
                 self.i += 1;
@@ -674,34 +691,40 @@ impl Parser<'_> {
     }
 
     fn or_expr(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and_expr()?;
+        let mut terms = vec![self.and_expr()?];
         while self.eat_kw("OR") {
-            let right = self.and_expr()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            terms.push(self.and_expr()?);
         }
-        Ok(left)
+        Ok(flatten(terms, Expr::Or))
     }
 
     fn and_expr(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.eat_kw("AND") {
-            let right = self.unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(flatten(terms, Expr::And))
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.eat_kw("NOT") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(QueryError::malformed(
+                "expression nested too deeply",
+                self.peek().pos,
+            ));
         }
-        if self.peek().tok == Tok::LParen {
+        let result = if self.eat_kw("NOT") {
+            self.unary().map(|e| Expr::Not(Box::new(e)))
+        } else if self.peek().tok == Tok::LParen {
             self.i += 1;
-            let e = self.or_expr()?;
-            self.expect(&Tok::RParen)?;
-            return Ok(e);
-        }
-        self.condition()
+            self.or_expr()
+                .and_then(|e| self.expect(&Tok::RParen).map(|()| e))
+        } else {
+            self.condition()
+        };
+        self.depth -= 1;
+        result
     }
 
     fn condition(&mut self) -> Result<Expr, QueryError> {
@@ -912,8 +935,8 @@ pub(crate) fn resolve<'s>(path: &FieldPath, rec: &'s Record, store: &'s Store) -
 /// Whether `rec` satisfies `expr`.
 pub(crate) fn matches(expr: &Expr, rec: &Record, store: &Store) -> bool {
     match expr {
-        Expr::And(a, b) => matches(a, rec, store) && matches(b, rec, store),
-        Expr::Or(a, b) => matches(a, rec, store) || matches(b, rec, store),
+        Expr::And(terms) => terms.iter().all(|e| matches(e, rec, store)),
+        Expr::Or(terms) => terms.iter().any(|e| matches(e, rec, store)),
         Expr::Not(e) => !matches(e, rec, store),
         Expr::Compare { path, op, value } => {
             compare(path.field.ty, resolve(path, rec, store), *op, value)
@@ -943,7 +966,11 @@ fn compare(ty: FieldType, v: &Value, op: CmpOp, lit: &Literal) -> bool {
         },
         (true, _) => op == CmpOp::Ne,
         (false, Literal::DateRange(start, end)) => {
-            let Some(d) = v.as_str().and_then(|s| s.get(..10)).and_then(values::parse_date) else {
+            let Some(d) = v
+                .as_str()
+                .and_then(|s| s.get(..10))
+                .and_then(values::parse_date)
+            else {
                 return false;
             };
             match op {
@@ -975,9 +1002,7 @@ fn cmp_literal(ty: FieldType, v: &Value, lit: &Literal) -> Option<Ordering> {
     match lit {
         Literal::Number(n) => v.as_f64()?.partial_cmp(n),
         Literal::Bool(b) => Some(v.as_bool()?.cmp(b)),
-        Literal::Text(t) if ty.is_text() => {
-            Some(v.as_str()?.to_lowercase().cmp(&t.to_lowercase()))
-        }
+        Literal::Text(t) if ty.is_text() => Some(v.as_str()?.to_lowercase().cmp(&t.to_lowercase())),
         Literal::Text(t) => Some(v.as_str()?.cmp(t.as_str())),
         Literal::Null | Literal::DateRange(..) => None,
     }
@@ -991,16 +1016,17 @@ fn cmp_values(ty: FieldType, a: &Value, b: &Value) -> Ordering {
             .partial_cmp(&y.as_f64())
             .unwrap_or(Ordering::Equal),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::String(x), Value::String(y)) if ty.is_text() => {
-            x.to_lowercase().cmp(&y.to_lowercase()).then_with(|| x.cmp(y))
-        }
+        (Value::String(x), Value::String(y)) if ty.is_text() => x
+            .to_lowercase()
+            .cmp(&y.to_lowercase())
+            .then_with(|| x.cmp(y)),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         _ => Ordering::Equal,
     }
 }
 
 /// Case-insensitive LIKE; `text` is already lower-cased.
-fn like(pattern: &[PatChar], text: &str) -> bool {
+pub(crate) fn like(pattern: &[PatChar], text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
     // Iterative wildcard matching with backtracking to the last `%`.
     let (mut p, mut t) = (0, 0);
@@ -1043,19 +1069,7 @@ pub(crate) struct Outcome {
 
 /// Runs `q` against `store`; `all_rows` includes deleted records (queryAll).
 pub(crate) fn execute(q: &Query, store: &Store, all_rows: bool, version: &str) -> Outcome {
-    let mut rows: Vec<&Record> = store
-        .rows(q.object)
-        .filter(|r| all_rows || !r.is_deleted())
-        .filter(|r| q.filter.as_ref().is_none_or(|e| matches(e, r, store)))
-        .collect();
-    if !q.order.is_empty() {
-        rows.sort_by(|a, b| order(&q.order, a, b, store));
-    }
-    let rows: Vec<&Record> = rows
-        .into_iter()
-        .skip(q.offset)
-        .take(q.limit.unwrap_or(usize::MAX))
-        .collect();
+    let rows = select_rows(q, store, all_rows, |_| true);
     match &q.select {
         Select::Count => Outcome {
             total: rows.len(),
@@ -1067,10 +1081,7 @@ pub(crate) fn execute(q: &Query, store: &Store, all_rows: bool, version: &str) -
                 .filter(|r| !resolve(path, r, store).is_null())
                 .count();
             let row = Json::object()
-                .with(
-                    "attributes",
-                    Json::object().with("type", "AggregateResult"),
-                )
+                .with("attributes", Json::object().with("type", "AggregateResult"))
                 .with(alias, n);
             Outcome {
                 total: 1,
@@ -1085,6 +1096,28 @@ pub(crate) fn execute(q: &Query, store: &Store, all_rows: bool, version: &str) -
                 .collect(),
         },
     }
+}
+
+/// The records `q` selects (also passing `extra`), ordered, offset and limited.
+pub(crate) fn select_rows<'s>(
+    q: &Query,
+    store: &'s Store,
+    all_rows: bool,
+    extra: impl Fn(&Record) -> bool,
+) -> Vec<&'s Record> {
+    let mut rows: Vec<&Record> = store
+        .rows(q.object)
+        .filter(|r| all_rows || !r.is_deleted())
+        .filter(|r| q.filter.as_ref().is_none_or(|e| matches(e, r, store)))
+        .filter(|r| extra(r))
+        .collect();
+    if !q.order.is_empty() {
+        rows.sort_by(|a, b| order(&q.order, a, b, store));
+    }
+    rows.into_iter()
+        .skip(q.offset)
+        .take(q.limit.unwrap_or(usize::MAX))
+        .collect()
 }
 
 fn order(items: &[OrderItem], a: &Record, b: &Record, store: &Store) -> Ordering {
@@ -1174,14 +1207,36 @@ mod tests {
         assert_eq!(plain(chars), "a'b\\c\n%_%");
         assert_eq!(
             like_pattern(chars)[6..],
-            [
-                PatChar::Lit('%'),
-                PatChar::Lit('_'),
-                PatChar::Any
-            ]
+            [PatChar::Lit('%'), PatChar::Lit('_'), PatChar::Any]
         );
-        assert_eq!(err(r"SELECT Id FROM Lead WHERE Name = 'a\x'").code, "MALFORMED_QUERY");
-        assert_eq!(err("SELECT Id FROM Lead WHERE Name = 'abc").code, "MALFORMED_QUERY");
+        assert_eq!(
+            err(r"SELECT Id FROM Lead WHERE Name = 'a\x'").code,
+            "MALFORMED_QUERY"
+        );
+        assert_eq!(
+            err("SELECT Id FROM Lead WHERE Name = 'abc").code,
+            "MALFORMED_QUERY"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected() {
+        let deep = format!(
+            "SELECT Id FROM Lead WHERE {}Name = 'x'{}",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
+        assert_eq!(err(&deep).code, "MALFORMED_QUERY");
+        let nots = format!(
+            "SELECT Id FROM Lead WHERE {}Name = 'x'",
+            "NOT ".repeat(10_000)
+        );
+        assert_eq!(err(&nots).code, "MALFORMED_QUERY");
+        let long = format!(
+            "SELECT Id FROM Lead WHERE Name = 'x'{}",
+            " OR Name = 'y'".repeat(20_000)
+        );
+        assert!(parse(&long).is_ok());
     }
 
     #[test]
@@ -1212,7 +1267,10 @@ mod tests {
             panic!("fields");
         };
         assert_eq!(paths[3].hops.len(), 2);
-        assert!(matches!(parse("SELECT COUNT() FROM Lead").map(|q| q.select), Ok(Select::Count)));
+        assert!(matches!(
+            parse("SELECT COUNT() FROM Lead").map(|q| q.select),
+            Ok(Select::Count)
+        ));
         assert!(parse("SELECT Id FROM Lead WHERE CreatedDate > 2024-01-01T00:00:00Z AND CreatedDate < LAST_N_DAYS:30").is_ok());
         assert!(parse("SELECT MasterLabel FROM LeadStatus WHERE IsConverted = true ORDER BY SortOrder LIMIT 1").is_ok());
     }
@@ -1226,13 +1284,32 @@ mod tests {
             "\nSELECT Foo FROM Lead\n       ^\nERROR at Row:1:Column:8\nNo such column 'Foo' on entity 'Lead'."
         ));
         assert_eq!(err("SELECT Id FROM Foo").code, "INVALID_TYPE");
-        assert!(err("SELECT Id FROM Foo").message.starts_with("sObject type 'Foo' is not supported."));
-        assert_eq!(err("SELECT Id FROM Lead WHERE").message, "unexpected token: <EOF>");
+        assert!(
+            err("SELECT Id FROM Foo")
+                .message
+                .starts_with("sObject type 'Foo' is not supported.")
+        );
+        assert_eq!(
+            err("SELECT Id FROM Lead WHERE").message,
+            "unexpected token: <EOF>"
+        );
         assert_eq!(err("SELECT Id FRM Lead").message, "unexpected token: 'FRM'");
-        assert_eq!(err("SELECT Id FROM Lead WHERE Amount = 1").code, "INVALID_FIELD");
-        assert_eq!(err("SELECT Id FROM Lead WHERE Id = 'xyz'").code, "INVALID_QUERY_FILTER_OPERATOR");
-        assert_eq!(err("SELECT Id FROM Lead WHERE Name = 5").code, "INVALID_QUERY_FILTER_OPERATOR");
-        assert_eq!(err("SELECT Id FROM Opportunity WHERE Amount = '5'").code, "INVALID_QUERY_FILTER_OPERATOR");
+        assert_eq!(
+            err("SELECT Id FROM Lead WHERE Amount = 1").code,
+            "INVALID_FIELD"
+        );
+        assert_eq!(
+            err("SELECT Id FROM Lead WHERE Id = 'xyz'").code,
+            "INVALID_QUERY_FILTER_OPERATOR"
+        );
+        assert_eq!(
+            err("SELECT Id FROM Lead WHERE Name = 5").code,
+            "INVALID_QUERY_FILTER_OPERATOR"
+        );
+        assert_eq!(
+            err("SELECT Id FROM Opportunity WHERE Amount = '5'").code,
+            "INVALID_QUERY_FILTER_OPERATOR"
+        );
         assert_eq!(err("SELECT Id, id FROM Lead").code, "MALFORMED_QUERY");
         assert_eq!(err("SELECT Id FROM Lead LIMIT x").code, "MALFORMED_QUERY");
     }
@@ -1240,14 +1317,27 @@ mod tests {
     fn sample() -> Store {
         let mut s = Store::new();
         let obj = |n: &str| schema::object(n).expect("object");
-        let mut add = |s: &mut Store, name: &str, body: Value| {
+        let add = |s: &mut Store, name: &str, body: Value| {
             let input = parse_body(s, obj(name), &body.to_string(), true).expect("input");
-            s.create(obj(name), input, Actor::api(USER)).expect("create")
+            s.create(obj(name), input, Actor::api(USER))
+                .expect("create")
         };
         let acme = add(&mut s, "Account", json!({"Name": "Acme"}));
-        add(&mut s, "Contact", json!({"LastName": "Smith", "FirstName": "Ann", "AccountId": acme, "Email": "ann@example.com"}));
-        add(&mut s, "Contact", json!({"LastName": "smythe", "AccountId": acme}));
-        add(&mut s, "Contact", json!({"LastName": "Jones", "Title": "50% off_x"}));
+        add(
+            &mut s,
+            "Contact",
+            json!({"LastName": "Smith", "FirstName": "Ann", "AccountId": acme, "Email": "ann@example.com"}),
+        );
+        add(
+            &mut s,
+            "Contact",
+            json!({"LastName": "smythe", "AccountId": acme}),
+        );
+        add(
+            &mut s,
+            "Contact",
+            json!({"LastName": "Jones", "Title": "50% off_x"}),
+        );
         s
     }
 
@@ -1259,31 +1349,100 @@ mod tests {
     fn evaluates_filters_and_order() {
         let s = sample();
         assert_eq!(run(&s, "SELECT COUNT() FROM Contact").total, 3);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE LastName = 'SMITH'").total, 1);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE LastName LIKE 'sm%'").total, 2);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE Title LIKE '50\\% off\\_%'").total, 1);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE Title LIKE '50\\%_off%'").total, 0);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE Email = null").total, 2);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE Email != 'ann@example.com'").total, 2);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE LastName NOT IN ('Smith', 'Jones')").total, 1);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE NOT (LastName = 'Smith' OR LastName = 'Jones')").total, 1);
-        assert_eq!(run(&s, "SELECT Id FROM Contact WHERE Account.Name = 'acme' AND CreatedDate = TODAY").total, 2);
-        let out = run(&s, "SELECT LastName FROM Contact ORDER BY LastName DESC LIMIT 2");
+        assert_eq!(
+            run(&s, "SELECT Id FROM Contact WHERE LastName = 'SMITH'").total,
+            1
+        );
+        assert_eq!(
+            run(&s, "SELECT Id FROM Contact WHERE LastName LIKE 'sm%'").total,
+            2
+        );
+        assert_eq!(
+            run(
+                &s,
+                "SELECT Id FROM Contact WHERE Title LIKE '50\\% off\\_%'"
+            )
+            .total,
+            1
+        );
+        assert_eq!(
+            run(&s, "SELECT Id FROM Contact WHERE Title LIKE '50\\%off%'").total,
+            0
+        );
+        assert_eq!(
+            run(&s, "SELECT Id FROM Contact WHERE Email = null").total,
+            2
+        );
+        assert_eq!(
+            run(
+                &s,
+                "SELECT Id FROM Contact WHERE Email != 'ann@example.com'"
+            )
+            .total,
+            2
+        );
+        assert_eq!(
+            run(
+                &s,
+                "SELECT Id FROM Contact WHERE LastName NOT IN ('Smith', 'Jones')"
+            )
+            .total,
+            1
+        );
+        assert_eq!(
+            run(
+                &s,
+                "SELECT Id FROM Contact WHERE NOT (LastName = 'Smith' OR LastName = 'Jones')"
+            )
+            .total,
+            1
+        );
+        assert_eq!(
+            run(
+                &s,
+                "SELECT Id FROM Contact WHERE Account.Name = 'acme' AND CreatedDate = TODAY"
+            )
+            .total,
+            2
+        );
+        let out = run(
+            &s,
+            "SELECT LastName FROM Contact ORDER BY LastName DESC LIMIT 2",
+        );
         let names: Vec<String> = out.records.iter().map(|r| r.to_text()).collect();
-        assert!(names[0].contains("smythe") && names[1].contains("Smith"), "{names:?}");
-        let out = run(&s, "SELECT Id FROM Contact ORDER BY AccountId NULLS LAST, Id OFFSET 2");
+        assert!(
+            names[0].contains("smythe") && names[1].contains("Smith"),
+            "{names:?}"
+        );
+        let out = run(
+            &s,
+            "SELECT Id FROM Contact ORDER BY AccountId NULLS LAST, Id OFFSET 2",
+        );
         assert_eq!(out.total, 1);
         let first = run(&s, "SELECT Id FROM Contact ORDER BY Id LIMIT 1");
         let id = first.records[0].to_text();
         let id = &id[id.len() - 20..id.len() - 2];
-        assert_eq!(run(&s, &format!("SELECT Id FROM Contact WHERE Id > '{id}'")).total, 2);
-        assert_eq!(run(&s, &format!("SELECT Id FROM Contact WHERE Id = '{}'", &id[..15])).total, 1);
+        assert_eq!(
+            run(&s, &format!("SELECT Id FROM Contact WHERE Id > '{id}'")).total,
+            2
+        );
+        assert_eq!(
+            run(
+                &s,
+                &format!("SELECT Id FROM Contact WHERE Id = '{}'", &id[..15])
+            )
+            .total,
+            1
+        );
     }
 
     #[test]
     fn renders_parent_fields() {
         let s = sample();
-        let out = run(&s, "SELECT Name, Account.Name, Account.Owner.Username FROM Contact ORDER BY LastName");
+        let out = run(
+            &s,
+            "SELECT Name, Account.Name, Account.Owner.Username FROM Contact ORDER BY LastName",
+        );
         let text = out.records[0].to_text();
         assert!(text.contains(r#""Account":null"#), "{text}");
         let text = out.records[1].to_text();
@@ -1291,6 +1450,9 @@ mod tests {
         assert!(text.contains(r#""Account":{"attributes":{"type":"Account","url":"/services/data/v66.0/sobjects/Account/001"#), "{text}");
         assert!(text.contains(r#""Name":"Acme","Owner":null}"#), "{text}");
         let agg = run(&s, "SELECT COUNT(AccountId) n FROM Contact");
-        assert_eq!(agg.records[0].to_text(), r#"{"attributes":{"type":"AggregateResult"},"n":2}"#);
+        assert_eq!(
+            agg.records[0].to_text(),
+            r#"{"attributes":{"type":"AggregateResult"},"n":2}"#
+        );
     }
 }

@@ -82,7 +82,7 @@ impl<'a> Actor<'a> {
 }
 
 /// All records of the org.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     tables: HashMap<&'static str, BTreeMap<String, Record>>,
     next_id: u64,
@@ -114,7 +114,10 @@ impl Store {
 
     /// Every record of `obj` (including deleted ones) in id order.
     pub(crate) fn rows(&self, obj: &ObjectDef) -> impl Iterator<Item = &Record> {
-        self.tables.get(obj.name).into_iter().flat_map(|t| t.values())
+        self.tables
+            .get(obj.name)
+            .into_iter()
+            .flat_map(|t| t.values())
     }
 
     /// Live records of `obj`.
@@ -325,14 +328,24 @@ impl Store {
     }
 
     /// Whole-record checks, in Salesforce's order of save.
-    fn check_record(&self, obj: &ObjectDef, fields: &Fields, own_id: Option<&str>) -> ApiResult<()> {
+    fn check_record(
+        &self,
+        obj: &ObjectDef,
+        fields: &Fields,
+        own_id: Option<&str>,
+    ) -> ApiResult<()> {
         check_required(obj, fields)?;
         check_validation_rules(obj, fields)?;
         self.check_unique(obj, fields, own_id)?;
         self.check_duplicate_rules(obj, fields, own_id)
     }
 
-    fn check_unique(&self, obj: &ObjectDef, fields: &Fields, own_id: Option<&str>) -> ApiResult<()> {
+    fn check_unique(
+        &self,
+        obj: &ObjectDef,
+        fields: &Fields,
+        own_id: Option<&str>,
+    ) -> ApiResult<()> {
         for f in obj.fields().filter(|f| f.unique) {
             let Some(value) = fields.get(f.name).and_then(Value::as_str) else {
                 continue;
@@ -372,7 +385,10 @@ impl Store {
             .live(obj)
             .filter(|r| Some(r.id.as_str()) != own_id)
             .filter(|r| r.get("IsConverted") != &Value::Bool(true))
-            .filter(|r| r.text("Email").is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            .filter(|r| {
+                r.text("Email")
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
             .collect();
         if matches.is_empty() {
             return Ok(());
@@ -438,12 +454,8 @@ fn derive(
             .join(" ");
         fields.insert("Name".into(), Value::String(name));
     }
-    let text = |fields: &Fields, name: &str| {
-        fields
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let text =
+        |fields: &Fields, name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
     match obj.name {
         "Case" => {
             let closed = text(fields, "Status").as_deref() == Some("Closed");
@@ -504,7 +516,11 @@ static VALIDATION_RULES: &[ValidationRule] = &[
         object: "Opportunity",
         field: "Amount",
         message: "Amount must not be negative",
-        violated: |f| f.get("Amount").and_then(Value::as_f64).is_some_and(|a| a < 0.0),
+        violated: |f| {
+            f.get("Amount")
+                .and_then(Value::as_f64)
+                .is_some_and(|a| a < 0.0)
+        },
     },
     ValidationRule {
         object: "Campaign",
@@ -555,11 +571,15 @@ fn duplicates_detected(obj: &ObjectDef, matches: &[&Record]) -> ApiError {
         .with("success", true);
     let result = Json::object()
         .with("allowSave", false)
-        .with("duplicateRule", "Standard_Rule_for_Leads_with_Duplicate_Leads")
+        .with(
+            "duplicateRule",
+            "Standard_Rule_for_Leads_with_Duplicate_Leads",
+        )
         .with("duplicateRuleEntityType", obj.name)
         .with("errorMessage", MESSAGE)
         .with("matchResults", Json::Array(vec![match_result]));
-    ApiError::dml("DUPLICATES_DETECTED", MESSAGE, &[] as &[&str]).with_extra("duplicateResult", result)
+    ApiError::dml("DUPLICATES_DETECTED", MESSAGE, &[] as &[&str])
+        .with_extra("duplicateResult", result)
 }
 
 /// The `attributes` object of a record.
@@ -752,54 +772,142 @@ mod tests {
     #[test]
     fn create_fills_defaults_and_system_fields() {
         let mut s = Store::new();
-        let id = create(&mut s, "Lead", json!({"LastName": "Doe", "Company": "Acme"})).expect("lead");
+        let id = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "Doe", "Company": "Acme"}),
+        )
+        .expect("lead");
         let rec = s.live_by_id(&id).expect("rec");
         assert_eq!(rec.text("Status"), Some("Open - Not Contacted"));
         assert_eq!(rec.text("OwnerId"), Some(USER));
         assert_eq!(rec.text("Name"), Some("Doe"));
         assert_eq!(rec.get("IsConverted"), &json!(false));
-        assert!(rec.text("CreatedDate").is_some_and(|d| d.ends_with("+0000")));
+        assert!(
+            rec.text("CreatedDate")
+                .is_some_and(|d| d.ends_with("+0000"))
+        );
     }
 
     #[test]
     fn validation_errors() {
         let mut s = Store::new();
-        let e = create(&mut s, "Lead", json!({"LastName": "x", "Company": "y", "Foo": 1})).expect_err("foo");
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "x", "Company": "y", "Foo": 1}),
+        )
+        .expect_err("foo");
         assert_eq!(e.code(), "INVALID_FIELD");
-        assert_eq!(e.items[0].message, "No such column 'Foo' on sobject of type Lead");
+        assert_eq!(
+            e.items[0].message,
+            "No such column 'Foo' on sobject of type Lead"
+        );
         let e = create(&mut s, "Lead", json!({"FirstName": "x"})).expect_err("req");
-        assert_eq!(e.items[0].message, "Required fields are missing: [LastName, Company]");
-        assert_eq!(e.items[0].fields, Some(vec!["LastName".into(), "Company".into()]));
-        let e = create(&mut s, "Lead", json!({"LastName": "x", "Company": "y", "IsConverted": true})).expect_err("ro");
+        assert_eq!(
+            e.items[0].message,
+            "Required fields are missing: [LastName, Company]"
+        );
+        assert_eq!(
+            e.items[0].fields,
+            Some(vec!["LastName".into(), "Company".into()])
+        );
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "x", "Company": "y", "IsConverted": true}),
+        )
+        .expect_err("ro");
         assert_eq!(e.code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
-        let e = create(&mut s, "Lead", json!({"LastName": "x", "Company": "y", "Title": "t".repeat(129)})).expect_err("len");
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "x", "Company": "y", "Title": "t".repeat(129)}),
+        )
+        .expect_err("len");
         assert_eq!(e.code(), "STRING_TOO_LONG");
         assert!(e.items[0].message.ends_with("(max length=128)"));
-        let e = create(&mut s, "Lead", json!({"LastName": "x", "Company": "y", "Status": "Bogus"})).expect_err("pick");
-        assert_eq!(e.items[0].message, "Status: bad value for restricted picklist field: Bogus");
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "x", "Company": "y", "Status": "Bogus"}),
+        )
+        .expect_err("pick");
+        assert_eq!(
+            e.items[0].message,
+            "Status: bad value for restricted picklist field: Bogus"
+        );
         let e = create(&mut s, "Opportunity", json!({"Name": "x", "StageName": "Prospecting", "CloseDate": "2024-01-01", "Amount": "abc"})).expect_err("type");
         assert_eq!(e.code(), "JSON_PARSER_ERROR");
-        assert!(e.items[0].message.starts_with("Cannot deserialize instance of double from VALUE_STRING value abc"));
-        let e = create(&mut s, "Contact", json!({"LastName": "x", "AccountId": "xyz"})).expect_err("malformed");
-        assert_eq!(e.items[0].message, "Account ID: id value of incorrect type: xyz");
-        let e = create(&mut s, "Contact", json!({"LastName": "x", "AccountId": "001D000000IqhSL"})).expect_err("xref");
+        assert!(
+            e.items[0]
+                .message
+                .starts_with("Cannot deserialize instance of double from VALUE_STRING value abc")
+        );
+        let e = create(
+            &mut s,
+            "Contact",
+            json!({"LastName": "x", "AccountId": "xyz"}),
+        )
+        .expect_err("malformed");
+        assert_eq!(
+            e.items[0].message,
+            "Account ID: id value of incorrect type: xyz"
+        );
+        let e = create(
+            &mut s,
+            "Contact",
+            json!({"LastName": "x", "AccountId": "001D000000IqhSL"}),
+        )
+        .expect_err("xref");
         assert_eq!(e.code(), "INVALID_CROSS_REFERENCE_KEY");
         let e = create(&mut s, "Opportunity", json!({"Name": "x", "StageName": "Prospecting", "CloseDate": "2024-01-01", "Amount": -1})).expect_err("rule");
-        assert_eq!((e.code(), e.items[0].message.as_str()), ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Amount must not be negative"));
+        assert_eq!(
+            (e.code(), e.items[0].message.as_str()),
+            (
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                "Amount must not be negative"
+            )
+        );
         let e = create(&mut s, "Lead", json!(["x"])).expect_err("array");
         assert_eq!(e.code(), "JSON_PARSER_ERROR");
-        let e = create(&mut s, "Lead", json!({"LastName": "x", "Company": "y", "Email": "not-an-email"})).expect_err("email");
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "x", "Company": "y", "Email": "not-an-email"}),
+        )
+        .expect_err("email");
         assert_eq!(e.code(), "INVALID_EMAIL_ADDRESS");
     }
 
     #[test]
     fn unique_and_duplicate_rules() {
         let mut s = Store::new();
-        create(&mut s, "Account", json!({"Name": "A", "External_Id__c": "ext-1"})).expect("a");
-        let e = create(&mut s, "Account", json!({"Name": "B", "External_Id__c": "EXT-1"})).expect_err("dup");
+        create(
+            &mut s,
+            "Account",
+            json!({"Name": "A", "External_Id__c": "ext-1"}),
+        )
+        .expect("a");
+        let e = create(
+            &mut s,
+            "Account",
+            json!({"Name": "B", "External_Id__c": "EXT-1"}),
+        )
+        .expect_err("dup");
         assert_eq!(e.code(), "DUPLICATE_VALUE");
-        create(&mut s, "Lead", json!({"LastName": "a", "Company": "c", "Email": "a@example.com"})).expect("lead");
-        let e = create(&mut s, "Lead", json!({"LastName": "b", "Company": "c", "Email": "A@Example.com"})).expect_err("dup lead");
+        create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "a", "Company": "c", "Email": "a@example.com"}),
+        )
+        .expect("lead");
+        let e = create(
+            &mut s,
+            "Lead",
+            json!({"LastName": "b", "Company": "c", "Email": "A@Example.com"}),
+        )
+        .expect_err("dup lead");
         assert_eq!(e.code(), "DUPLICATES_DETECTED");
         assert!(e.body().to_text().contains("\"duplicateResult\""));
     }
@@ -808,17 +916,37 @@ mod tests {
     fn derived_fields_and_case_numbers() {
         let mut s = Store::new();
         let c1 = create(&mut s, "Case", json!({"Subject": "one"})).expect("c1");
-        let c2 = create(&mut s, "Case", json!({"Subject": "two", "Status": "Closed"})).expect("c2");
+        let c2 = create(
+            &mut s,
+            "Case",
+            json!({"Subject": "two", "Status": "Closed"}),
+        )
+        .expect("c2");
         let r1 = s.live_by_id(&c1).expect("r1");
-        assert_eq!((r1.text("CaseNumber"), r1.text("Status"), r1.text("Priority")), (Some("00001001"), Some("New"), Some("Medium")));
+        assert_eq!(
+            (
+                r1.text("CaseNumber"),
+                r1.text("Status"),
+                r1.text("Priority")
+            ),
+            (Some("00001001"), Some("New"), Some("Medium"))
+        );
         assert_eq!(r1.get("IsClosed"), &json!(false));
         let r2 = s.live_by_id(&c2).expect("r2");
         assert_eq!(r2.text("CaseNumber"), Some("00001002"));
         assert_eq!(r2.get("IsClosed"), &json!(true));
         assert!(r2.text("ClosedDate").is_some());
-        let opp = create(&mut s, "Opportunity", json!({"Name": "o", "StageName": "Closed Won", "CloseDate": "2024-01-01"})).expect("opp");
+        let opp = create(
+            &mut s,
+            "Opportunity",
+            json!({"Name": "o", "StageName": "Closed Won", "CloseDate": "2024-01-01"}),
+        )
+        .expect("opp");
         let r = s.live_by_id(&opp).expect("r");
-        assert_eq!((r.get("IsWon"), r.get("Probability")), (&json!(true), &json!(100.0)));
+        assert_eq!(
+            (r.get("IsWon"), r.get("Probability")),
+            (&json!(true), &json!(100.0))
+        );
     }
 
     #[test]
@@ -827,7 +955,9 @@ mod tests {
         let o = obj("Account");
         let id = create(&mut s, "Account", json!({"Name": "A"})).expect("a");
         let input = parse_body(&s, o, r#"{"Name": null}"#, false).expect("input");
-        let e = s.update(o, &id, input, Actor::api(USER)).expect_err("required");
+        let e = s
+            .update(o, &id, input, Actor::api(USER))
+            .expect_err("required");
         assert_eq!(e.code(), "REQUIRED_FIELD_MISSING");
         s.delete(o, &id, Actor::api(USER)).expect("delete");
         let e = s.delete(o, &id, Actor::api(USER)).expect_err("again");
@@ -838,10 +968,28 @@ mod tests {
     #[test]
     fn parent_reference_by_external_id() {
         let mut s = Store::new();
-        let acc = create(&mut s, "Account", json!({"Name": "A", "External_Id__c": "acc-1"})).expect("a");
-        let c = create(&mut s, "Contact", json!({"LastName": "x", "Account": {"External_Id__c": "acc-1"}})).expect("c");
-        assert_eq!(s.live_by_id(&c).and_then(|r| r.text("AccountId")), Some(acc.as_str()));
-        let e = create(&mut s, "Contact", json!({"LastName": "x", "Account": {"External_Id__c": "nope"}})).expect_err("missing");
+        let acc = create(
+            &mut s,
+            "Account",
+            json!({"Name": "A", "External_Id__c": "acc-1"}),
+        )
+        .expect("a");
+        let c = create(
+            &mut s,
+            "Contact",
+            json!({"LastName": "x", "Account": {"External_Id__c": "acc-1"}}),
+        )
+        .expect("c");
+        assert_eq!(
+            s.live_by_id(&c).and_then(|r| r.text("AccountId")),
+            Some(acc.as_str())
+        );
+        let e = create(
+            &mut s,
+            "Contact",
+            json!({"LastName": "x", "Account": {"External_Id__c": "nope"}}),
+        )
+        .expect_err("missing");
         assert_eq!(e.code(), "INVALID_FIELD");
     }
 }

@@ -1,6 +1,6 @@
 //! Field values: date formats, input coercion, and order-preserving JSON output.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
@@ -52,11 +52,6 @@ pub(crate) fn normalize_datetime(s: &str) -> Option<String> {
 /// Millis since the epoch, as OAuth's `issued_at` carries it.
 pub(crate) fn epoch_millis(dt: DateTime<Utc>) -> String {
     dt.timestamp_millis().to_string()
-}
-
-/// RFC 3339 with millis and `Z`, for SOAP responses.
-pub(crate) fn xml_datetime(dt: DateTime<Utc>) -> String {
-    dt.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A JSON input value that does not fit its field.
@@ -131,7 +126,7 @@ pub(crate) fn coerce(field: &FieldDef, v: &Value) -> Result<Value, TypeMismatch>
         }
         FieldType::Date => v
             .as_str()
-            .and_then(parse_date)
+            .and_then(|s| parse_date(s).or_else(|| parse_datetime(s).map(|dt| dt.date_naive())))
             .map(|d| Value::String(format_date(d)))
             .ok_or_else(bad),
         FieldType::DateTime => v
@@ -177,7 +172,10 @@ pub(crate) fn position_of_value(raw: &str, key: &str) -> (usize, usize) {
         .unwrap_or(raw.len());
     let before = &raw[..end.min(raw.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -335,7 +333,10 @@ mod tests {
         assert_eq!(coerce(amount, &json!("12.5")), Ok(json!(12.5)));
         assert_eq!(coerce(amount, &json!(3)), Ok(json!(3.0)));
         let err = coerce(amount, &json!("abc")).expect_err("abc");
-        assert_eq!((err.target, err.token, err.shown.as_str()), ("double", "VALUE_STRING", "abc"));
+        assert_eq!(
+            (err.target, err.token, err.shown.as_str()),
+            ("double", "VALUE_STRING", "abc")
+        );
         let close = opp.field("CloseDate").expect("close");
         assert_eq!(coerce(close, &json!("2024-01-31")), Ok(json!("2024-01-31")));
         assert!(coerce(close, &json!("31/01/2024")).is_err());
@@ -356,7 +357,10 @@ mod tests {
 
     #[test]
     fn ordered_json() {
-        let j = Json::object().with("b", 1usize).with("a", "x").with("b", 2usize);
+        let j = Json::object()
+            .with("b", 1usize)
+            .with("a", "x")
+            .with("b", 2usize);
         assert_eq!(j.to_text(), r#"{"b":2,"a":"x"}"#);
     }
 }
