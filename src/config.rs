@@ -93,7 +93,9 @@ pub enum CredentialsConfig {
 
 impl Default for CredentialsConfig {
     fn default() -> Self {
-        Self::File { secrets: HashMap::new() }
+        Self::File {
+            secrets: HashMap::new(),
+        }
     }
 }
 
@@ -140,12 +142,17 @@ impl Config {
         for (id, tenant) in &self.tenants {
             let valid_id = !id.is_empty()
                 && id.len() <= 64
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !valid_id {
                 bail!("tenant id {id:?}: use 1-64 letters, digits, '-' or '_'");
             }
             if !is_api_version(&tenant.api_version) {
-                bail!("tenants.{id}.api_version {:?}: expected the form v66.0", tenant.api_version);
+                bail!(
+                    "tenants.{id}.api_version {:?}: expected the form v66.0",
+                    tenant.api_version
+                );
             }
             if tenant.upstream_timeout_ms == 0 {
                 bail!("tenants.{id}.upstream_timeout_ms must be positive");
@@ -155,7 +162,10 @@ impl Config {
             }
             for key in &tenant.api_keys {
                 if ApiKeyHash::from_hex(&key.sha256).is_none() {
-                    bail!("tenants.{id}.api_keys (caller {:?}): sha256 must be 64 hex digits", key.caller);
+                    bail!(
+                        "tenants.{id}.api_keys (caller {:?}): sha256 must be 64 hex digits",
+                        key.caller
+                    );
                 }
             }
             let CredentialsConfig::File { secrets } = &self.credentials;
@@ -180,6 +190,39 @@ fn is_api_version(version: &str) -> bool {
                 && major.chars().all(|c| c.is_ascii_digit())
                 && minor.chars().all(|c| c.is_ascii_digit())
         })
+}
+
+impl Config {
+    /// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of
+    /// the embedded sandbox org at `base_url`, reached with the password flow.
+    pub fn for_sandbox(
+        listen: SocketAddr,
+        base_url: Url,
+        credentials: OrgCredentials,
+        api_key: &str,
+    ) -> Self {
+        let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let tenant = TenantConfig {
+            login_url: base_url,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            grant: OAuthGrant::Password,
+            credentials_path: "sandbox".to_owned(),
+            allowed_instance_hosts: vec![host],
+            upstream_timeout_ms: default_upstream_timeout_ms(),
+            api_keys: vec![ApiKeyConfig {
+                caller: "demo".to_owned(),
+                sha256: ApiKeyHash::of_key(api_key).to_hex(),
+            }],
+        };
+        Self {
+            listen,
+            shutdown_grace_seconds: default_shutdown_grace_seconds(),
+            tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
+            credentials: CredentialsConfig::File {
+                secrets: HashMap::from([("sandbox".to_owned(), credentials)]),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -215,16 +258,25 @@ client_secret = "shh"
         let acme = &config.tenants["acme"];
         assert_eq!(config.listen.port(), 50052);
         assert_eq!(acme.api_version, DEFAULT_API_VERSION);
-        assert_eq!(acme.allowed_instance_hosts, default_allowed_instance_hosts());
+        assert_eq!(
+            acme.allowed_instance_hosts,
+            default_allowed_instance_hosts()
+        );
         assert_eq!(acme.upstream_timeout(), Duration::from_secs(30));
     }
 
     #[test]
     fn rejects_what_would_fail_later() {
         for (broken, complaint) in [
-            (EXAMPLE.replace("sfgate/acme\"\napi", "sfgate/other\"\napi"), "no entry"),
+            (
+                EXAMPLE.replace("sfgate/acme\"\napi", "sfgate/other\"\napi"),
+                "no entry",
+            ),
             (EXAMPLE.replace("2bb80d", "zz"), "64 hex digits"),
-            (EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_version = \"66\""), "v66.0"),
+            (
+                EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_version = \"66\""),
+                "v66.0",
+            ),
             (EXAMPLE.replace("listen", "listne"), "unknown field"),
         ] {
             let file = write(&broken);
@@ -238,33 +290,5 @@ client_secret = "shh"
         let file = write(EXAMPLE);
         let config = Config::load(file.path()).unwrap();
         assert!(!format!("{config:?}").contains("shh"));
-    }
-}
-
-impl Config {
-    /// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of
-    /// the embedded sandbox org at `base_url`, reached with the password flow.
-    pub fn for_sandbox(
-        listen: SocketAddr,
-        base_url: Url,
-        credentials: OrgCredentials,
-        api_key: &str,
-    ) -> Self {
-        let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
-        let tenant = TenantConfig {
-            login_url: base_url,
-            api_version: DEFAULT_API_VERSION.to_owned(),
-            grant: OAuthGrant::Password,
-            credentials_path: "sandbox".to_owned(),
-            allowed_instance_hosts: vec![host],
-            upstream_timeout_ms: default_upstream_timeout_ms(),
-            api_keys: vec![ApiKeyConfig { caller: "demo".to_owned(), sha256: ApiKeyHash::of_key(api_key).to_hex() }],
-        };
-        Self {
-            listen,
-            shutdown_grace_seconds: default_shutdown_grace_seconds(),
-            tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
-            credentials: CredentialsConfig::File { secrets: HashMap::from([("sandbox".to_owned(), credentials)]) },
-        }
     }
 }

@@ -29,12 +29,18 @@ pub const SALESFORCE_ERROR_CODES: &[(&str, Code)] = &[
     ("STRING_TOO_LONG", Code::InvalidArgument),
     ("INVALID_TYPE_ON_FIELD_IN_RECORD", Code::InvalidArgument),
     ("JSON_PARSER_ERROR", Code::InvalidArgument),
-    ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", Code::InvalidArgument),
+    (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        Code::InvalidArgument,
+    ),
     ("INVALID_CROSS_REFERENCE_KEY", Code::InvalidArgument),
     ("INVALID_EMAIL_ADDRESS", Code::InvalidArgument),
     ("INVALID_TYPE", Code::InvalidArgument),
     ("INVALID_STATUS", Code::InvalidArgument),
-    ("FIELD_CUSTOM_VALIDATION_EXCEPTION", Code::FailedPrecondition),
+    (
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        Code::FailedPrecondition,
+    ),
     ("CANNOT_UPDATE_CONVERTED_LEAD", Code::FailedPrecondition),
     ("DUPLICATE_VALUE", Code::AlreadyExists),
     ("DUPLICATES_DETECTED", Code::AlreadyExists),
@@ -135,7 +141,10 @@ impl GatewayError {
     /// One invalid field.
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument {
-            violations: vec![FieldViolation { field: field.into(), description: description.into() }],
+            violations: vec![FieldViolation {
+                field: field.into(),
+                description: description.into(),
+            }],
         }
     }
 }
@@ -160,9 +169,11 @@ impl From<GatewayError> for Status {
             GatewayError::FailedPrecondition { reason, .. } => {
                 Status::with_error_details(Code::FailedPrecondition, message, gateway_info(reason))
             }
-            GatewayError::DeadlineExceeded => {
-                Status::with_error_details(Code::DeadlineExceeded, message, gateway_info("DEADLINE_EXCEEDED"))
-            }
+            GatewayError::DeadlineExceeded => Status::with_error_details(
+                Code::DeadlineExceeded,
+                message,
+                gateway_info("DEADLINE_EXCEEDED"),
+            ),
             GatewayError::Internal(_) => {
                 tracing::error!(error = %message, "internal error");
                 Status::with_error_details(Code::Internal, message, gateway_info("INTERNAL"))
@@ -179,15 +190,27 @@ fn gateway_info(reason: &str) -> ErrorDetails {
 fn salesforce_status(error: SalesforceError) -> Status {
     let message = format!("salesforce: {error}");
     match error {
-        SalesforceError::Api { http_status, errors } => {
+        SalesforceError::Api {
+            http_status,
+            errors,
+        } => {
             let first = errors.first();
-            let error_code = first.map(|item| item.error_code.clone()).unwrap_or_default();
-            let code = code_for_salesforce_error(&error_code).unwrap_or_else(|| code_for_http_status(http_status));
-            let fields: Vec<String> = errors.iter().flat_map(|item| item.fields.iter().cloned()).collect();
+            let error_code = first
+                .map(|item| item.error_code.clone())
+                .unwrap_or_default();
+            let code = code_for_salesforce_error(&error_code)
+                .unwrap_or_else(|| code_for_http_status(http_status));
+            let fields: Vec<String> = errors
+                .iter()
+                .flat_map(|item| item.fields.iter().cloned())
+                .collect();
             let mut details = ErrorDetails::with_error_info(
                 error_code.clone(),
                 SALESFORCE_DOMAIN,
-                [("http_status".to_string(), http_status.to_string()), ("fields".to_string(), fields.join(","))],
+                [
+                    ("http_status".to_string(), http_status.to_string()),
+                    ("fields".to_string(), fields.join(",")),
+                ],
             );
             if code == Code::InvalidArgument {
                 for item in &errors {
@@ -203,7 +226,10 @@ fn salesforce_status(error: SalesforceError) -> Status {
                 details.set_retry_info(Some(delay));
             }
             if code == Code::ResourceExhausted {
-                details.add_quota_failure_violation("salesforce-org", "the org's daily API request limit is exhausted");
+                details.add_quota_failure_violation(
+                    "salesforce-org",
+                    "the org's daily API request limit is exhausted",
+                );
             }
             Status::with_error_details(code, message, details)
         }
@@ -213,16 +239,27 @@ fn salesforce_status(error: SalesforceError) -> Status {
             ErrorDetails::with_error_info(
                 "MULTIPLE_CHOICES",
                 SALESFORCE_DOMAIN,
-                [("http_status".to_string(), "300".to_string()), ("records".to_string(), urls.join(","))],
+                [
+                    ("http_status".to_string(), "300".to_string()),
+                    ("records".to_string(), urls.join(",")),
+                ],
             ),
         ),
         SalesforceError::SoapFault { fault_code, .. } => {
             let code = code_for_salesforce_error(&fault_code).unwrap_or(Code::Unavailable);
-            Status::with_error_details(code, message, ErrorDetails::with_error_info(fault_code, SALESFORCE_DOMAIN, []))
+            Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_error_info(fault_code, SALESFORCE_DOMAIN, []),
+            )
         }
         SalesforceError::SessionRejected => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
-        SalesforceError::Auth(AuthError::Credentials(_)) => unavailable(message, "CREDENTIALS_UNAVAILABLE", Some(5)),
-        SalesforceError::Auth(AuthError::Unreachable(_)) => unavailable(message, "UPSTREAM_UNREACHABLE", Some(1)),
+        SalesforceError::Auth(AuthError::Credentials(_)) => {
+            unavailable(message, "CREDENTIALS_UNAVAILABLE", Some(5))
+        }
+        SalesforceError::Auth(AuthError::Unreachable(_)) => {
+            unavailable(message, "UPSTREAM_UNREACHABLE", Some(1))
+        }
         SalesforceError::Auth(_) => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
         SalesforceError::Timeout => Status::with_error_details(
             Code::DeadlineExceeded,
@@ -230,7 +267,9 @@ fn salesforce_status(error: SalesforceError) -> Status {
             ErrorDetails::with_error_info("UPSTREAM_TIMEOUT", GATEWAY_DOMAIN, []),
         ),
         SalesforceError::Unreachable(_) => unavailable(message, "UPSTREAM_UNREACHABLE", Some(1)),
-        SalesforceError::UnexpectedResponse { .. } => unavailable(message, "UPSTREAM_BAD_RESPONSE", Some(1)),
+        SalesforceError::UnexpectedResponse { .. } => {
+            unavailable(message, "UPSTREAM_BAD_RESPONSE", Some(1))
+        }
     }
 }
 
@@ -258,9 +297,18 @@ mod tests {
 
     #[test]
     fn table_maps_exact_codes_and_prefixes() {
-        assert_eq!(code_for_salesforce_error("ENTITY_IS_DELETED"), Some(Code::NotFound));
-        assert_eq!(code_for_salesforce_error("INSUFFICIENT_ACCESS_OR_READONLY"), Some(Code::PermissionDenied));
-        assert_eq!(code_for_salesforce_error("INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"), Some(Code::PermissionDenied));
+        assert_eq!(
+            code_for_salesforce_error("ENTITY_IS_DELETED"),
+            Some(Code::NotFound)
+        );
+        assert_eq!(
+            code_for_salesforce_error("INSUFFICIENT_ACCESS_OR_READONLY"),
+            Some(Code::PermissionDenied)
+        );
+        assert_eq!(
+            code_for_salesforce_error("INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
+            Some(Code::PermissionDenied)
+        );
         assert_eq!(code_for_salesforce_error("SOMETHING_NEW"), None);
         assert_eq!(code_for_http_status(503), Code::Unavailable);
         assert_eq!(code_for_http_status(403), Code::PermissionDenied);
@@ -303,7 +351,10 @@ mod tests {
         let details = status.get_error_details();
         let violations = &details.bad_request().unwrap().field_violations;
         assert_eq!(violations[0].field, "lead.last_name");
-        assert_eq!(details.error_info().unwrap().reason, "REQUIRED_FIELD_MISSING");
+        assert_eq!(
+            details.error_info().unwrap().reason,
+            "REQUIRED_FIELD_MISSING"
+        );
         assert_eq!(details.error_info().unwrap().domain, SALESFORCE_DOMAIN);
     }
 }

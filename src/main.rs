@@ -77,7 +77,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let demo_key = std::env::var("SFGATE_DEMO_API_KEY")
                 .ok()
                 .filter(|key| !key.is_empty())
-                .unwrap_or_else(|| format!("sfgate-demo-{}", Alphanumeric.sample_string(&mut rand::rng(), 24)));
+                .unwrap_or_else(|| {
+                    format!(
+                        "sfgate-demo-{}",
+                        Alphanumeric.sample_string(&mut rand::rng(), 24)
+                    )
+                });
             let credentials = sandbox.credentials();
             let org_credentials = OrgCredentials {
                 client_id: Some(SecretString::from(credentials.client_id.clone())),
@@ -114,11 +119,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn start_sandbox(listen: SocketAddr) -> anyhow::Result<SandboxHandle> {
     let config = SandboxConfig {
         listen,
-        client_id: std::env::var("SFGATE_SANDBOX_CLIENT_ID").ok().filter(|value| !value.is_empty()),
-        client_secret: std::env::var("SFGATE_SANDBOX_CLIENT_SECRET").ok().filter(|value| !value.is_empty()),
+        client_id: std::env::var("SFGATE_SANDBOX_CLIENT_ID")
+            .ok()
+            .filter(|value| !value.is_empty()),
+        client_secret: std::env::var("SFGATE_SANDBOX_CLIENT_SECRET")
+            .ok()
+            .filter(|value| !value.is_empty()),
         ..SandboxConfig::default()
     };
-    sandbox::start(config).await.context("starting the sandbox org")
+    sandbox::start(config)
+        .await
+        .context("starting the sandbox org")
 }
 
 async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
@@ -129,7 +140,10 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
     println!("client_id:     {}", credentials.client_id);
     println!("client_secret: {}", credentials.client_secret);
     println!("username:      {}", credentials.username);
-    println!("password:      {}  (password + security token)", credentials.password);
+    println!(
+        "password:      {}  (password + security token)",
+        credentials.password
+    );
     println!();
     println!("get a token:");
     println!(
@@ -140,7 +154,12 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
         credentials.username,
         credentials.password
     );
-    println!("  curl -s {}/services/oauth2/token -u {}:{} -d grant_type=client_credentials", sandbox.base_url(), credentials.client_id, credentials.client_secret);
+    println!(
+        "  curl -s {}/services/oauth2/token -u {}:{} -d grant_type=client_credentials",
+        sandbox.base_url(),
+        credentials.client_id,
+        credentials.client_secret
+    );
     shutdown_signal().await;
     sandbox.shutdown().await;
     Ok(())
@@ -149,16 +168,23 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
 fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
     let headers = format!("-H 'x-tenant-id: sandbox' -H 'authorization: Bearer {key}'");
     println!();
-    println!("sfgate is serving gRPC on {address}, in front of the embedded sandbox org at {}", sandbox.base_url());
+    println!(
+        "sfgate is serving gRPC on {address}, in front of the embedded sandbox org at {}",
+        sandbox.base_url()
+    );
     println!("tenant: sandbox    demo API key: {key}");
     println!();
     println!("try it:");
     println!("  grpcurl -plaintext {address} list");
-    println!("  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Reed\"}}' {address} sfgate.v1.LeadService/FindLeads");
+    println!(
+        "  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Reed\"}}' {address} sfgate.v1.LeadService/FindLeads"
+    );
     println!(
         "  grpcurl -plaintext {headers} -d '{{\"lead\": {{\"last_name\": \"Rivera\", \"company\": \"Blue Harbor\", \"email\": \"ana@example.com\"}}}}' {address} sfgate.v1.LeadService/CreateLead"
     );
-    println!("  grpcurl -plaintext {headers} -d '{{\"open_only\": true}}' {address} sfgate.v1.CaseService/FindCases");
+    println!(
+        "  grpcurl -plaintext {headers} -d '{{\"open_only\": true}}' {address} sfgate.v1.CaseService/FindCases"
+    );
     println!();
 }
 
@@ -167,7 +193,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");

@@ -35,7 +35,11 @@ const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the gateway on `listener` until `shutdown` completes, then lets in-flight calls finish
 /// within the configured grace period.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (registry, gateway) = build(&config);
     let gateway = Arc::new(gateway);
 
@@ -51,22 +55,41 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .context("building reflection v1alpha")?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<LeadServiceServer<LeadApi>>().await;
-    health_reporter.set_serving::<ContactServiceServer<ContactApi>>().await;
-    health_reporter.set_serving::<AccountServiceServer<AccountApi>>().await;
-    health_reporter.set_serving::<OpportunityServiceServer<OpportunityApi>>().await;
-    health_reporter.set_serving::<CaseServiceServer<CaseApi>>().await;
-    health_reporter.set_serving::<CampaignServiceServer<CampaignApi>>().await;
+    health_reporter
+        .set_serving::<LeadServiceServer<LeadApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ContactServiceServer<ContactApi>>()
+        .await;
+    health_reporter
+        .set_serving::<AccountServiceServer<AccountApi>>()
+        .await;
+    health_reporter
+        .set_serving::<OpportunityServiceServer<OpportunityApi>>()
+        .await;
+    health_reporter
+        .set_serving::<CaseServiceServer<CaseApi>>()
+        .await;
+    health_reporter
+        .set_serving::<CampaignServiceServer<CampaignApi>>()
+        .await;
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let address = listener.local_addr().context("reading the listener address")?;
+    let address = listener
+        .local_addr()
+        .context("reading the listener address")?;
     tracing::info!(%address, tenants = config.tenants.len(), "sfgate serving");
 
     let (drain_started, drained) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight calls");
-        health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: finishing in-flight calls"
+        );
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
         let _ = drain_started.send(());
     };
     let server = Server::builder()
@@ -75,9 +98,15 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(LeadServiceServer::new(LeadApi::new(Arc::clone(&gateway))))
-        .add_service(ContactServiceServer::new(ContactApi::new(Arc::clone(&gateway))))
-        .add_service(AccountServiceServer::new(AccountApi::new(Arc::clone(&gateway))))
-        .add_service(OpportunityServiceServer::new(OpportunityApi::new(Arc::clone(&gateway))))
+        .add_service(ContactServiceServer::new(ContactApi::new(Arc::clone(
+            &gateway,
+        ))))
+        .add_service(AccountServiceServer::new(AccountApi::new(Arc::clone(
+            &gateway,
+        ))))
+        .add_service(OpportunityServiceServer::new(OpportunityApi::new(
+            Arc::clone(&gateway),
+        )))
         .add_service(CaseServiceServer::new(CaseApi::new(Arc::clone(&gateway))))
         .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
@@ -98,7 +127,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
 /// Builds the tenant registry and each tenant's org connection from the configuration.
 fn build(config: &Config) -> (TenantRegistry, Gateway) {
     let credentials: Arc<dyn CredentialProvider> = match &config.credentials {
-        CredentialsConfig::File { secrets } => Arc::new(StaticCredentialProvider::new(secrets.clone())),
+        CredentialsConfig::File { secrets } => {
+            Arc::new(StaticCredentialProvider::new(secrets.clone()))
+        }
     };
     let http = http_client();
     let mut grants = HashMap::new();
@@ -109,7 +140,10 @@ fn build(config: &Config) -> (TenantRegistry, Gateway) {
             .api_keys
             .iter()
             .filter_map(|key| {
-                Some(KeyGrant { caller: Arc::from(key.caller.as_str()), hash: ApiKeyHash::from_hex(&key.sha256)? })
+                Some(KeyGrant {
+                    caller: Arc::from(key.caller.as_str()),
+                    hash: ApiKeyHash::from_hex(&key.sha256)?,
+                })
             })
             .collect();
         grants.insert(tenant_id.clone(), keys);
@@ -124,7 +158,12 @@ fn build(config: &Config) -> (TenantRegistry, Gateway) {
             },
             Arc::clone(&credentials),
         );
-        let client = SalesforceClient::new(http.clone(), auth, tenant.api_version.clone(), tenant.upstream_timeout());
+        let client = SalesforceClient::new(
+            http.clone(),
+            auth,
+            tenant.api_version.clone(),
+            tenant.upstream_timeout(),
+        );
         clients.insert(tenant_id, client);
     }
     (TenantRegistry::new(grants), Gateway::new(clients))

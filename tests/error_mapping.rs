@@ -21,28 +21,57 @@ fn fail_next(path_contains: &str, http_status: u16, error_code: &str, times: u32
         path_contains: Some(path_contains.to_owned()),
         method: None,
         times,
-        kind: FaultKind::Error { http_status, error_code: error_code.to_owned(), message: format!("injected {error_code}") },
+        kind: FaultKind::Error {
+            http_status,
+            error_code: error_code.to_owned(),
+            message: format!("injected {error_code}"),
+        },
     }
 }
 
 fn seeded_lead(app: &common::TestApp) -> String {
-    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"].as_str().unwrap().to_owned()
+    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn get_lead(app: &common::TestApp, id: &str) -> tonic::Status {
-    app.leads().get_lead(app.request(GetLeadRequest { id: id.into(), fields: None })).await.unwrap_err()
+    app.leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: id.into(),
+            fields: None,
+        }))
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
 async fn not_found_and_entity_is_deleted_are_not_found() {
     let app = spawn_app().await;
     let id = seeded_lead(&app);
-    app.leads().delete_lead(app.request(DeleteLeadRequest { id: id.clone() })).await.unwrap();
+    app.leads()
+        .delete_lead(app.request(DeleteLeadRequest { id: id.clone() }))
+        .await
+        .unwrap();
     let missing = get_lead(&app, &id).await;
-    assert_eq!((missing.code(), reason(&missing).as_str()), (Code::NotFound, "NOT_FOUND"));
-    assert_eq!(missing.get_error_details().error_info().unwrap().domain, "salesforce.com");
-    let deleted_again = app.leads().delete_lead(app.request(DeleteLeadRequest { id })).await.unwrap_err();
-    assert_eq!((deleted_again.code(), reason(&deleted_again).as_str()), (Code::NotFound, "ENTITY_IS_DELETED"));
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::NotFound, "NOT_FOUND")
+    );
+    assert_eq!(
+        missing.get_error_details().error_info().unwrap().domain,
+        "salesforce.com"
+    );
+    let deleted_again = app
+        .leads()
+        .delete_lead(app.request(DeleteLeadRequest { id }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (deleted_again.code(), reason(&deleted_again).as_str()),
+        (Code::NotFound, "ENTITY_IS_DELETED")
+    );
 }
 
 #[tokio::test]
@@ -50,36 +79,69 @@ async fn field_errors_are_invalid_argument_with_the_request_field_named() {
     let app = spawn_app().await;
     let mut leads = app.leads();
     let missing = leads
-        .create_lead(app.request(CreateLeadRequest { lead: Some(Lead { company: text("Acme"), ..Lead::default() }) }))
-        .await
-        .unwrap_err();
-    assert_eq!((missing.code(), reason(&missing).as_str()), (Code::InvalidArgument, "REQUIRED_FIELD_MISSING"));
-    assert_eq!(violated_fields(&missing), vec!["lead.last_name".to_string()]);
-
-    let too_long = leads
-        .create_lead(app.request(CreateLeadRequest {
-            lead: Some(Lead { last_name: text("Long"), company: text("Acme"), title: Some("t".repeat(300)), ..Lead::default() }),
-        }))
-        .await
-        .unwrap_err();
-    assert_eq!((too_long.code(), reason(&too_long).as_str()), (Code::InvalidArgument, "STRING_TOO_LONG"));
-    assert_eq!(violated_fields(&too_long), vec!["lead.title".to_string()]);
-
-    let unknown_field = leads
         .create_lead(app.request(CreateLeadRequest {
             lead: Some(Lead {
-                last_name: text("X"),
                 company: text("Acme"),
-                extra_fields: Some(Struct {
-                    fields: [("No_Such_Field__c".to_owned(), Value { kind: Some(Kind::BoolValue(true)) })].into(),
-                }),
                 ..Lead::default()
             }),
         }))
         .await
         .unwrap_err();
-    assert_eq!((unknown_field.code(), reason(&unknown_field).as_str()), (Code::InvalidArgument, "INVALID_FIELD"));
-    assert_eq!(violated_fields(&unknown_field), vec!["lead.extra_fields.No_Such_Field__c".to_string()]);
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::InvalidArgument, "REQUIRED_FIELD_MISSING")
+    );
+    assert_eq!(
+        violated_fields(&missing),
+        vec!["lead.last_name".to_string()]
+    );
+
+    let too_long = leads
+        .create_lead(app.request(CreateLeadRequest {
+            lead: Some(Lead {
+                last_name: text("Long"),
+                company: text("Acme"),
+                title: Some("t".repeat(300)),
+                ..Lead::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (too_long.code(), reason(&too_long).as_str()),
+        (Code::InvalidArgument, "STRING_TOO_LONG")
+    );
+    assert_eq!(violated_fields(&too_long), vec!["lead.title".to_string()]);
+
+    let unknown_field = leads
+        .create_lead(
+            app.request(CreateLeadRequest {
+                lead: Some(Lead {
+                    last_name: text("X"),
+                    company: text("Acme"),
+                    extra_fields: Some(Struct {
+                        fields: [(
+                            "No_Such_Field__c".to_owned(),
+                            Value {
+                                kind: Some(Kind::BoolValue(true)),
+                            },
+                        )]
+                        .into(),
+                    }),
+                    ..Lead::default()
+                }),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown_field.code(), reason(&unknown_field).as_str()),
+        (Code::InvalidArgument, "INVALID_FIELD")
+    );
+    assert_eq!(
+        violated_fields(&unknown_field),
+        vec!["lead.extra_fields.No_Such_Field__c".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -89,17 +151,26 @@ async fn injected_request_errors_map_per_the_table() {
     let rows = [
         (400, "MALFORMED_ID", Code::InvalidArgument),
         (400, "MALFORMED_QUERY", Code::InvalidArgument),
-        (400, "INVALID_TYPE_ON_FIELD_IN_RECORD", Code::InvalidArgument),
+        (
+            400,
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            Code::InvalidArgument,
+        ),
         (400, "JSON_PARSER_ERROR", Code::InvalidArgument),
         (412, "PRECONDITION_FAILED", Code::FailedPrecondition),
-        (403, "INSUFFICIENT_ACCESS_OR_READONLY", Code::PermissionDenied),
+        (
+            403,
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            Code::PermissionDenied,
+        ),
         (403, "API_DISABLED_FOR_ORG", Code::PermissionDenied),
         (400, "UNABLE_TO_LOCK_ROW", Code::Aborted),
         (503, "SERVER_UNAVAILABLE", Code::Unavailable),
         (500, "UNKNOWN_EXCEPTION", Code::Unavailable),
     ];
     for (http_status, error_code, expected) in rows {
-        app.sandbox.inject_fault(fail_next("/sobjects/Lead/", http_status, error_code, 1));
+        app.sandbox
+            .inject_fault(fail_next("/sobjects/Lead/", http_status, error_code, 1));
         let status = get_lead(&app, &id).await;
         assert_eq!(status.code(), expected, "{error_code}");
         assert_eq!(reason(&status), error_code);
@@ -107,10 +178,16 @@ async fn injected_request_errors_map_per_the_table() {
         assert_eq!(info.domain, "salesforce.com");
         assert_eq!(info.metadata["http_status"], http_status.to_string());
         if expected == Code::InvalidArgument {
-            assert!(status.get_error_details().bad_request().is_some(), "{error_code} lacks BadRequest");
+            assert!(
+                status.get_error_details().bad_request().is_some(),
+                "{error_code} lacks BadRequest"
+            );
         }
         if matches!(expected, Code::Aborted | Code::Unavailable) {
-            assert!(status.get_error_details().retry_info().is_some(), "{error_code} lacks RetryInfo");
+            assert!(
+                status.get_error_details().retry_info().is_some(),
+                "{error_code} lacks RetryInfo"
+            );
         }
     }
 }
@@ -131,25 +208,43 @@ async fn validation_rules_and_several_upsert_matches_are_failed_precondition() {
         }))
         .await
         .unwrap_err();
-    assert_eq!((negative.code(), reason(&negative).as_str()), (Code::FailedPrecondition, "FIELD_CUSTOM_VALIDATION_EXCEPTION"));
+    assert_eq!(
+        (negative.code(), reason(&negative).as_str()),
+        (
+            Code::FailedPrecondition,
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        )
+    );
 
     let shared_legacy_id = app
         .sandbox
         .find_records("Contact", "Legacy_Id__c", "LEG-7")
         .len();
-    assert!(shared_legacy_id >= 2, "the sandbox seeds two contacts sharing a legacy id");
+    assert!(
+        shared_legacy_id >= 2,
+        "the sandbox seeds two contacts sharing a legacy id"
+    );
     let ambiguous = app
         .contacts()
         .upsert_contact(app.request(UpsertContactRequest {
             external_id_field: "Legacy_Id__c".into(),
             external_id: "LEG-7".into(),
-            contact: Some(Contact { title: text("Agent"), ..Contact::default() }),
+            contact: Some(Contact {
+                title: text("Agent"),
+                ..Contact::default()
+            }),
         }))
         .await
         .unwrap_err();
-    assert_eq!((ambiguous.code(), reason(&ambiguous).as_str()), (Code::FailedPrecondition, "MULTIPLE_CHOICES"));
+    assert_eq!(
+        (ambiguous.code(), reason(&ambiguous).as_str()),
+        (Code::FailedPrecondition, "MULTIPLE_CHOICES")
+    );
     let records = ambiguous.get_error_details().error_info().unwrap().metadata["records"].clone();
-    assert_eq!(records.matches("/sobjects/Contact/").count(), shared_legacy_id);
+    assert_eq!(
+        records.matches("/sobjects/Contact/").count(),
+        shared_legacy_id
+    );
 }
 
 #[tokio::test]
@@ -160,35 +255,68 @@ async fn duplicates_are_already_exists() {
             account: Some(Account {
                 name: text("Dup Co"),
                 extra_fields: Some(Struct {
-                    fields: [("External_Id__c".to_owned(), Value { kind: Some(Kind::StringValue(external_id.into())) })].into(),
+                    fields: [(
+                        "External_Id__c".to_owned(),
+                        Value {
+                            kind: Some(Kind::StringValue(external_id.into())),
+                        },
+                    )]
+                    .into(),
                 }),
                 ..Account::default()
             }),
         })
     };
-    app.accounts().create_account(account("DUP-1")).await.unwrap();
-    let duplicate_value = app.accounts().create_account(account("DUP-1")).await.unwrap_err();
-    assert_eq!((duplicate_value.code(), reason(&duplicate_value).as_str()), (Code::AlreadyExists, "DUPLICATE_VALUE"));
+    app.accounts()
+        .create_account(account("DUP-1"))
+        .await
+        .unwrap();
+    let duplicate_value = app
+        .accounts()
+        .create_account(account("DUP-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (duplicate_value.code(), reason(&duplicate_value).as_str()),
+        (Code::AlreadyExists, "DUPLICATE_VALUE")
+    );
 
     let lead = |company: &str| {
         app.request(CreateLeadRequest {
-            lead: Some(Lead { last_name: text("Twin"), company: text(company), email: text("twin@example.org"), ..Lead::default() }),
+            lead: Some(Lead {
+                last_name: text("Twin"),
+                company: text(company),
+                email: text("twin@example.org"),
+                ..Lead::default()
+            }),
         })
     };
     app.leads().create_lead(lead("First")).await.unwrap();
     let detected = app.leads().create_lead(lead("Second")).await.unwrap_err();
-    assert_eq!((detected.code(), reason(&detected).as_str()), (Code::AlreadyExists, "DUPLICATES_DETECTED"));
+    assert_eq!(
+        (detected.code(), reason(&detected).as_str()),
+        (Code::AlreadyExists, "DUPLICATES_DETECTED")
+    );
 }
 
 #[tokio::test]
 async fn request_limit_exceeded_is_resource_exhausted_with_retry_and_quota_details() {
     let app = spawn_app().await;
     let id = seeded_lead(&app);
-    app.sandbox.inject_fault(fail_next("/sobjects/", 403, "REQUEST_LIMIT_EXCEEDED", 1));
+    app.sandbox
+        .inject_fault(fail_next("/sobjects/", 403, "REQUEST_LIMIT_EXCEEDED", 1));
     let status = get_lead(&app, &id).await;
-    assert_eq!((status.code(), reason(&status).as_str()), (Code::ResourceExhausted, "REQUEST_LIMIT_EXCEEDED"));
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::ResourceExhausted, "REQUEST_LIMIT_EXCEEDED")
+    );
     let details = status.get_error_details();
-    assert!(details.retry_info().and_then(|retry| retry.retry_delay).is_some());
+    assert!(
+        details
+            .retry_info()
+            .and_then(|retry| retry.retry_delay)
+            .is_some()
+    );
     assert!(!details.quota_failure().unwrap().violations.is_empty());
 }
 
@@ -196,15 +324,31 @@ async fn request_limit_exceeded_is_resource_exhausted_with_retry_and_quota_detai
 async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
     let app = spawn_app().await;
     let id = seeded_lead(&app);
-    app.leads().get_lead(app.request(GetLeadRequest { id: id.clone(), fields: None })).await.unwrap();
+    app.leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap();
     assert_eq!(app.token_requests(), 1);
     app.sandbox.expire_sessions();
-    app.leads().get_lead(app.request(GetLeadRequest { id: id.clone(), fields: None })).await.expect("retried with a new token");
+    app.leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: id.clone(),
+            fields: None,
+        }))
+        .await
+        .expect("retried with a new token");
     assert_eq!(app.token_requests(), 2, "exactly one refresh");
 
-    app.sandbox.inject_fault(fail_next("/sobjects/", 401, "INVALID_SESSION_ID", 2));
+    app.sandbox
+        .inject_fault(fail_next("/sobjects/", 401, "INVALID_SESSION_ID", 2));
     let status = get_lead(&app, &id).await;
-    assert_eq!((status.code(), reason(&status).as_str()), (Code::Unavailable, "UPSTREAM_AUTH_FAILED"));
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "UPSTREAM_AUTH_FAILED")
+    );
     assert_eq!(app.token_requests(), 3, "one refresh, then give up");
     assert!(!status.message().contains("Bearer"), "{}", status.message());
 }
@@ -220,17 +364,30 @@ async fn a_dropped_connection_is_unavailable() {
         kind: FaultKind::CloseConnection,
     });
     let status = get_lead(&app, &id).await;
-    assert_eq!((status.code(), reason(&status).as_str()), (Code::Unavailable, "UPSTREAM_UNREACHABLE"));
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "UPSTREAM_UNREACHABLE")
+    );
 }
 
 #[tokio::test]
 async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
     let app = spawn_app_with(|config| {
-        config.tenants.get_mut("sandbox").unwrap().upstream_timeout_ms = 300;
+        config
+            .tenants
+            .get_mut("sandbox")
+            .unwrap()
+            .upstream_timeout_ms = 300;
     })
     .await;
     let id = seeded_lead(&app);
-    app.leads().get_lead(app.request(GetLeadRequest { id: id.clone(), fields: None })).await.unwrap();
+    app.leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap();
     let slow = |times| Fault {
         path_contains: Some("/sobjects/Lead/".into()),
         method: None,
@@ -239,7 +396,10 @@ async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
     };
     app.sandbox.inject_fault(slow(1));
     let upstream = get_lead(&app, &id).await;
-    assert_eq!((upstream.code(), reason(&upstream).as_str()), (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT"));
+    assert_eq!(
+        (upstream.code(), reason(&upstream).as_str()),
+        (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT")
+    );
 
     app.sandbox.clear_faults();
     let app = spawn_app().await;
@@ -256,12 +416,20 @@ async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
 async fn token_endpoint_refusal_is_unavailable_without_secrets() {
     let app = spawn_app_with(|config| {
         let sfgate::config::CredentialsConfig::File { secrets } = &mut config.credentials;
-        secrets.get_mut("sandbox").unwrap().password = Some("wrong-password-canary".to_string().into());
+        secrets.get_mut("sandbox").unwrap().password =
+            Some("wrong-password-canary".to_string().into());
     })
     .await;
     let status = get_lead(&app, "00Q5g00000AbCdE").await;
-    assert_eq!((status.code(), reason(&status).as_str()), (Code::Unavailable, "UPSTREAM_AUTH_FAILED"));
-    assert!(status.message().contains("invalid_grant"), "{}", status.message());
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "UPSTREAM_AUTH_FAILED")
+    );
+    assert!(
+        status.message().contains("invalid_grant"),
+        "{}",
+        status.message()
+    );
     assert!(!format!("{status:?}").contains("canary"));
     let _ = mask(&[]);
 }

@@ -47,29 +47,66 @@ async fn convert_lead_creates_account_contact_and_opportunity_through_soap() {
     assert!(converted.opportunity_id.starts_with("006"));
 
     let requests = app.data_requests();
-    let status_query = requests.iter().find(|request| request.path.ends_with("/query")).expect("default status looked up");
-    assert!(status_query.query.as_deref().unwrap().contains("LeadStatus"));
-    let soap = requests.iter().find(|request| request.path == "/services/Soap/u/66.0").expect("a SOAP call");
-    assert!(soap.body.contains("<urn:convertLead>") && soap.body.contains("<urn:convertedStatus>Closed - Converted</urn:convertedStatus>"));
+    let status_query = requests
+        .iter()
+        .find(|request| request.path.ends_with("/query"))
+        .expect("default status looked up");
+    assert!(
+        status_query
+            .query
+            .as_deref()
+            .unwrap()
+            .contains("LeadStatus")
+    );
+    let soap = requests
+        .iter()
+        .find(|request| request.path == "/services/Soap/u/66.0")
+        .expect("a SOAP call");
+    assert!(
+        soap.body.contains("<urn:convertLead>")
+            && soap
+                .body
+                .contains("<urn:convertedStatus>Closed - Converted</urn:convertedStatus>")
+    );
 
-    let after = app.leads().get_lead(app.request(GetLeadRequest { id: lead.id.clone(), fields: None })).await.unwrap().into_inner();
+    let after = app
+        .leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: lead.id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(after.is_converted);
     assert_eq!(after.converted_account_id, converted.account_id);
     assert_eq!(after.converted_opportunity_id, converted.opportunity_id);
     let opportunity = app
         .opportunities()
-        .get_opportunity(app.request(GetOpportunityRequest { id: converted.opportunity_id.clone(), fields: None }))
+        .get_opportunity(app.request(GetOpportunityRequest {
+            id: converted.opportunity_id.clone(),
+            fields: None,
+        }))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(opportunity.name.as_deref(), Some("Convertible - first deal"));
+    assert_eq!(
+        opportunity.name.as_deref(),
+        Some("Convertible - first deal")
+    );
 
     let again = app
         .leads()
-        .convert_lead(app.request(ConvertLeadRequest { lead_id: lead.id, ..ConvertLeadRequest::default() }))
+        .convert_lead(app.request(ConvertLeadRequest {
+            lead_id: lead.id,
+            ..ConvertLeadRequest::default()
+        }))
         .await
         .unwrap_err();
-    assert_eq!((again.code(), reason(&again).as_str()), (Code::FailedPrecondition, "CANNOT_UPDATE_CONVERTED_LEAD"));
+    assert_eq!(
+        (again.code(), reason(&again).as_str()),
+        (Code::FailedPrecondition, "CANNOT_UPDATE_CONVERTED_LEAD")
+    );
 }
 
 #[tokio::test]
@@ -78,7 +115,12 @@ async fn convert_lead_into_an_existing_account_without_opportunity() {
     let lead = new_lead(&app, "Merger").await;
     let account = app
         .accounts()
-        .create_account(app.request(CreateAccountRequest { account: Some(Account { name: text("Existing Co"), ..Account::default() }) }))
+        .create_account(app.request(CreateAccountRequest {
+            account: Some(Account {
+                name: text("Existing Co"),
+                ..Account::default()
+            }),
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -107,7 +149,10 @@ async fn convert_lead_into_an_existing_account_without_opportunity() {
         }))
         .await
         .unwrap_err();
-    assert_eq!((bad_status.code(), reason(&bad_status).as_str()), (Code::InvalidArgument, "INVALID_STATUS"));
+    assert_eq!(
+        (bad_status.code(), reason(&bad_status).as_str()),
+        (Code::InvalidArgument, "INVALID_STATUS")
+    );
 
     let contact_without_account = app
         .leads()
@@ -118,7 +163,10 @@ async fn convert_lead_into_an_existing_account_without_opportunity() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&contact_without_account), vec!["account_id".to_string()]);
+    assert_eq!(
+        violated_fields(&contact_without_account),
+        vec!["account_id".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -126,7 +174,12 @@ async fn a_case_comment_is_posted_after_the_call() {
     let app = spawn_app().await;
     let case = app
         .cases()
-        .create_case(app.request(CreateCaseRequest { case: Some(Case { subject: text("Billing question"), ..Case::default() }) }))
+        .create_case(app.request(CreateCaseRequest {
+            case: Some(Case {
+                subject: text("Billing question"),
+                ..Case::default()
+            }),
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -145,16 +198,46 @@ async fn a_case_comment_is_posted_after_the_call() {
     assert!(comment.is_published);
     assert!(comment.created_date.is_some());
     assert!(comment.created_by_id.starts_with("005"));
-    let stored = app.sandbox.find_records("CaseComment", "ParentId", &case.id);
+    let stored = app
+        .sandbox
+        .find_records("CaseComment", "ParentId", &case.id);
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0]["CommentBody"], "Call 7c1e: customer confirmed the refund.");
+    assert_eq!(
+        stored[0]["CommentBody"],
+        "Call 7c1e: customer confirmed the refund."
+    );
 
     for (request, field) in [
-        (AddCaseCommentRequest { case_id: case.id.clone(), body: "  ".into(), is_published: false }, "body"),
-        (AddCaseCommentRequest { case_id: case.id.clone(), body: "x".repeat(4001), is_published: false }, "body"),
-        (AddCaseCommentRequest { case_id: "00Q5g00000AbCdE".into(), body: "hi".into(), is_published: false }, "case_id"),
+        (
+            AddCaseCommentRequest {
+                case_id: case.id.clone(),
+                body: "  ".into(),
+                is_published: false,
+            },
+            "body",
+        ),
+        (
+            AddCaseCommentRequest {
+                case_id: case.id.clone(),
+                body: "x".repeat(4001),
+                is_published: false,
+            },
+            "body",
+        ),
+        (
+            AddCaseCommentRequest {
+                case_id: "00Q5g00000AbCdE".into(),
+                body: "hi".into(),
+                is_published: false,
+            },
+            "case_id",
+        ),
     ] {
-        let status = app.cases().add_case_comment(app.request(request)).await.unwrap_err();
+        let status = app
+            .cases()
+            .add_case_comment(app.request(request))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(violated_fields(&status), vec![field.to_string()]);
     }

@@ -15,26 +15,57 @@ use tonic::Code;
 async fn callers_need_a_key_granted_the_tenant_and_nothing_reaches_salesforce_otherwise() {
     let app = spawn_app_with(|config| {
         let mut other = config.tenants["sandbox"].clone();
-        other.api_keys = vec![sfgate::config::ApiKeyConfig { caller: "other".into(), sha256: ApiKeyHash::of_key("other-key").to_hex() }];
+        other.api_keys = vec![sfgate::config::ApiKeyConfig {
+            caller: "other".into(),
+            sha256: ApiKeyHash::of_key("other-key").to_hex(),
+        }];
         config.tenants.insert("other".into(), other);
     })
     .await;
-    let request = || GetLeadRequest { id: "00Q5g00000AbCdE".into(), fields: None };
+    let request = || GetLeadRequest {
+        id: "00Q5g00000AbCdE".into(),
+        fields: None,
+    };
     let cases = [
-        (with_metadata(request(), "sandbox", "wrong-key"), Code::Unauthenticated, "API_KEY_INVALID"),
-        (with_metadata(request(), "sandbox", "other-key"), Code::PermissionDenied, "TENANT_NOT_GRANTED"),
-        (with_metadata(request(), "nobody", API_KEY), Code::PermissionDenied, "TENANT_NOT_GRANTED"),
-        (tonic::Request::new(request()), Code::Unauthenticated, "API_KEY_MISSING"),
+        (
+            with_metadata(request(), "sandbox", "wrong-key"),
+            Code::Unauthenticated,
+            "API_KEY_INVALID",
+        ),
+        (
+            with_metadata(request(), "sandbox", "other-key"),
+            Code::PermissionDenied,
+            "TENANT_NOT_GRANTED",
+        ),
+        (
+            with_metadata(request(), "nobody", API_KEY),
+            Code::PermissionDenied,
+            "TENANT_NOT_GRANTED",
+        ),
+        (
+            tonic::Request::new(request()),
+            Code::Unauthenticated,
+            "API_KEY_MISSING",
+        ),
     ];
     for (request, code, expected_reason) in cases {
         let status = app.leads().get_lead(request).await.unwrap_err();
-        assert_eq!((status.code(), reason(&status).as_str()), (code, expected_reason));
+        assert_eq!(
+            (status.code(), reason(&status).as_str()),
+            (code, expected_reason)
+        );
     }
     let mut no_tenant = tonic::Request::new(request());
-    no_tenant.metadata_mut().insert("authorization", format!("Bearer {API_KEY}").parse().unwrap());
+    no_tenant.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {API_KEY}").parse().unwrap(),
+    );
     let status = app.leads().get_lead(no_tenant).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(app.sandbox.requests().is_empty(), "no token and no data request was made");
+    assert!(
+        app.sandbox.requests().is_empty(),
+        "no token and no data request was made"
+    );
 }
 
 #[tokio::test]
@@ -54,28 +85,52 @@ async fn reflection_v1_and_v1alpha_list_every_service() {
     let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
     let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
-    let response = responses.message().await.unwrap().unwrap();
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected v1 response");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|service| service.name).collect();
-    for name in expected {
-        assert!(names.contains(&name.to_string()), "v1 lacks {name}: {names:?}");
-    }
-
-    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
-    let request = v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "sfgate.v1.LeadService".into(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
         )),
     };
-    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
     let response = responses.message().await.unwrap().unwrap();
-    let Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("unexpected v1 response");
+    };
+    let names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    for name in expected {
+        assert!(
+            names.contains(&name.to_string()),
+            "v1 lacks {name}: {names:?}"
+        );
+    }
+
+    let mut client =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "sfgate.v1.LeadService".into(),
+            ),
+        ),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+        response.message_response
+    else {
         panic!("unexpected v1alpha response");
     };
     assert!(!files.file_descriptor_proto.is_empty());
@@ -88,7 +143,13 @@ async fn health_reports_each_service_serving_then_not_serving_on_shutdown() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(app.channel.clone());
     for service in ["", "sfgate.v1.LeadService", "sfgate.v1.CaseService"] {
-        let response = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        let response = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
     }
     app.shut_down().await.unwrap();
@@ -97,7 +158,10 @@ async fn health_reports_each_service_serving_then_not_serving_on_shutdown() {
 #[tokio::test]
 async fn shutdown_lets_in_flight_calls_finish() {
     let mut app = spawn_app().await;
-    let id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"].as_str().unwrap().to_owned();
+    let id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/sobjects/Lead/".into()),
         method: None,
@@ -109,10 +173,23 @@ async fn shutdown_lets_in_flight_calls_finish() {
     let in_flight = tokio::spawn(async move { leads.get_lead(request).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = app.shutdown_sender().send(());
-    let finished = tokio::time::timeout(Duration::from_secs(5), in_flight).await.unwrap().unwrap();
-    assert!(finished.is_ok(), "the in-flight call completed: {finished:?}");
+    let finished = tokio::time::timeout(Duration::from_secs(5), in_flight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        finished.is_ok(),
+        "the in-flight call completed: {finished:?}"
+    );
     let server = app.take_server();
-    tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
-    let refused = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address)).unwrap().connect().await;
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let refused = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+        .unwrap()
+        .connect()
+        .await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }

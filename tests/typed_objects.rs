@@ -13,7 +13,9 @@ fn text(value: &str) -> Option<String> {
 }
 
 fn string_value(value: &str) -> Value {
-    Value { kind: Some(Kind::StringValue(value.to_owned())) }
+    Value {
+        kind: Some(Kind::StringValue(value.to_owned())),
+    }
 }
 
 #[tokio::test]
@@ -37,10 +39,25 @@ async fn lead_create_get_update_delete_round_trip() {
         .into_inner();
     assert_eq!(created.id.len(), 18);
     assert!(created.id.starts_with("00Q"));
-    assert_eq!(created.url, format!("{}/lightning/r/Lead/{}/view", app.sandbox.base_url(), created.id));
-    assert_eq!(created.status.as_deref(), Some("Open - Not Contacted"), "the org's default status comes back");
+    assert_eq!(
+        created.url,
+        format!(
+            "{}/lightning/r/Lead/{}/view",
+            app.sandbox.base_url(),
+            created.id
+        )
+    );
+    assert_eq!(
+        created.status.as_deref(),
+        Some("Open - Not Contacted"),
+        "the org's default status comes back"
+    );
     assert!(created.created_date.is_some());
-    let create_call = app.data_requests().into_iter().find(|request| request.method == "POST").unwrap();
+    let create_call = app
+        .data_requests()
+        .into_iter()
+        .find(|request| request.method == "POST")
+        .unwrap();
     assert_eq!(create_call.path, "/services/data/v66.0/sobjects/Lead");
     let body: serde_json::Value = serde_json::from_str(&create_call.body).unwrap();
     assert_eq!(
@@ -49,19 +66,33 @@ async fn lead_create_get_update_delete_round_trip() {
     );
 
     let fetched = leads
-        .get_lead(app.request(GetLeadRequest { id: created.id.clone(), fields: None }))
+        .get_lead(app.request(GetLeadRequest {
+            id: created.id.clone(),
+            fields: None,
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(fetched, created);
     let by_15 = leads
-        .get_lead(app.request(GetLeadRequest { id: created.id[..15].to_owned(), fields: mask(&["email"]) }))
+        .get_lead(app.request(GetLeadRequest {
+            id: created.id[..15].to_owned(),
+            fields: mask(&["email"]),
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(by_15.email.as_deref(), Some("ana.rivera@example.com"));
     assert_eq!(by_15.last_name, None, "only the masked field is read");
-    assert!(app.data_requests().last().unwrap().query.as_deref().unwrap().contains("fields=Id%2CEmail"));
+    assert!(
+        app.data_requests()
+            .last()
+            .unwrap()
+            .query
+            .as_deref()
+            .unwrap()
+            .contains("fields=Id%2CEmail")
+    );
 
     app.sandbox.clear_requests();
     let updated = leads
@@ -80,26 +111,58 @@ async fn lead_create_get_update_delete_round_trip() {
     assert_eq!(updated.title.as_deref(), Some("Head of Operations"));
     assert_eq!(updated.phone, None, "a masked field left unset is cleared");
     assert_eq!(updated.company.as_deref(), Some("Blue Harbor Logistics"));
-    let patch = app.data_requests().into_iter().find(|request| request.method == "PATCH").unwrap();
-    assert_eq!(patch.path, format!("/services/data/v66.0/sobjects/Lead/{}", created.id));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&patch.body).unwrap(), json!({"Title": "Head of Operations", "Phone": null}));
+    let patch = app
+        .data_requests()
+        .into_iter()
+        .find(|request| request.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        patch.path,
+        format!("/services/data/v66.0/sobjects/Lead/{}", created.id)
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&patch.body).unwrap(),
+        json!({"Title": "Head of Operations", "Phone": null})
+    );
 
-    leads.delete_lead(app.request(DeleteLeadRequest { id: created.id.clone() })).await.unwrap();
-    let gone = leads.get_lead(app.request(GetLeadRequest { id: created.id.clone(), fields: None })).await.unwrap_err();
+    leads
+        .delete_lead(app.request(DeleteLeadRequest {
+            id: created.id.clone(),
+        }))
+        .await
+        .unwrap();
+    let gone = leads
+        .get_lead(app.request(GetLeadRequest {
+            id: created.id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
 }
 
 #[tokio::test]
 async fn update_refuses_output_only_and_unknown_mask_paths_before_any_call() {
     let app = spawn_app().await;
-    let lead = app.sandbox.find_records("Lead", "LastName", "Reed").into_iter().next().expect("seeded lead Reed");
+    let lead = app
+        .sandbox
+        .find_records("Lead", "LastName", "Reed")
+        .into_iter()
+        .next()
+        .expect("seeded lead Reed");
     let id = lead["Id"].as_str().unwrap().to_owned();
     app.sandbox.clear_requests();
-    for (paths, complaint) in [(vec!["is_converted"], "output only"), (vec!["nickname"], "not a field of Lead")] {
+    for (paths, complaint) in [
+        (vec!["is_converted"], "output only"),
+        (vec!["nickname"], "not a field of Lead"),
+    ] {
         let status = app
             .leads()
             .update_lead(app.request(UpdateLeadRequest {
-                lead: Some(Lead { id: id.clone(), ..Lead::default() }),
+                lead: Some(Lead {
+                    id: id.clone(),
+                    ..Lead::default()
+                }),
                 update_mask: mask(&paths),
             }))
             .await
@@ -121,7 +184,9 @@ async fn custom_fields_travel_in_extra_fields() {
                 name: text("Northwind Traders"),
                 number_of_employees: Some(120),
                 annual_revenue: Some(2_500_000.0),
-                extra_fields: Some(Struct { fields: [("External_Id__c".to_owned(), string_value("NW-001"))].into() }),
+                extra_fields: Some(Struct {
+                    fields: [("External_Id__c".to_owned(), string_value("NW-001"))].into(),
+                }),
                 ..Account::default()
             }),
         }))
@@ -137,7 +202,9 @@ async fn custom_fields_travel_in_extra_fields() {
         .update_account(app.request(UpdateAccountRequest {
             account: Some(Account {
                 id: account.id.clone(),
-                extra_fields: Some(Struct { fields: [("External_Id__c".to_owned(), string_value("NW-002"))].into() }),
+                extra_fields: Some(Struct {
+                    fields: [("External_Id__c".to_owned(), string_value("NW-002"))].into(),
+                }),
                 ..Account::default()
             }),
             update_mask: mask(&["extra_fields.External_Id__c"]),
@@ -145,20 +212,28 @@ async fn custom_fields_travel_in_extra_fields() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(renamed.extra_fields.unwrap().fields["External_Id__c"], string_value("NW-002"));
+    assert_eq!(
+        renamed.extra_fields.unwrap().fields["External_Id__c"],
+        string_value("NW-002")
+    );
 
     let typed_name_in_extras = accounts
         .create_account(app.request(CreateAccountRequest {
             account: Some(Account {
                 name: text("X"),
-                extra_fields: Some(Struct { fields: [("Phone".to_owned(), string_value("1"))].into() }),
+                extra_fields: Some(Struct {
+                    fields: [("Phone".to_owned(), string_value("1"))].into(),
+                }),
                 ..Account::default()
             }),
         }))
         .await
         .unwrap_err();
     assert_eq!(typed_name_in_extras.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&typed_name_in_extras), vec!["account.extra_fields.Phone".to_string()]);
+    assert_eq!(
+        violated_fields(&typed_name_in_extras),
+        vec!["account.extra_fields.Phone".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -197,7 +272,12 @@ async fn find_pages_through_every_match_exactly_once() {
             .into_inner();
         pages += 1;
         assert!(page.leads.len() <= 2);
-        assert!(page.leads.iter().all(|lead| lead.url.ends_with("/view") && lead.last_name.as_deref() == Some("Pager")));
+        assert!(
+            page.leads
+                .iter()
+                .all(|lead| lead.url.ends_with("/view")
+                    && lead.last_name.as_deref() == Some("Pager"))
+        );
         seen.extend(page.leads.into_iter().map(|lead| lead.id));
         if page.next_page_token.is_empty() {
             break;
@@ -208,18 +288,33 @@ async fn find_pages_through_every_match_exactly_once() {
     assert_eq!(seen, created, "every lead once, in ID order");
     assert_eq!(pages, 3);
 
-    let soql = app.data_requests().into_iter().filter(|request| request.path.ends_with("/query")).last().unwrap();
+    let soql = app
+        .data_requests()
+        .into_iter()
+        .rfind(|request| request.path.ends_with("/query"))
+        .unwrap();
     let query = soql.query.unwrap();
-    assert!(query.contains("LastName+%3D+%27Pager%27") || query.contains("LastName%20%3D%20%27Pager%27"), "{query}");
+    assert!(
+        query.contains("LastName+%3D+%27Pager%27")
+            || query.contains("LastName%20%3D%20%27Pager%27"),
+        "{query}"
+    );
 
     let mismatched = leads
-        .find_leads(app.request(FindLeadsRequest { last_name: "Other".into(), page_token: token, ..FindLeadsRequest::default() }))
+        .find_leads(app.request(FindLeadsRequest {
+            last_name: "Other".into(),
+            page_token: token,
+            ..FindLeadsRequest::default()
+        }))
         .await
         .unwrap_err();
     assert_eq!(mismatched.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&mismatched), vec!["page_token".to_string()]);
 
-    let no_criteria = leads.find_leads(app.request(FindLeadsRequest::default())).await.unwrap_err();
+    let no_criteria = leads
+        .find_leads(app.request(FindLeadsRequest::default()))
+        .await
+        .unwrap_err();
     assert_eq!(no_criteria.code(), Code::InvalidArgument);
     assert!(violated_fields(&no_criteria).contains(&"email".to_string()));
 }
@@ -231,12 +326,18 @@ async fn find_values_with_quotes_are_matched_literally() {
     let tricky = "O'Brien\\' OR Name != '";
     contacts
         .create_contact(app.request(CreateContactRequest {
-            contact: Some(Contact { last_name: text(tricky), ..Contact::default() }),
+            contact: Some(Contact {
+                last_name: text(tricky),
+                ..Contact::default()
+            }),
         }))
         .await
         .unwrap();
     let found = contacts
-        .find_contacts(app.request(FindContactsRequest { last_name: tricky.into(), ..FindContactsRequest::default() }))
+        .find_contacts(app.request(FindContactsRequest {
+            last_name: tricky.into(),
+            ..FindContactsRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -252,18 +353,36 @@ async fn upsert_creates_then_updates_by_external_id() {
         app.request(UpsertAccountRequest {
             external_id_field: "External_Id__c".into(),
             external_id: "ERP/42".into(),
-            account: Some(Account { name: text(name), ..Account::default() }),
+            account: Some(Account {
+                name: text(name),
+                ..Account::default()
+            }),
         })
     };
-    let first = accounts.upsert_account(upsert("Globex")).await.unwrap().into_inner();
+    let first = accounts
+        .upsert_account(upsert("Globex"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(first.created);
-    let second = accounts.upsert_account(upsert("Globex Corporation")).await.unwrap().into_inner();
+    let second = accounts
+        .upsert_account(upsert("Globex Corporation"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!second.created);
     let (first, second) = (first.account.unwrap(), second.account.unwrap());
     assert_eq!(first.id, second.id);
     assert_eq!(second.name.as_deref(), Some("Globex Corporation"));
-    let upsert_call = app.data_requests().into_iter().find(|request| request.method == "PATCH").unwrap();
-    assert_eq!(upsert_call.path, "/services/data/v66.0/sobjects/Account/External_Id__c/ERP%2F42");
+    let upsert_call = app
+        .data_requests()
+        .into_iter()
+        .find(|request| request.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        upsert_call.path,
+        "/services/data/v66.0/sobjects/Account/External_Id__c/ERP%2F42"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +390,12 @@ async fn contact_opportunity_case_campaign_crud() {
     let app = spawn_app().await;
     let account_id = app
         .accounts()
-        .create_account(app.request(CreateAccountRequest { account: Some(Account { name: text("Initech"), ..Account::default() }) }))
+        .create_account(app.request(CreateAccountRequest {
+            account: Some(Account {
+                name: text("Initech"),
+                ..Account::default()
+            }),
+        }))
         .await
         .unwrap()
         .into_inner()
@@ -280,18 +404,33 @@ async fn contact_opportunity_case_campaign_crud() {
     let mut contacts = app.contacts();
     let contact = contacts
         .create_contact(app.request(CreateContactRequest {
-            contact: Some(Contact { last_name: text("Lumbergh"), account_id: text(&account_id), phone: text("+1 415 555 0177"), ..Contact::default() }),
+            contact: Some(Contact {
+                last_name: text("Lumbergh"),
+                account_id: text(&account_id),
+                phone: text("+1 415 555 0177"),
+                ..Contact::default()
+            }),
         }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(contact.account_id.as_deref(), Some(account_id.as_str()));
     let found = contacts
-        .find_contacts(app.request(FindContactsRequest { phone: "+1 415 555 0177".into(), ..FindContactsRequest::default() }))
+        .find_contacts(app.request(FindContactsRequest {
+            phone: "+1 415 555 0177".into(),
+            ..FindContactsRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(found.contacts.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), vec![contact.id.clone()]);
+    assert_eq!(
+        found
+            .contacts
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>(),
+        vec![contact.id.clone()]
+    );
 
     let mut opportunities = app.opportunities();
     let opportunity = opportunities
@@ -311,7 +450,11 @@ async fn contact_opportunity_case_campaign_crud() {
     assert_eq!(opportunity.close_date.as_deref(), Some("2026-12-31"));
     let won = opportunities
         .update_opportunity(app.request(UpdateOpportunityRequest {
-            opportunity: Some(Opportunity { id: opportunity.id.clone(), stage_name: text("Closed Won"), ..Opportunity::default() }),
+            opportunity: Some(Opportunity {
+                id: opportunity.id.clone(),
+                stage_name: text("Closed Won"),
+                ..Opportunity::default()
+            }),
             update_mask: mask(&["stage_name"]),
         }))
         .await
@@ -319,23 +462,39 @@ async fn contact_opportunity_case_campaign_crud() {
         .into_inner();
     assert!(won.is_closed && won.is_won);
     let by_account = opportunities
-        .find_opportunities(app.request(FindOpportunitiesRequest { account_id: account_id.clone(), ..FindOpportunitiesRequest::default() }))
+        .find_opportunities(app.request(FindOpportunitiesRequest {
+            account_id: account_id.clone(),
+            ..FindOpportunitiesRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(by_account.opportunities.len(), 1);
     let bad_date = opportunities
         .create_opportunity(app.request(CreateOpportunityRequest {
-            opportunity: Some(Opportunity { name: text("x"), stage_name: text("Prospecting"), close_date: text("31/12/2026"), ..Opportunity::default() }),
+            opportunity: Some(Opportunity {
+                name: text("x"),
+                stage_name: text("Prospecting"),
+                close_date: text("31/12/2026"),
+                ..Opportunity::default()
+            }),
         }))
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&bad_date), vec!["opportunity.close_date".to_string()]);
+    assert_eq!(
+        violated_fields(&bad_date),
+        vec!["opportunity.close_date".to_string()]
+    );
 
     let mut cases = app.cases();
     let case = cases
         .create_case(app.request(CreateCaseRequest {
-            case: Some(Case { subject: text("Printer on fire"), contact_id: text(&contact.id), origin: text("Phone"), ..Case::default() }),
+            case: Some(Case {
+                subject: text("Printer on fire"),
+                contact_id: text(&contact.id),
+                origin: text("Phone"),
+                ..Case::default()
+            }),
         }))
         .await
         .unwrap()
@@ -343,14 +502,22 @@ async fn contact_opportunity_case_campaign_crud() {
     assert!(case.case_number.starts_with("0000"), "{}", case.case_number);
     assert_eq!(case.status.as_deref(), Some("New"));
     let open = cases
-        .find_cases(app.request(FindCasesRequest { contact_id: contact.id.clone(), open_only: true, ..FindCasesRequest::default() }))
+        .find_cases(app.request(FindCasesRequest {
+            contact_id: contact.id.clone(),
+            open_only: true,
+            ..FindCasesRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(open.cases.len(), 1);
     let closed = cases
         .update_case(app.request(UpdateCaseRequest {
-            case: Some(Case { id: case.id.clone(), status: text("Closed"), ..Case::default() }),
+            case: Some(Case {
+                id: case.id.clone(),
+                status: text("Closed"),
+                ..Case::default()
+            }),
             update_mask: mask(&["status"]),
         }))
         .await
@@ -358,13 +525,20 @@ async fn contact_opportunity_case_campaign_crud() {
         .into_inner();
     assert!(closed.is_closed);
     let open = cases
-        .find_cases(app.request(FindCasesRequest { contact_id: contact.id.clone(), open_only: true, ..FindCasesRequest::default() }))
+        .find_cases(app.request(FindCasesRequest {
+            contact_id: contact.id.clone(),
+            open_only: true,
+            ..FindCasesRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert!(open.cases.is_empty(), "a closed case is not open");
     let by_number = cases
-        .find_cases(app.request(FindCasesRequest { case_number: case.case_number.clone(), ..FindCasesRequest::default() }))
+        .find_cases(app.request(FindCasesRequest {
+            case_number: case.case_number.clone(),
+            ..FindCasesRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -373,7 +547,13 @@ async fn contact_opportunity_case_campaign_crud() {
     let mut campaigns = app.campaigns();
     let campaign = campaigns
         .create_campaign(app.request(CreateCampaignRequest {
-            campaign: Some(Campaign { name: text("Spring Webinar"), is_active: Some(true), start_date: text("2026-03-01"), budgeted_cost: Some(5000.0), ..Campaign::default() }),
+            campaign: Some(Campaign {
+                name: text("Spring Webinar"),
+                is_active: Some(true),
+                start_date: text("2026-03-01"),
+                budgeted_cost: Some(5000.0),
+                ..Campaign::default()
+            }),
         }))
         .await
         .unwrap()
@@ -383,26 +563,55 @@ async fn contact_opportunity_case_campaign_crud() {
         .upsert_campaign(app.request(UpsertCampaignRequest {
             external_id_field: "Id".into(),
             external_id: campaign.id.clone(),
-            campaign: Some(Campaign { status: text("In Progress"), ..Campaign::default() }),
+            campaign: Some(Campaign {
+                status: text("In Progress"),
+                ..Campaign::default()
+            }),
         }))
         .await
         .unwrap()
         .into_inner();
     assert!(!upserted.created);
-    assert_eq!(upserted.campaign.unwrap().status.as_deref(), Some("In Progress"));
+    assert_eq!(
+        upserted.campaign.unwrap().status.as_deref(),
+        Some("In Progress")
+    );
     let named = campaigns
-        .find_campaigns(app.request(FindCampaignsRequest { name: "Spring Webinar".into(), ..FindCampaignsRequest::default() }))
+        .find_campaigns(app.request(FindCampaignsRequest {
+            name: "Spring Webinar".into(),
+            ..FindCampaignsRequest::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(named.campaigns.len(), 1);
 
     for delete in [
-        contacts.delete_contact(app.request(DeleteContactRequest { id: contact.id.clone() })).await,
-        opportunities.delete_opportunity(app.request(DeleteOpportunityRequest { id: opportunity.id.clone() })).await,
-        cases.delete_case(app.request(DeleteCaseRequest { id: case.id.clone() })).await,
-        campaigns.delete_campaign(app.request(DeleteCampaignRequest { id: campaign.id.clone() })).await,
-        app.accounts().delete_account(app.request(DeleteAccountRequest { id: account_id.clone() })).await,
+        contacts
+            .delete_contact(app.request(DeleteContactRequest {
+                id: contact.id.clone(),
+            }))
+            .await,
+        opportunities
+            .delete_opportunity(app.request(DeleteOpportunityRequest {
+                id: opportunity.id.clone(),
+            }))
+            .await,
+        cases
+            .delete_case(app.request(DeleteCaseRequest {
+                id: case.id.clone(),
+            }))
+            .await,
+        campaigns
+            .delete_campaign(app.request(DeleteCampaignRequest {
+                id: campaign.id.clone(),
+            }))
+            .await,
+        app.accounts()
+            .delete_account(app.request(DeleteAccountRequest {
+                id: account_id.clone(),
+            }))
+            .await,
     ] {
         delete.expect("delete");
     }
@@ -420,19 +629,37 @@ async fn ids_are_checked_before_any_call() {
         ("00Q5g00000AbC'E", "letters and digits"),
     ];
     for (id, complaint) in cases {
-        let status = app.leads().get_lead(app.request(GetLeadRequest { id: id.into(), fields: None })).await.unwrap_err();
+        let status = app
+            .leads()
+            .get_lead(app.request(GetLeadRequest {
+                id: id.into(),
+                fields: None,
+            }))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{id}");
-        assert!(status.message().contains(complaint), "{id}: {}", status.message());
+        assert!(
+            status.message().contains(complaint),
+            "{id}: {}",
+            status.message()
+        );
         assert_eq!(violated_fields(&status), vec!["id".to_string()]);
         assert_eq!(reason(&status), "INVALID_ARGUMENT");
     }
     let bad_reference = app
         .contacts()
         .create_contact(app.request(CreateContactRequest {
-            contact: Some(Contact { last_name: text("X"), account_id: text("001nope"), ..Contact::default() }),
+            contact: Some(Contact {
+                last_name: text("X"),
+                account_id: text("001nope"),
+                ..Contact::default()
+            }),
         }))
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&bad_reference), vec!["contact.account_id".to_string()]);
+    assert_eq!(
+        violated_fields(&bad_reference),
+        vec!["contact.account_id".to_string()]
+    );
     assert!(app.data_requests().is_empty(), "no call reached Salesforce");
 }

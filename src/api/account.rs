@@ -35,8 +35,16 @@ pub(crate) static ACCOUNT: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion { proto: "name", api: "Name", kind: CriterionKind::Equals },
-        Criterion { proto: "phone", api: "Phone", kind: CriterionKind::Equals },
+        Criterion {
+            proto: "name",
+            api: "Name",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "phone",
+            api: "Phone",
+            kind: CriterionKind::Equals,
+        },
     ],
 };
 

@@ -4,8 +4,9 @@ use super::object_type::{Criterion, CriterionKind, ObjectType, date, output, ref
 use super::typed_object_service;
 use crate::pb::campaign_service_server::CampaignService;
 use crate::pb::{
-    Campaign, CreateCampaignRequest, DeleteCampaignRequest, FindCampaignsRequest, FindCampaignsResponse,
-    GetCampaignRequest, UpdateCampaignRequest, UpsertCampaignRequest, UpsertCampaignResponse,
+    Campaign, CreateCampaignRequest, DeleteCampaignRequest, FindCampaignsRequest,
+    FindCampaignsResponse, GetCampaignRequest, UpdateCampaignRequest, UpsertCampaignRequest,
+    UpsertCampaignResponse,
 };
 
 /// `Campaign`: proto field to API name.
@@ -32,7 +33,11 @@ pub(crate) static CAMPAIGN: ObjectType = ObjectType {
         output("created_date", "CreatedDate"),
         output("last_modified_date", "LastModifiedDate"),
     ],
-    criteria: &[Criterion { proto: "name", api: "Name", kind: CriterionKind::Equals }],
+    criteria: &[Criterion {
+        proto: "name",
+        api: "Name",
+        kind: CriterionKind::Equals,
+    }],
 };
 
 typed_object_service! {

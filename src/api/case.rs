@@ -8,8 +8,9 @@ use super::{record_codec as codec, respond, typed_object_service};
 use crate::error::GatewayError;
 use crate::pb::case_service_server::CaseService;
 use crate::pb::{
-    AddCaseCommentRequest, Case, CaseComment, CreateCaseRequest, DeleteCaseRequest, FindCasesRequest,
-    FindCasesResponse, GetCaseRequest, UpdateCaseRequest, UpsertCaseRequest, UpsertCaseResponse,
+    AddCaseCommentRequest, Case, CaseComment, CreateCaseRequest, DeleteCaseRequest,
+    FindCasesRequest, FindCasesResponse, GetCaseRequest, UpdateCaseRequest, UpsertCaseRequest,
+    UpsertCaseResponse,
 };
 
 /// `Case`: proto field to API name.
@@ -40,9 +41,21 @@ pub(crate) static CASE: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion { proto: "case_number", api: "CaseNumber", kind: CriterionKind::Equals },
-        Criterion { proto: "contact_id", api: "ContactId", kind: CriterionKind::IdEquals },
-        Criterion { proto: "open_only", api: "IsClosed", kind: CriterionKind::OpenOnly },
+        Criterion {
+            proto: "case_number",
+            api: "CaseNumber",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "contact_id",
+            api: "ContactId",
+            kind: CriterionKind::IdEquals,
+        },
+        Criterion {
+            proto: "open_only",
+            api: "IsClosed",
+            kind: CriterionKind::OpenOnly,
+        },
     ],
 };
 
@@ -82,7 +95,10 @@ typed_object_service! {
     }
 }
 
-async fn add_comment(call: &records::CallContext, request: AddCaseCommentRequest) -> Result<CaseComment, GatewayError> {
+async fn add_comment(
+    call: &records::CallContext,
+    request: AddCaseCommentRequest,
+) -> Result<CaseComment, GatewayError> {
     let case_id = parse_id(&CASE, "case_id", &request.case_id)?;
     if request.body.trim().is_empty() {
         return Err(GatewayError::invalid_field("body", "is required"));
@@ -100,7 +116,10 @@ async fn add_comment(call: &records::CallContext, request: AddCaseCommentRequest
         is_published: request.is_published,
         ..CaseComment::default()
     };
-    let mut fields = codec::create_fields(&CASE_COMMENT, &codec::to_dynamic(CASE_COMMENT.message, &comment)?)?;
+    let mut fields = codec::create_fields(
+        &CASE_COMMENT,
+        &codec::to_dynamic(CASE_COMMENT.message, &comment)?,
+    )?;
     fields.insert("IsPublished".into(), request.is_published.into());
     call.within_deadline(async {
         let id = call

@@ -35,10 +35,26 @@ pub(crate) static CONTACT: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion { proto: "first_name", api: "FirstName", kind: CriterionKind::Equals },
-        Criterion { proto: "last_name", api: "LastName", kind: CriterionKind::Equals },
-        Criterion { proto: "email", api: "Email", kind: CriterionKind::Equals },
-        Criterion { proto: "phone", api: "Phone", kind: CriterionKind::Equals },
+        Criterion {
+            proto: "first_name",
+            api: "FirstName",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "last_name",
+            api: "LastName",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "email",
+            api: "Email",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "phone",
+            api: "Phone",
+            kind: CriterionKind::Equals,
+        },
     ],
 };
 

@@ -8,8 +8,9 @@ use super::{respond, typed_object_service};
 use crate::error::GatewayError;
 use crate::pb::lead_service_server::LeadService;
 use crate::pb::{
-    ConvertLeadRequest, ConvertLeadResponse, CreateLeadRequest, DeleteLeadRequest, FindLeadsRequest,
-    FindLeadsResponse, GetLeadRequest, Lead, UpdateLeadRequest, UpsertLeadRequest, UpsertLeadResponse,
+    ConvertLeadRequest, ConvertLeadResponse, CreateLeadRequest, DeleteLeadRequest,
+    FindLeadsRequest, FindLeadsResponse, GetLeadRequest, Lead, UpdateLeadRequest,
+    UpsertLeadRequest, UpsertLeadResponse,
 };
 use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
 use crate::salesforce::{LeadConvert, SalesforceId};
@@ -44,10 +45,26 @@ pub(crate) static LEAD: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion { proto: "first_name", api: "FirstName", kind: CriterionKind::Equals },
-        Criterion { proto: "last_name", api: "LastName", kind: CriterionKind::Equals },
-        Criterion { proto: "email", api: "Email", kind: CriterionKind::Equals },
-        Criterion { proto: "phone", api: "Phone", kind: CriterionKind::Equals },
+        Criterion {
+            proto: "first_name",
+            api: "FirstName",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "last_name",
+            api: "LastName",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "email",
+            api: "Email",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "phone",
+            api: "Phone",
+            kind: CriterionKind::Equals,
+        },
     ],
 };
 
@@ -72,7 +89,12 @@ typed_object_service! {
     }
 }
 
-fn optional_id(field: &str, object: &'static str, prefix: &str, text: &str) -> Result<Option<SalesforceId>, GatewayError> {
+fn optional_id(
+    field: &str,
+    object: &'static str,
+    prefix: &str,
+    text: &str,
+) -> Result<Option<SalesforceId>, GatewayError> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -81,13 +103,19 @@ fn optional_id(field: &str, object: &'static str, prefix: &str, text: &str) -> R
         .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
 }
 
-async fn convert(call: &records::CallContext, request: ConvertLeadRequest) -> Result<ConvertLeadResponse, GatewayError> {
+async fn convert(
+    call: &records::CallContext,
+    request: ConvertLeadRequest,
+) -> Result<ConvertLeadResponse, GatewayError> {
     let lead_id = parse_id(&LEAD, "lead_id", &request.lead_id)?;
     let account_id = optional_id("account_id", "Account", ACCOUNT_PREFIX, &request.account_id)?;
     let contact_id = optional_id("contact_id", "Contact", CONTACT_PREFIX, &request.contact_id)?;
     let owner_id = optional_id("owner_id", "User", USER_PREFIX, &request.owner_id)?;
     if contact_id.is_some() && account_id.is_none() {
-        return Err(GatewayError::invalid_field("account_id", "is required when contact_id is set"));
+        return Err(GatewayError::invalid_field(
+            "account_id",
+            "is required when contact_id is set",
+        ));
     }
     call.within_deadline(async {
         let converted_status = match request.converted_status.as_str() {
@@ -103,12 +131,19 @@ async fn convert(call: &records::CallContext, request: ConvertLeadRequest) -> Re
             opportunity_name: Some(request.opportunity_name).filter(|name| !name.is_empty()),
             owner_id,
         };
-        let conversion = call.client.convert_lead(&convert).await.map_err(|error| records::upstream(&LEAD, error))?;
+        let conversion = call
+            .client
+            .convert_lead(&convert)
+            .await
+            .map_err(|error| records::upstream(&LEAD, error))?;
         Ok(ConvertLeadResponse {
             lead_id: conversion.lead_id.to_string(),
             account_id: conversion.account_id.to_string(),
             contact_id: conversion.contact_id.to_string(),
-            opportunity_id: conversion.opportunity_id.map(|id| id.to_string()).unwrap_or_default(),
+            opportunity_id: conversion
+                .opportunity_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         })
     })
     .await
@@ -127,7 +162,11 @@ async fn default_converted_status(call: &records::CallContext) -> Result<String,
         .and_then(|query| query.order_by("SortOrder", Direction::Ascending))
         .map_err(|error| GatewayError::Internal(error.to_string()))?
         .limit(1);
-    let page = call.client.query(&query).await.map_err(|error| records::upstream(&LEAD, error))?;
+    let page = call
+        .client
+        .query(&query)
+        .await
+        .map_err(|error| records::upstream(&LEAD, error))?;
     page.records
         .first()
         .and_then(|record| record.get("MasterLabel"))
@@ -135,6 +174,7 @@ async fn default_converted_status(call: &records::CallContext) -> Result<String,
         .map(str::to_owned)
         .ok_or(GatewayError::FailedPrecondition {
             reason: "NO_CONVERTED_LEAD_STATUS",
-            message: "the org has no LeadStatus with IsConverted = true; set converted_status".into(),
+            message: "the org has no LeadStatus with IsConverted = true; set converted_status"
+                .into(),
         })
 }

@@ -30,7 +30,10 @@ pub struct Gateway {
 
 impl fmt::Debug for Gateway {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_struct("Gateway").field("tenants", &self.clients.keys().collect::<Vec<_>>()).finish()
+        formatter
+            .debug_struct("Gateway")
+            .field("tenants", &self.clients.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -46,12 +49,19 @@ impl Gateway {
             .extensions()
             .get::<Caller>()
             .cloned()
-            .ok_or_else(|| GatewayError::Internal("call reached a handler unauthenticated".into()))?;
-        let client = self.clients.get(&caller.tenant).cloned().ok_or_else(|| GatewayError::PermissionDenied {
-            reason: "TENANT_NOT_CONFIGURED",
-            message: format!("tenant {:?} has no org connection", caller.tenant.as_str()),
+            .ok_or_else(|| {
+                GatewayError::Internal("call reached a handler unauthenticated".into())
+            })?;
+        let client = self.clients.get(&caller.tenant).cloned().ok_or_else(|| {
+            GatewayError::PermissionDenied {
+                reason: "TENANT_NOT_CONFIGURED",
+                message: format!("tenant {:?} has no org connection", caller.tenant.as_str()),
+            }
         })?;
-        let deadline = request.extensions().get::<CallDeadline>().map(|CallDeadline(at)| *at);
+        let deadline = request
+            .extensions()
+            .get::<CallDeadline>()
+            .map(|CallDeadline(at)| *at);
         Ok(CallContext { client, deadline })
     }
 }
@@ -167,14 +177,28 @@ mod tests {
                 if matches!(field.name(), "id" | "url" | "extra_fields") {
                     continue;
                 }
-                let rows = object.fields.iter().filter(|row| row.proto == field.name()).count();
-                assert_eq!(rows, 1, "{}.{} has {rows} table rows", object.api_name, field.name());
+                let rows = object
+                    .fields
+                    .iter()
+                    .filter(|row| row.proto == field.name())
+                    .count();
+                assert_eq!(
+                    rows,
+                    1,
+                    "{}.{} has {rows} table rows",
+                    object.api_name,
+                    field.name()
+                );
             }
             for row in object.fields {
-                let field = message
-                    .get_field_by_name(row.proto)
-                    .unwrap_or_else(|| panic!("{}: table row {} is not a proto field", object.api_name, row.proto));
-                let writable_needs_presence = row.kind != FieldKind::OutputOnly && object.request_field != "";
+                let field = message.get_field_by_name(row.proto).unwrap_or_else(|| {
+                    panic!(
+                        "{}: table row {} is not a proto field",
+                        object.api_name, row.proto
+                    )
+                });
+                let writable_needs_presence =
+                    row.kind != FieldKind::OutputOnly && !object.request_field.is_empty();
                 assert!(
                     !writable_needs_presence || field.supports_presence(),
                     "{}.{} is writable but not `optional`: unset and empty could not be told apart",
@@ -182,11 +206,23 @@ mod tests {
                     row.proto
                 );
                 if matches!(row.kind, FieldKind::Reference | FieldKind::Date) {
-                    assert_eq!(field.kind(), Kind::String, "{}.{}", object.api_name, row.proto);
+                    assert_eq!(
+                        field.kind(),
+                        Kind::String,
+                        "{}.{}",
+                        object.api_name,
+                        row.proto
+                    );
                 }
             }
-            let api_names: std::collections::HashSet<_> = object.fields.iter().map(|row| row.api).collect();
-            assert_eq!(api_names.len(), object.fields.len(), "{} maps an API name twice", object.api_name);
+            let api_names: std::collections::HashSet<_> =
+                object.fields.iter().map(|row| row.api).collect();
+            assert_eq!(
+                api_names.len(),
+                object.fields.len(),
+                "{} maps an API name twice",
+                object.api_name
+            );
         }
     }
 
@@ -199,7 +235,11 @@ mod tests {
             };
             let request = descriptor(&format!("sfgate.v1.Find{plural}Request")).unwrap();
             for criterion in object.criteria {
-                assert!(request.get_field_by_name(criterion.proto).is_some(), "{plural}: {}", criterion.proto);
+                assert!(
+                    request.get_field_by_name(criterion.proto).is_some(),
+                    "{plural}: {}",
+                    criterion.proto
+                );
             }
         }
     }

@@ -28,19 +28,35 @@ pub(crate) struct FieldMapping {
 
 /// Shorthands that keep the tables one line a field.
 pub(crate) const fn value(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping { proto, api, kind: FieldKind::Value }
+    FieldMapping {
+        proto,
+        api,
+        kind: FieldKind::Value,
+    }
 }
 /// A writable reference field.
 pub(crate) const fn reference(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping { proto, api, kind: FieldKind::Reference }
+    FieldMapping {
+        proto,
+        api,
+        kind: FieldKind::Reference,
+    }
 }
 /// A writable date field.
 pub(crate) const fn date(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping { proto, api, kind: FieldKind::Date }
+    FieldMapping {
+        proto,
+        api,
+        kind: FieldKind::Date,
+    }
 }
 /// An output-only field.
 pub(crate) const fn output(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping { proto, api, kind: FieldKind::OutputOnly }
+    FieldMapping {
+        proto,
+        api,
+        kind: FieldKind::OutputOnly,
+    }
 }
 
 /// How a find criterion becomes a SOQL condition.
@@ -91,7 +107,9 @@ impl ObjectType {
 
     /// The table row of an API field.
     pub(crate) fn field_by_api(&self, api: &str) -> Option<&FieldMapping> {
-        self.fields.iter().find(|field| field.api.eq_ignore_ascii_case(api))
+        self.fields
+            .iter()
+            .find(|field| field.api.eq_ignore_ascii_case(api))
     }
 
     /// The request path of an API field, e.g. `lead.last_name` for `LastName`, or

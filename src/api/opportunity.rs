@@ -4,9 +4,9 @@ use super::object_type::{Criterion, CriterionKind, ObjectType, date, output, ref
 use super::typed_object_service;
 use crate::pb::opportunity_service_server::OpportunityService;
 use crate::pb::{
-    CreateOpportunityRequest, DeleteOpportunityRequest, FindOpportunitiesRequest, FindOpportunitiesResponse,
-    GetOpportunityRequest, Opportunity, UpdateOpportunityRequest, UpsertOpportunityRequest,
-    UpsertOpportunityResponse,
+    CreateOpportunityRequest, DeleteOpportunityRequest, FindOpportunitiesRequest,
+    FindOpportunitiesResponse, GetOpportunityRequest, Opportunity, UpdateOpportunityRequest,
+    UpsertOpportunityRequest, UpsertOpportunityResponse,
 };
 
 /// `Opportunity`: proto field to API name.
@@ -34,8 +34,16 @@ pub(crate) static OPPORTUNITY: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion { proto: "name", api: "Name", kind: CriterionKind::Equals },
-        Criterion { proto: "account_id", api: "AccountId", kind: CriterionKind::IdEquals },
+        Criterion {
+            proto: "name",
+            api: "Name",
+            kind: CriterionKind::Equals,
+        },
+        Criterion {
+            proto: "account_id",
+            api: "AccountId",
+            kind: CriterionKind::IdEquals,
+        },
     ],
 };
 

@@ -30,15 +30,21 @@ impl PageToken {
 
     /// Reads a token the caller sent back.
     pub(crate) fn decode(token: &str) -> Result<Self, GatewayError> {
-        let invalid = || GatewayError::invalid_field("page_token", "is not a token this service issued");
+        let invalid =
+            || GatewayError::invalid_field("page_token", "is not a token this service issued");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = text.splitn(3, ':');
-        let (Some(VERSION), Some(after), Some(fingerprint)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(VERSION), Some(after), Some(fingerprint)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return Err(invalid());
         };
         let after = SalesforceId::parse(after).map_err(|_| invalid())?;
-        Ok(Self { after, fingerprint: fingerprint.to_owned() })
+        Ok(Self {
+            after,
+            fingerprint: fingerprint.to_owned(),
+        })
     }
 }
 
@@ -63,7 +69,12 @@ mod tests {
             fingerprint: fingerprint(&["Lead", "Email", "a@example.com"]),
         };
         assert_eq!(PageToken::decode(&token.encode()).unwrap(), token);
-        for garbage in ["", "!!!", &URL_SAFE_NO_PAD.encode("v2:x:y"), &URL_SAFE_NO_PAD.encode("v1:notanid:y")] {
+        for garbage in [
+            "",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("v2:x:y"),
+            &URL_SAFE_NO_PAD.encode("v1:notanid:y"),
+        ] {
             assert!(PageToken::decode(garbage).is_err(), "{garbage:?} accepted");
         }
     }

@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate};
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue,
+};
 use serde_json::{Map, Number, Value as JsonValue};
 use url::Url;
 
@@ -18,7 +20,8 @@ use crate::salesforce::{Record, SalesforceId};
 
 /// The descriptors of the public API, as compiled into the binary.
 static DESCRIPTORS: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET).expect("the compiled descriptor set decodes")
+    DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
+        .expect("the compiled descriptor set decodes")
 });
 
 const EXTRA_FIELDS: &str = "extra_fields";
@@ -31,15 +34,24 @@ pub(crate) fn descriptor(full_name: &str) -> Result<MessageDescriptor, GatewayEr
 }
 
 /// Views a typed message through the descriptor named `full_name`.
-pub(crate) fn to_dynamic<M: Message>(full_name: &str, message: &M) -> Result<DynamicMessage, GatewayError> {
+pub(crate) fn to_dynamic<M: Message>(
+    full_name: &str,
+    message: &M,
+) -> Result<DynamicMessage, GatewayError> {
     DynamicMessage::decode(descriptor(full_name)?, message.encode_to_vec().as_slice())
         .map_err(|error| GatewayError::Internal(format!("re-reading {full_name}: {error}")))
 }
 
 /// Turns a dynamic message back into its typed form.
-pub(crate) fn from_dynamic<M: Message + Default>(message: &DynamicMessage) -> Result<M, GatewayError> {
-    M::decode(message.encode_to_vec().as_slice())
-        .map_err(|error| GatewayError::Internal(format!("decoding {}: {error}", message.descriptor().full_name())))
+pub(crate) fn from_dynamic<M: Message + Default>(
+    message: &DynamicMessage,
+) -> Result<M, GatewayError> {
+    M::decode(message.encode_to_vec().as_slice()).map_err(|error| {
+        GatewayError::Internal(format!(
+            "decoding {}: {error}",
+            message.descriptor().full_name()
+        ))
+    })
 }
 
 /// The record ID of a resource message (empty when unset).
@@ -51,9 +63,16 @@ pub(crate) fn resource_id(resource: &DynamicMessage) -> String {
 }
 
 /// The fields to send on create: every writable field that is set, and the extra fields.
-pub(crate) fn create_fields(object: &ObjectType, resource: &DynamicMessage) -> Result<Record, GatewayError> {
+pub(crate) fn create_fields(
+    object: &ObjectType,
+    resource: &DynamicMessage,
+) -> Result<Record, GatewayError> {
     let mut fields = Record::new();
-    for mapping in object.fields.iter().filter(|mapping| mapping.kind != FieldKind::OutputOnly) {
+    for mapping in object
+        .fields
+        .iter()
+        .filter(|mapping| mapping.kind != FieldKind::OutputOnly)
+    {
         if let Some(value) = set_value(resource, mapping.proto) {
             fields.insert(mapping.api.to_owned(), json_of(object, mapping, &value)?);
         }
@@ -78,35 +97,56 @@ pub(crate) fn update_fields(
     let mut fields = Record::new();
     for path in mask {
         if path == "*" {
-            for mapping in object.fields.iter().filter(|mapping| mapping.kind != FieldKind::OutputOnly) {
-                fields.insert(mapping.api.to_owned(), masked_value(object, resource, mapping)?);
+            for mapping in object
+                .fields
+                .iter()
+                .filter(|mapping| mapping.kind != FieldKind::OutputOnly)
+            {
+                fields.insert(
+                    mapping.api.to_owned(),
+                    masked_value(object, resource, mapping)?,
+                );
             }
             fields.extend(extras.clone());
         } else if path == EXTRA_FIELDS {
             fields.extend(extras.clone());
         } else if let Some(api_name) = path.strip_prefix("extra_fields.") {
             check_extra_name(object, api_name, "update_mask")?;
-            fields.insert(api_name.to_owned(), extras.get(api_name).cloned().unwrap_or(JsonValue::Null));
+            fields.insert(
+                api_name.to_owned(),
+                extras.get(api_name).cloned().unwrap_or(JsonValue::Null),
+            );
         } else {
-            let mapping = object.field_by_proto(path).ok_or_else(|| unknown_path(object, "update_mask", path))?;
+            let mapping = object
+                .field_by_proto(path)
+                .ok_or_else(|| unknown_path(object, "update_mask", path))?;
             if mapping.kind == FieldKind::OutputOnly {
                 return Err(GatewayError::invalid_field(
                     "update_mask",
                     format!("{path} is output only: Salesforce sets it"),
                 ));
             }
-            fields.insert(mapping.api.to_owned(), masked_value(object, resource, mapping)?);
+            fields.insert(
+                mapping.api.to_owned(),
+                masked_value(object, resource, mapping)?,
+            );
         }
     }
     if fields.is_empty() {
-        return Err(GatewayError::invalid_field("update_mask", "names no field to update"));
+        return Err(GatewayError::invalid_field(
+            "update_mask",
+            "names no field to update",
+        ));
     }
     Ok(fields)
 }
 
 /// The API fields to read for a `fields` mask: `None` reads all. Also returns the extra fields the
 /// mask asks for, which the response then carries even when they are not custom fields.
-pub(crate) fn read_fields(object: &ObjectType, mask: &[String]) -> Result<Option<Vec<String>>, GatewayError> {
+pub(crate) fn read_fields(
+    object: &ObjectType,
+    mask: &[String],
+) -> Result<Option<Vec<String>>, GatewayError> {
     if mask.is_empty() {
         return Ok(None);
     }
@@ -118,7 +158,12 @@ pub(crate) fn read_fields(object: &ObjectType, mask: &[String]) -> Result<Option
                 api_name
             }
             None if path == "id" || path == "url" => continue,
-            None => object.field_by_proto(path).ok_or_else(|| unknown_path(object, "fields", path))?.api,
+            None => {
+                object
+                    .field_by_proto(path)
+                    .ok_or_else(|| unknown_path(object, "fields", path))?
+                    .api
+            }
         };
         if !api_names.iter().any(|known| known == api_name) {
             api_names.push(api_name.to_owned());
@@ -136,7 +181,10 @@ pub(crate) fn resource_from_record(
 ) -> Result<DynamicMessage, GatewayError> {
     let descriptor = descriptor(object.message)?;
     let mut resource = DynamicMessage::new(descriptor.clone());
-    let id = record.get("Id").and_then(JsonValue::as_str).unwrap_or_default();
+    let id = record
+        .get("Id")
+        .and_then(JsonValue::as_str)
+        .unwrap_or_default();
     set_if_present(&mut resource, "id", ProtoValue::String(id.to_owned()));
     if !id.is_empty() {
         let url = format!(
@@ -156,21 +204,36 @@ pub(crate) fn resource_from_record(
         };
         match proto_of(&field.kind(), json) {
             Some(value) => resource.set_field(&field, value),
-            None => tracing::warn!(object = object.api_name, field = mapping.api, "unexpected value type from salesforce; field left unset"),
+            None => tracing::warn!(
+                object = object.api_name,
+                field = mapping.api,
+                "unexpected value type from salesforce; field left unset"
+            ),
         }
     }
     if let Some(extra_field) = descriptor.get_field_by_name(EXTRA_FIELDS) {
         let extras = record_extras(object, record, requested);
         if !extras.fields.is_empty() {
-            resource.set_field(&extra_field, ProtoValue::Message(extras.transcode_to_dynamic()));
+            resource.set_field(
+                &extra_field,
+                ProtoValue::Message(extras.transcode_to_dynamic()),
+            );
         }
     }
     Ok(resource)
 }
 
-fn record_extras(object: &ObjectType, record: &Record, requested: Option<&[String]>) -> prost_types::Struct {
+fn record_extras(
+    object: &ObjectType,
+    record: &Record,
+    requested: Option<&[String]>,
+) -> prost_types::Struct {
     let wanted = |api_name: &str| match requested {
-        Some(names) => names.iter().any(|name| name == api_name) && object.field_by_api(api_name).is_none() && api_name != "Id",
+        Some(names) => {
+            names.iter().any(|name| name == api_name)
+                && object.field_by_api(api_name).is_none()
+                && api_name != "Id"
+        }
         None => api_name.ends_with("__c"),
     };
     let fields = record
@@ -204,29 +267,46 @@ fn set_if_present(resource: &mut DynamicMessage, name: &str, value: ProtoValue) 
 /// plain scalars).
 fn set_value(resource: &DynamicMessage, proto: &str) -> Option<ProtoValue> {
     let field = resource.descriptor().get_field_by_name(proto)?;
-    resource.has_field(&field).then(|| resource.get_field(&field).into_owned())
+    resource
+        .has_field(&field)
+        .then(|| resource.get_field(&field).into_owned())
 }
 
-fn masked_value(object: &ObjectType, resource: &DynamicMessage, mapping: &FieldMapping) -> Result<JsonValue, GatewayError> {
+fn masked_value(
+    object: &ObjectType,
+    resource: &DynamicMessage,
+    mapping: &FieldMapping,
+) -> Result<JsonValue, GatewayError> {
     match set_value(resource, mapping.proto) {
         Some(value) => json_of(object, mapping, &value),
         None => Ok(JsonValue::Null),
     }
 }
 
-fn json_of(object: &ObjectType, mapping: &FieldMapping, value: &ProtoValue) -> Result<JsonValue, GatewayError> {
+fn json_of(
+    object: &ObjectType,
+    mapping: &FieldMapping,
+    value: &ProtoValue,
+) -> Result<JsonValue, GatewayError> {
     let path = || format!("{}.{}", object.request_field, mapping.proto);
     Ok(match value {
-        ProtoValue::String(text) if text.is_empty() && mapping.kind != FieldKind::Value => JsonValue::Null,
+        ProtoValue::String(text) if text.is_empty() && mapping.kind != FieldKind::Value => {
+            JsonValue::Null
+        }
         ProtoValue::String(text) => match mapping.kind {
             FieldKind::Reference => {
-                let id = SalesforceId::parse(text)
-                    .map_err(|error| GatewayError::invalid_field(path(), format!("{text:?} {error}")))?;
+                let id = SalesforceId::parse(text).map_err(|error| {
+                    GatewayError::invalid_field(path(), format!("{text:?} {error}"))
+                })?;
                 JsonValue::String(id.as_str().to_owned())
             }
             FieldKind::Date => {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map_err(|_| GatewayError::invalid_field(path(), format!("{text:?} is not a date of the form YYYY-MM-DD")))?;
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                    GatewayError::invalid_field(
+                        path(),
+                        format!("{text:?} is not a date of the form YYYY-MM-DD"),
+                    )
+                })?;
                 JsonValue::String(text.clone())
             }
             FieldKind::Value | FieldKind::OutputOnly => JsonValue::String(text.clone()),
@@ -235,9 +315,15 @@ fn json_of(object: &ObjectType, mapping: &FieldMapping, value: &ProtoValue) -> R
         ProtoValue::I32(number) => JsonValue::from(*number),
         ProtoValue::I64(number) => JsonValue::from(*number),
         ProtoValue::F64(number) => JsonValue::Number(
-            Number::from_f64(*number).ok_or_else(|| GatewayError::invalid_field(path(), "must be a finite number"))?,
+            Number::from_f64(*number)
+                .ok_or_else(|| GatewayError::invalid_field(path(), "must be a finite number"))?,
         ),
-        other => return Err(GatewayError::Internal(format!("{} has unsupported value {other:?}", path()))),
+        other => {
+            return Err(GatewayError::Internal(format!(
+                "{} has unsupported value {other:?}",
+                path()
+            )));
+        }
     })
 }
 
@@ -251,7 +337,13 @@ fn proto_of(kind: &Kind, json: &JsonValue) -> Option<ProtoValue> {
         }),
         Kind::Bool => ProtoValue::Bool(json.as_bool()?),
         Kind::Double => ProtoValue::F64(json.as_f64()?),
-        Kind::Int32 => ProtoValue::I32(i32::try_from(json.as_i64().or_else(|| json.as_f64().map(|value| value as i64))?).ok()?),
+        Kind::Int32 => ProtoValue::I32(
+            i32::try_from(
+                json.as_i64()
+                    .or_else(|| json.as_f64().map(|value| value as i64))?,
+            )
+            .ok()?,
+        ),
         Kind::Int64 => ProtoValue::I64(json.as_i64()?),
         Kind::Message(message) if message.full_name() == "google.protobuf.Timestamp" => {
             let timestamp = parse_salesforce_datetime(json.as_str()?)?;
@@ -273,7 +365,10 @@ pub(crate) fn parse_salesforce_datetime(text: &str) -> Option<prost_types::Times
 }
 
 /// The caller's `extra_fields` as API name/JSON pairs, checked.
-fn extra_fields(object: &ObjectType, resource: &DynamicMessage) -> Result<Vec<(String, JsonValue)>, GatewayError> {
+fn extra_fields(
+    object: &ObjectType,
+    resource: &DynamicMessage,
+) -> Result<Vec<(String, JsonValue)>, GatewayError> {
     let Some(value) = set_value(resource, EXTRA_FIELDS) else {
         return Ok(Vec::new());
     };
@@ -300,25 +395,38 @@ fn json_of_struct_value(path: &str, value: prost_types::Value) -> Result<JsonVal
         Some(StructKind::BoolValue(flag)) => JsonValue::Bool(flag),
         Some(StructKind::StringValue(text)) => JsonValue::String(text),
         Some(StructKind::NumberValue(number)) => JsonValue::Number(
-            Number::from_f64(number).ok_or_else(|| GatewayError::invalid_field(path, "must be a finite number"))?,
+            Number::from_f64(number)
+                .ok_or_else(|| GatewayError::invalid_field(path, "must be a finite number"))?,
         ),
         Some(StructKind::StructValue(_) | StructKind::ListValue(_)) => {
-            return Err(GatewayError::invalid_field(path, "a field value must be a string, number, boolean or null"));
+            return Err(GatewayError::invalid_field(
+                path,
+                "a field value must be a string, number, boolean or null",
+            ));
         }
     })
 }
 
 fn check_extra_name(object: &ObjectType, api_name: &str, path: &str) -> Result<(), GatewayError> {
     if !is_identifier(api_name) || api_name.contains('.') {
-        return Err(GatewayError::invalid_field(path, format!("{api_name:?} is not a Salesforce field API name")));
+        return Err(GatewayError::invalid_field(
+            path,
+            format!("{api_name:?} is not a Salesforce field API name"),
+        ));
     }
     if api_name.eq_ignore_ascii_case("Id") {
-        return Err(GatewayError::invalid_field(path, "the record ID is the `id` field, not an extra field"));
+        return Err(GatewayError::invalid_field(
+            path,
+            "the record ID is the `id` field, not an extra field",
+        ));
     }
     if let Some(mapping) = object.field_by_api(api_name) {
         return Err(GatewayError::invalid_field(
             path,
-            format!("{api_name} has a typed field: use {}.{}", object.request_field, mapping.proto),
+            format!(
+                "{api_name} has a typed field: use {}.{}",
+                object.request_field, mapping.proto
+            ),
         ));
     }
     Ok(())
@@ -327,6 +435,9 @@ fn check_extra_name(object: &ObjectType, api_name: &str, path: &str) -> Result<(
 fn unknown_path(object: &ObjectType, mask: &str, path: &str) -> GatewayError {
     GatewayError::invalid_field(
         mask,
-        format!("{path:?} is not a field of {} (use a field name of the message, or extra_fields.<ApiName>)", object.api_name),
+        format!(
+            "{path:?} is not a field of {} (use a field name of the message, or extra_fields.<ApiName>)",
+            object.api_name
+        ),
     )
 }

@@ -51,9 +51,16 @@ pub(crate) fn upstream(object: &ObjectType, error: SalesforceError) -> GatewayEr
 }
 
 /// Validates an ID of this object type, naming `field` when it is wrong.
-pub(crate) fn parse_id(object: &ObjectType, field: &str, text: &str) -> Result<SalesforceId, GatewayError> {
+pub(crate) fn parse_id(
+    object: &ObjectType,
+    field: &str,
+    text: &str,
+) -> Result<SalesforceId, GatewayError> {
     if text.is_empty() {
-        return Err(GatewayError::invalid_field(field, format!("a {} ID is required", object.api_name)));
+        return Err(GatewayError::invalid_field(
+            field,
+            format!("a {} ID is required", object.api_name),
+        ));
     }
     SalesforceId::parse_for(text, object.api_name, object.key_prefix)
         .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
@@ -78,7 +85,11 @@ pub(crate) async fn create<M: Message + Default>(
     }
     let fields = codec::create_fields(object, &resource)?;
     call.within_deadline(async {
-        let id = call.client.create_record(object.api_name, &fields).await.map_err(|error| upstream(object, error))?;
+        let id = call
+            .client
+            .create_record(object.api_name, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
         read(call, object, &id, None).await
     })
     .await
@@ -94,7 +105,8 @@ pub(crate) async fn get<M: Message + Default>(
     let id = parse_id(object, "id", id)?;
     let mask = fields.map(|mask| mask.paths).unwrap_or_default();
     let api_fields = codec::read_fields(object, &mask)?;
-    call.within_deadline(read(call, object, &id, api_fields)).await
+    call.within_deadline(read(call, object, &id, api_fields))
+        .await
 }
 
 /// Writes the masked fields and returns the record as stored.
@@ -105,21 +117,35 @@ pub(crate) async fn update<M: Message + Default>(
     update_mask: Option<prost_types::FieldMask>,
 ) -> Result<M, GatewayError> {
     let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
-    let id = parse_id(object, &format!("{}.id", object.request_field), &codec::resource_id(&resource))?;
+    let id = parse_id(
+        object,
+        &format!("{}.id", object.request_field),
+        &codec::resource_id(&resource),
+    )?;
     let mask = update_mask.map(|mask| mask.paths).unwrap_or_default();
     let fields = codec::update_fields(object, &resource, &mask)?;
     call.within_deadline(async {
-        call.client.update_record(object.api_name, &id, &fields).await.map_err(|error| upstream(object, error))?;
+        call.client
+            .update_record(object.api_name, &id, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
         read(call, object, &id, None).await
     })
     .await
 }
 
 /// Deletes a record.
-pub(crate) async fn delete(call: &CallContext, object: &ObjectType, id: &str) -> Result<(), GatewayError> {
+pub(crate) async fn delete(
+    call: &CallContext,
+    object: &ObjectType,
+    id: &str,
+) -> Result<(), GatewayError> {
     let id = parse_id(object, "id", id)?;
     call.within_deadline(async {
-        call.client.delete_record(object.api_name, &id).await.map_err(|error| upstream(object, error))
+        call.client
+            .delete_record(object.api_name, &id)
+            .await
+            .map_err(|error| upstream(object, error))
     })
     .await
 }
@@ -132,7 +158,8 @@ pub(crate) async fn upsert<M: Message + Default>(
     external_id: &str,
     resource: Option<M>,
 ) -> Result<(M, bool), GatewayError> {
-    let field_is_name = crate::salesforce::soql::is_identifier(external_id_field) && !external_id_field.contains('.');
+    let field_is_name = crate::salesforce::soql::is_identifier(external_id_field)
+        && !external_id_field.contains('.');
     if !field_is_name {
         return Err(GatewayError::invalid_field(
             "external_id_field",
@@ -153,7 +180,10 @@ pub(crate) async fn upsert<M: Message + Default>(
         ));
     }
     let fields = codec::create_fields(object, &resource)?;
-    if fields.keys().any(|api_name| api_name.eq_ignore_ascii_case(external_id_field)) {
+    if fields
+        .keys()
+        .any(|api_name| api_name.eq_ignore_ascii_case(external_id_field))
+    {
         return Err(GatewayError::invalid_field(
             format!("{}.extra_fields.{external_id_field}", object.request_field),
             "the external ID goes in external_id, not among the fields",
@@ -165,7 +195,10 @@ pub(crate) async fn upsert<M: Message + Default>(
             .upsert_record(object.api_name, external_id_field, external_id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        Ok((read(call, object, &outcome.id, None).await?, outcome.created))
+        Ok((
+            read(call, object, &outcome.id, None).await?,
+            outcome.created,
+        ))
     })
     .await
 }
@@ -180,17 +213,30 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
     let request = codec::to_dynamic(find_request, request)?;
     let (conditions, fingerprint_parts) = criteria(object, &request)?;
     let page_size = page_size(&request)?;
-    let fingerprint = paging::fingerprint(&fingerprint_parts.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut query = SelectQuery::new(object.api_name, std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)))
-        .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    let fingerprint = paging::fingerprint(
+        &fingerprint_parts
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let mut query = SelectQuery::new(
+        object.api_name,
+        std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)),
+    )
+    .map_err(|error| GatewayError::Internal(error.to_string()))?;
     for condition in conditions {
-        query = query.filter(condition).map_err(|error| GatewayError::Internal(error.to_string()))?;
+        query = query
+            .filter(condition)
+            .map_err(|error| GatewayError::Internal(error.to_string()))?;
     }
     let token = string_field(&request, "page_token");
     if !token.is_empty() {
         let token = PageToken::decode(&token)?;
         if token.fingerprint != fingerprint {
-            return Err(GatewayError::invalid_field("page_token", "was issued for different criteria"));
+            return Err(GatewayError::invalid_field(
+                "page_token",
+                "was issued for different criteria",
+            ));
         }
         query = query
             .filter(Condition::Compare {
@@ -205,13 +251,27 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
         .map_err(|error| GatewayError::Internal(error.to_string()))?
         .limit(page_size + 1);
     call.within_deadline(async {
-        let instance_url = call.client.instance_url().await.map_err(|error| upstream(object, error))?;
-        let mut records = call.client.query(&query).await.map_err(|error| upstream(object, error))?.records;
+        let instance_url = call
+            .client
+            .instance_url()
+            .await
+            .map_err(|error| upstream(object, error))?;
+        let mut records = call
+            .client
+            .query(&query)
+            .await
+            .map_err(|error| upstream(object, error))?
+            .records;
         let has_more = records.len() > page_size as usize;
         records.truncate(page_size as usize);
-        let next_page_token = match records.last().and_then(|record| record.get("Id")).and_then(|id| id.as_str()) {
+        let next_page_token = match records
+            .last()
+            .and_then(|record| record.get("Id"))
+            .and_then(|id| id.as_str())
+        {
             Some(last_id) if has_more => PageToken {
-                after: SalesforceId::parse(last_id).map_err(|error| GatewayError::Internal(error.to_string()))?,
+                after: SalesforceId::parse(last_id)
+                    .map_err(|error| GatewayError::Internal(error.to_string()))?,
                 fingerprint: fingerprint.clone(),
             }
             .encode(),
@@ -219,9 +279,19 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
         };
         let resources = records
             .iter()
-            .map(|record| codec::from_dynamic(&codec::resource_from_record(object, record, &instance_url, None)?))
+            .map(|record| {
+                codec::from_dynamic(&codec::resource_from_record(
+                    object,
+                    record,
+                    &instance_url,
+                    None,
+                )?)
+            })
             .collect::<Result<Vec<M>, _>>()?;
-        Ok(Page { resources, next_page_token })
+        Ok(Page {
+            resources,
+            next_page_token,
+        })
     })
     .await
 }
@@ -240,26 +310,35 @@ fn page_size(request: &DynamicMessage) -> Result<u32, GatewayError> {
     };
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        size if size < 0 => Err(GatewayError::invalid_field("page_size", "must not be negative")),
+        size if size < 0 => Err(GatewayError::invalid_field(
+            "page_size",
+            "must not be negative",
+        )),
         size => Ok((size as u32).min(MAX_PAGE_SIZE)),
     }
 }
 
 /// The SOQL conditions of the criteria set in the request, and the parts of its fingerprint.
-fn criteria(object: &ObjectType, request: &DynamicMessage) -> Result<(Vec<Condition>, Vec<String>), GatewayError> {
+fn criteria(
+    object: &ObjectType,
+    request: &DynamicMessage,
+) -> Result<(Vec<Condition>, Vec<String>), GatewayError> {
     let mut conditions = Vec::new();
     let mut fingerprint_parts = vec![object.api_name.to_owned()];
     for criterion in object.criteria {
         let value = request.get_field_by_name(criterion.proto);
         let condition = match (criterion.kind, value.as_deref()) {
-            (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => Condition::Compare {
-                field: criterion.api.into(),
-                comparison: Comparison::Equals,
-                value: SoqlValue::Text(text.clone()),
-            },
+            (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => {
+                Condition::Compare {
+                    field: criterion.api.into(),
+                    comparison: Comparison::Equals,
+                    value: SoqlValue::Text(text.clone()),
+                }
+            }
             (CriterionKind::IdEquals, Some(ProtoValue::String(text))) if !text.is_empty() => {
-                let id = crate::salesforce::SalesforceId::parse(text)
-                    .map_err(|error| GatewayError::invalid_field(criterion.proto, format!("{text:?} {error}")))?;
+                let id = crate::salesforce::SalesforceId::parse(text).map_err(|error| {
+                    GatewayError::invalid_field(criterion.proto, format!("{text:?} {error}"))
+                })?;
                 Condition::Compare {
                     field: criterion.api.into(),
                     comparison: Comparison::Equals,
@@ -280,7 +359,11 @@ fn criteria(object: &ObjectType, request: &DynamicMessage) -> Result<(Vec<Condit
         conditions.push(condition);
     }
     if conditions.is_empty() {
-        let names: Vec<&str> = object.criteria.iter().map(|criterion| criterion.proto).collect();
+        let names: Vec<&str> = object
+            .criteria
+            .iter()
+            .map(|criterion| criterion.proto)
+            .collect();
         return Err(GatewayError::InvalidArgument {
             violations: names
                 .iter()
@@ -306,6 +389,15 @@ pub(crate) async fn read<M: Message + Default>(
         .get_record(object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
-    let instance_url = call.client.instance_url().await.map_err(|error| upstream(object, error))?;
-    codec::from_dynamic(&codec::resource_from_record(object, &record, &instance_url, api_fields.as_deref())?)
+    let instance_url = call
+        .client
+        .instance_url()
+        .await
+        .map_err(|error| upstream(object, error))?;
+    codec::from_dynamic(&codec::resource_from_record(
+        object,
+        &record,
+        &instance_url,
+        api_fields.as_deref(),
+    )?)
 }

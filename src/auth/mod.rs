@@ -101,7 +101,9 @@ pub enum AuthError {
     #[error("token endpoint unreachable: {0}")]
     Unreachable(String),
     /// The token endpoint sent us to a host outside the tenant's allowed hosts.
-    #[error("token endpoint returned instance_url host {0:?}, which is not an allowed instance host")]
+    #[error(
+        "token endpoint returned instance_url host {0:?}, which is not an allowed instance host"
+    )]
     DisallowedInstance(String),
     /// The token endpoint answered something that is not a token response.
     #[error("unexpected token response: {0}")]
@@ -119,7 +121,10 @@ pub struct OrgAuthenticator {
 
 impl fmt::Debug for OrgAuthenticator {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_struct("OrgAuthenticator").field("config", &self.config).finish_non_exhaustive()
+        formatter
+            .debug_struct("OrgAuthenticator")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,13 +175,19 @@ impl OrgAuthenticator {
     /// Forgets `stale` (Salesforce rejected it) unless a newer session already replaced it.
     pub fn invalidate(&self, stale: &Arc<Session>) {
         let mut current = self.current.write();
-        if current.as_ref().is_some_and(|session| Arc::ptr_eq(session, stale)) {
+        if current
+            .as_ref()
+            .is_some_and(|session| Arc::ptr_eq(session, stale))
+        {
             *current = None;
         }
     }
 
     async fn mint(&self) -> Result<Session, AuthError> {
-        let credentials = self.credentials.credentials(&self.config.credentials_path).await?;
+        let credentials = self
+            .credentials
+            .credentials(&self.config.credentials_path)
+            .await?;
         let token_url = self
             .config
             .login_url
@@ -205,13 +216,17 @@ impl OrgAuthenticator {
                 Err(_) => AuthError::BadResponse(format!("HTTP {status} from the token endpoint")),
             });
         }
-        let token: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| AuthError::BadResponse("token response lacks access_token or instance_url".into()))?;
+        let token: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            AuthError::BadResponse("token response lacks access_token or instance_url".into())
+        })?;
         let instance_url = Url::parse(&token.instance_url)
             .map_err(|_| AuthError::BadResponse("instance_url is not a URL".into()))?;
         check_instance_url(&instance_url, &self.config.allowed_instance_hosts)?;
         tracing::info!(login_url = %self.config.login_url, instance_url = %instance_url, grant = ?self.config.grant, "minted salesforce access token");
-        Ok(Session { access_token: token.access_token, instance_url })
+        Ok(Session {
+            access_token: token.access_token,
+            instance_url,
+        })
     }
 }
 
@@ -234,16 +249,29 @@ fn password_grant(
     let username = credentials
         .username
         .as_deref()
-        .ok_or(AuthError::MissingCredential { grant, field: "username" })?;
+        .ok_or(AuthError::MissingCredential {
+            grant,
+            field: "username",
+        })?;
     let password = SecretString::from(format!(
         "{}{}",
         required(&credentials.password, grant, "password")?,
-        credentials.security_token.as_ref().map(|token| token.expose_secret()).unwrap_or_default()
+        credentials
+            .security_token
+            .as_ref()
+            .map(|token| token.expose_secret())
+            .unwrap_or_default()
     ));
     Ok(request.form(&[
         ("grant_type", "password"),
-        ("client_id", required(&credentials.client_id, grant, "client_id")?),
-        ("client_secret", required(&credentials.client_secret, grant, "client_secret")?),
+        (
+            "client_id",
+            required(&credentials.client_id, grant, "client_id")?,
+        ),
+        (
+            "client_secret",
+            required(&credentials.client_secret, grant, "client_secret")?,
+        ),
         ("username", username),
         ("password", password.expose_secret()),
     ]))
@@ -275,9 +303,14 @@ fn without_url(error: &reqwest::Error) -> String {
 
 /// Accepts an instance URL only on an allowed host, and only over HTTPS unless it is loopback.
 fn check_instance_url(instance_url: &Url, allowed_hosts: &[String]) -> Result<(), AuthError> {
-    let host = instance_url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let host = instance_url
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
-    let allowed = allowed_hosts.iter().any(|pattern| host_matches(&host, pattern));
+    let allowed = allowed_hosts
+        .iter()
+        .any(|pattern| host_matches(&host, pattern));
     if !allowed || (instance_url.scheme() != "https" && !loopback) {
         return Err(AuthError::DisallowedInstance(host));
     }
@@ -287,7 +320,9 @@ fn check_instance_url(instance_url: &Url, allowed_hosts: &[String]) -> Result<()
 fn host_matches(host: &str, pattern: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     match pattern.strip_prefix("*.") {
-        Some(domain) => host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+        Some(domain) => host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
         None => host == pattern,
     }
 }
@@ -302,16 +337,22 @@ mod tests {
 
     #[test]
     fn instance_hosts_must_match_an_allowed_pattern() {
-        let allowed = |url: &str| check_instance_url(&Url::parse(url).unwrap(), &default_hosts()).is_ok();
+        let allowed =
+            |url: &str| check_instance_url(&Url::parse(url).unwrap(), &default_hosts()).is_ok();
         assert!(allowed("https://acme.my.salesforce.com"));
         assert!(allowed("https://na1.force.com/"));
         assert!(!allowed("https://salesforce.com.evil.example"));
         assert!(!allowed("https://evilsalesforce.com"));
         assert!(!allowed("https://salesforce.com"));
-        assert!(!allowed("http://acme.my.salesforce.com"), "plain http to a remote host");
+        assert!(
+            !allowed("http://acme.my.salesforce.com"),
+            "plain http to a remote host"
+        );
         assert!(!allowed("http://169.254.169.254/latest"));
         let loopback = vec!["127.0.0.1".to_string()];
-        assert!(check_instance_url(&Url::parse("http://127.0.0.1:8080").unwrap(), &loopback).is_ok());
+        assert!(
+            check_instance_url(&Url::parse("http://127.0.0.1:8080").unwrap(), &loopback).is_ok()
+        );
     }
 
     #[test]

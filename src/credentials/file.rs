@@ -25,6 +25,8 @@ impl CredentialProvider for StaticCredentialProvider {
         self.by_path
             .get(path)
             .cloned()
-            .ok_or_else(|| CredentialError::NotFound { path: path.to_owned() })
+            .ok_or_else(|| CredentialError::NotFound {
+                path: path.to_owned(),
+            })
     }
 }

@@ -145,9 +145,18 @@ impl SalesforceClient {
     }
 
     /// `POST /sobjects/{object}`: creates a record and returns its ID.
-    pub async fn create_record(&self, object: &str, fields: &Record) -> Result<SalesforceId, SalesforceError> {
+    pub async fn create_record(
+        &self,
+        object: &str,
+        fields: &Record,
+    ) -> Result<SalesforceId, SalesforceError> {
         let (status, body) = self
-            .call(Method::POST, &["sobjects", object], None, Payload::Json(fields))
+            .call(
+                Method::POST,
+                &["sobjects", object],
+                None,
+                Payload::Json(fields),
+            )
             .await?;
         expect_status(status, &body, &[StatusCode::CREATED, StatusCode::OK])?;
         let created: CreateResponse = decode(status, &body)?;
@@ -163,24 +172,48 @@ impl SalesforceClient {
     ) -> Result<Record, SalesforceError> {
         let query = fields.map(|fields| vec![("fields", fields.join(","))]);
         let (status, body) = self
-            .call(Method::GET, &["sobjects", object, id.as_str()], query, Payload::Empty)
+            .call(
+                Method::GET,
+                &["sobjects", object, id.as_str()],
+                query,
+                Payload::Empty,
+            )
             .await?;
         expect_status(status, &body, &[StatusCode::OK])?;
         decode(status, &body)
     }
 
     /// `PATCH /sobjects/{object}/{id}` with exactly the given fields.
-    pub async fn update_record(&self, object: &str, id: &SalesforceId, fields: &Record) -> Result<(), SalesforceError> {
+    pub async fn update_record(
+        &self,
+        object: &str,
+        id: &SalesforceId,
+        fields: &Record,
+    ) -> Result<(), SalesforceError> {
         let (status, body) = self
-            .call(Method::PATCH, &["sobjects", object, id.as_str()], None, Payload::Json(fields))
+            .call(
+                Method::PATCH,
+                &["sobjects", object, id.as_str()],
+                None,
+                Payload::Json(fields),
+            )
             .await?;
         expect_status(status, &body, &[StatusCode::NO_CONTENT, StatusCode::OK])
     }
 
     /// `DELETE /sobjects/{object}/{id}`.
-    pub async fn delete_record(&self, object: &str, id: &SalesforceId) -> Result<(), SalesforceError> {
+    pub async fn delete_record(
+        &self,
+        object: &str,
+        id: &SalesforceId,
+    ) -> Result<(), SalesforceError> {
         let (status, body) = self
-            .call(Method::DELETE, &["sobjects", object, id.as_str()], None, Payload::Empty)
+            .call(
+                Method::DELETE,
+                &["sobjects", object, id.as_str()],
+                None,
+                Payload::Empty,
+            )
             .await?;
         expect_status(status, &body, &[StatusCode::NO_CONTENT, StatusCode::OK])
     }
@@ -205,14 +238,20 @@ impl SalesforceClient {
             let urls = serde_json::from_slice::<Vec<String>>(&body).unwrap_or_default();
             return Err(SalesforceError::MultipleMatches { urls });
         }
-        expect_status(status, &body, &[StatusCode::CREATED, StatusCode::OK, StatusCode::NO_CONTENT])?;
+        expect_status(
+            status,
+            &body,
+            &[StatusCode::CREATED, StatusCode::OK, StatusCode::NO_CONTENT],
+        )?;
         if status == StatusCode::NO_CONTENT {
             // Older API versions answer an update by external ID with 204 and no body: the record
             // is the one the external ID names.
             if external_id_field.eq_ignore_ascii_case("Id") {
-                let id = SalesforceId::parse(external_id).map_err(|error| SalesforceError::UnexpectedResponse {
-                    http_status: status.as_u16(),
-                    detail: error.to_string(),
+                let id = SalesforceId::parse(external_id).map_err(|error| {
+                    SalesforceError::UnexpectedResponse {
+                        http_status: status.as_u16(),
+                        detail: error.to_string(),
+                    }
                 })?;
                 return Ok(UpsertOutcome { id, created: false });
             }
@@ -233,14 +272,22 @@ impl SalesforceClient {
         let soql = query.to_soql();
         tracing::debug!(soql = %soql, "soql query");
         let (status, body) = self
-            .call(Method::GET, &["query"], Some(vec![("q", soql)]), Payload::Empty)
+            .call(
+                Method::GET,
+                &["query"],
+                Some(vec![("q", soql)]),
+                Payload::Empty,
+            )
             .await?;
         expect_status(status, &body, &[StatusCode::OK])?;
         decode(status, &body)
     }
 
     /// Converts leads through the SOAP partner API (`convertLead`).
-    pub async fn convert_lead(&self, convert: &LeadConvert) -> Result<LeadConversion, SalesforceError> {
+    pub async fn convert_lead(
+        &self,
+        convert: &LeadConvert,
+    ) -> Result<LeadConversion, SalesforceError> {
         let version = self.inner.api_version.trim_start_matches('v').to_owned();
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
@@ -250,14 +297,18 @@ impl SalesforceClient {
                 .map_err(|()| bad_instance())?
                 .pop_if_empty()
                 .extend(["services", "Soap", "u", &version]);
-            let (status, body) = self.send(Method::POST, url, &session, Payload::Soap(envelope)).await?;
+            let (status, body) = self
+                .send(Method::POST, url, &session, Payload::Soap(envelope))
+                .await?;
             match soap::parse_convert_lead_response(status.as_u16(), &body) {
                 Err(SalesforceError::SoapFault { fault_code, .. })
                     if fault_code == "INVALID_SESSION_ID" && attempt == 0 =>
                 {
                     self.inner.auth.invalidate(&session);
                 }
-                Err(SalesforceError::SoapFault { fault_code, .. }) if fault_code == "INVALID_SESSION_ID" => {
+                Err(SalesforceError::SoapFault { fault_code, .. })
+                    if fault_code == "INVALID_SESSION_ID" =>
+                {
                     return Err(SalesforceError::SessionRejected);
                 }
                 outcome => return outcome,
@@ -285,11 +336,16 @@ impl SalesforceClient {
             if let Some(query) = &query {
                 url.query_pairs_mut().extend_pairs(query);
             }
-            let (status, body) = self.send(method.clone(), url, &session, payload.clone()).await?;
+            let (status, body) = self
+                .send(method.clone(), url, &session, payload.clone())
+                .await?;
             if status != StatusCode::UNAUTHORIZED {
                 return Ok((status, body));
             }
-            tracing::info!(attempt, "salesforce rejected the session; minting a new token");
+            tracing::info!(
+                attempt,
+                "salesforce rejected the session; minting a new token"
+            );
             self.inner.auth.invalidate(&session);
         }
         Err(SalesforceError::SessionRejected)
@@ -319,7 +375,11 @@ impl SalesforceClient {
         let started = std::time::Instant::now();
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
-        if let Some(limit_info) = response.headers().get("sforce-limit-info").and_then(|value| value.to_str().ok()) {
+        if let Some(limit_info) = response
+            .headers()
+            .get("sforce-limit-info")
+            .and_then(|value| value.to_str().ok())
+        {
             self.inner.api_usage.record(limit_info);
         }
         let body = response.bytes().await.map_err(transport_error)?;
@@ -335,7 +395,10 @@ impl SalesforceClient {
 }
 
 fn bad_instance() -> SalesforceError {
-    SalesforceError::UnexpectedResponse { http_status: 0, detail: "instance_url cannot hold a path".into() }
+    SalesforceError::UnexpectedResponse {
+        http_status: 0,
+        detail: "instance_url cannot hold a path".into(),
+    }
 }
 
 fn transport_error(error: reqwest::Error) -> SalesforceError {
@@ -348,7 +411,11 @@ fn transport_error(error: reqwest::Error) -> SalesforceError {
     }
 }
 
-fn expect_status(status: StatusCode, body: &[u8], expected: &[StatusCode]) -> Result<(), SalesforceError> {
+fn expect_status(
+    status: StatusCode,
+    body: &[u8],
+    expected: &[StatusCode],
+) -> Result<(), SalesforceError> {
     if expected.contains(&status) {
         Ok(())
     } else {
@@ -356,7 +423,10 @@ fn expect_status(status: StatusCode, body: &[u8], expected: &[StatusCode]) -> Re
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, SalesforceError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, SalesforceError> {
     serde_json::from_slice(body).map_err(|error| SalesforceError::UnexpectedResponse {
         http_status: status.as_u16(),
         detail: error.to_string(),

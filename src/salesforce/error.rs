@@ -78,7 +78,10 @@ impl SalesforceError {
     /// Decodes an error response body (a JSON error array, as Salesforce sends it).
     pub(crate) fn from_response(http_status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<Vec<ApiErrorItem>>(body) {
-            Ok(errors) if !errors.is_empty() => Self::Api { http_status, errors },
+            Ok(errors) if !errors.is_empty() => Self::Api {
+                http_status,
+                errors,
+            },
             _ => Self::Api {
                 http_status,
                 errors: vec![ApiErrorItem {
@@ -121,7 +124,8 @@ mod tests {
         let body = br#"[{"message":"Required fields are missing: [LastName]","errorCode":"REQUIRED_FIELD_MISSING","fields":["LastName"]}]"#;
         let error = SalesforceError::from_response(400, body);
         assert_eq!(error.error_code(), Some("REQUIRED_FIELD_MISSING"));
-        let SalesforceError::Api { errors, .. } = error.map_fields(|field| format!("lead.{field}")) else {
+        let SalesforceError::Api { errors, .. } = error.map_fields(|field| format!("lead.{field}"))
+        else {
             panic!("not an API error");
         };
         assert_eq!(errors[0].fields, vec!["lead.LastName".to_string()]);

@@ -112,25 +112,45 @@ mod tests {
 
     #[test]
     fn known_ids_get_their_documented_suffix() {
-        assert_eq!(SalesforceId::parse("001D000000IqhSL").unwrap().as_str(), "001D000000IqhSLIAZ");
-        assert_eq!(SalesforceId::parse("00Q5g00000AbCdE").unwrap().key_prefix(), "00Q");
+        assert_eq!(
+            SalesforceId::parse("001D000000IqhSL").unwrap().as_str(),
+            "001D000000IqhSLIAZ"
+        );
+        assert_eq!(
+            SalesforceId::parse("00Q5g00000AbCdE").unwrap().key_prefix(),
+            "00Q"
+        );
         assert!(SalesforceId::parse("001D000000IqhSLIAZ").is_ok());
     }
 
     #[test]
     fn rejects_bad_length_characters_and_checksum() {
-        assert_eq!(SalesforceId::parse("001D0000"), Err(IdError::WrongLength(8)));
-        assert_eq!(SalesforceId::parse("001D000000IqhS'"), Err(IdError::InvalidCharacter));
+        assert_eq!(
+            SalesforceId::parse("001D0000"),
+            Err(IdError::WrongLength(8))
+        );
+        assert_eq!(
+            SalesforceId::parse("001D000000IqhS'"),
+            Err(IdError::InvalidCharacter)
+        );
         assert_eq!(
             SalesforceId::parse("001D000000IqhSLAAA"),
-            Err(IdError::BadChecksum { expected: "IAZ".into() })
+            Err(IdError::BadChecksum {
+                expected: "IAZ".into()
+            })
         );
     }
 
     #[test]
     fn rejects_an_id_of_another_object() {
         let error = SalesforceId::parse_for("001D000000IqhSL", "Lead", "00Q").unwrap_err();
-        assert_eq!(error, IdError::WrongObject { expected: "Lead", found: "001".into() });
+        assert_eq!(
+            error,
+            IdError::WrongObject {
+                expected: "Lead",
+                found: "001".into()
+            }
+        );
     }
 
     proptest! {

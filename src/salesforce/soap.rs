@@ -48,7 +48,10 @@ pub(crate) fn convert_lead_envelope(session_id: &SecretString, convert: &LeadCon
         None => String::new(),
     };
     let opportunity_name = match &convert.opportunity_name {
-        Some(name) => format!("<urn:opportunityName>{}</urn:opportunityName>", escape(name.as_str())),
+        Some(name) => format!(
+            "<urn:opportunityName>{}</urn:opportunityName>",
+            escape(name.as_str())
+        ),
         None => String::new(),
     };
     format!(
@@ -89,8 +92,14 @@ struct ConvertLeadResult {
 }
 
 /// Reads a `convertLeadResponse` (or a `Fault`) into the conversion or the error it reports.
-pub(crate) fn parse_convert_lead_response(http_status: u16, body: &[u8]) -> Result<LeadConversion, SalesforceError> {
-    let parsed = read_result(body).map_err(|detail| SalesforceError::UnexpectedResponse { http_status, detail })?;
+pub(crate) fn parse_convert_lead_response(
+    http_status: u16,
+    body: &[u8],
+) -> Result<LeadConversion, SalesforceError> {
+    let parsed = read_result(body).map_err(|detail| SalesforceError::UnexpectedResponse {
+        http_status,
+        detail,
+    })?;
     if let Some(fault_code) = parsed.fault_code {
         let fault_code = fault_code.rsplit(':').next().unwrap_or_default().to_owned();
         return Err(SalesforceError::SoapFault {
@@ -106,17 +115,26 @@ pub(crate) fn parse_convert_lead_response(http_status: u16, body: &[u8]) -> Resu
             });
         }
         // A per-lead failure arrives with HTTP 200; report it as the request error it is.
-        return Err(SalesforceError::Api { http_status: 400, errors: parsed.errors });
+        return Err(SalesforceError::Api {
+            http_status: 400,
+            errors: parsed.errors,
+        });
     }
     let id = |value: Option<String>, name: &str| {
         value
             .as_deref()
             .map(SalesforceId::parse)
             .transpose()
-            .map_err(|error| SalesforceError::UnexpectedResponse { http_status, detail: format!("{name} {error}") })
+            .map_err(|error| SalesforceError::UnexpectedResponse {
+                http_status,
+                detail: format!("{name} {error}"),
+            })
     };
     let required = |value: Option<SalesforceId>, name: &str| {
-        value.ok_or_else(|| SalesforceError::UnexpectedResponse { http_status, detail: format!("{name} missing") })
+        value.ok_or_else(|| SalesforceError::UnexpectedResponse {
+            http_status,
+            detail: format!("{name} missing"),
+        })
     };
     Ok(LeadConversion {
         lead_id: required(id(parsed.lead_id, "leadId")?, "leadId")?,
@@ -133,11 +151,18 @@ fn read_result(body: &[u8]) -> Result<ConvertLeadResult, String> {
     let mut path: Vec<String> = Vec::new();
     let mut buffer = Vec::new();
     loop {
-        match reader.read_event_into(&mut buffer).map_err(|error| error.to_string())? {
+        match reader
+            .read_event_into(&mut buffer)
+            .map_err(|error| error.to_string())?
+        {
             Event::Start(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
                 if name == "errors" && path.last().is_some_and(|parent| parent == "result") {
-                    result.errors.push(ApiErrorItem { error_code: String::new(), message: String::new(), fields: Vec::new() });
+                    result.errors.push(ApiErrorItem {
+                        error_code: String::new(),
+                        message: String::new(),
+                        fields: Vec::new(),
+                    });
                 }
                 path.push(name);
             }
@@ -146,7 +171,9 @@ fn read_result(body: &[u8]) -> Result<ConvertLeadResult, String> {
             }
             Event::Text(text) => {
                 let value = text.decode().map_err(|error| error.to_string())?;
-                let value = quick_xml::escape::unescape(&value).map_err(|error| error.to_string())?.into_owned();
+                let value = quick_xml::escape::unescape(&value)
+                    .map_err(|error| error.to_string())?
+                    .into_owned();
                 store_text(&mut result, &path, value);
             }
             Event::Eof => break,

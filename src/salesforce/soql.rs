@@ -127,7 +127,11 @@ impl SelectQuery {
     }
 
     /// Adds an `ORDER BY` item.
-    pub fn order_by(mut self, field: &str, direction: Direction) -> Result<Self, InvalidIdentifier> {
+    pub fn order_by(
+        mut self,
+        field: &str,
+        direction: Direction,
+    ) -> Result<Self, InvalidIdentifier> {
         self.order_by.push((checked_identifier(field)?, direction));
         Ok(self)
     }
@@ -209,7 +213,9 @@ pub fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
             let mut characters = part.chars();
-            characters.next().is_some_and(|first| first.is_ascii_alphabetic())
+            characters
+                .next()
+                .is_some_and(|first| first.is_ascii_alphabetic())
                 && characters.all(|rest| rest.is_ascii_alphanumeric() || rest == '_')
         })
 }
@@ -250,7 +256,11 @@ fn write_conjunction(soql: &mut String, conditions: &[Condition], joiner: &str) 
 
 fn write_condition(soql: &mut String, condition: &Condition) {
     match condition {
-        Condition::Compare { field, comparison, value } => {
+        Condition::Compare {
+            field,
+            comparison,
+            value,
+        } => {
             let _ = write!(soql, "{field} {} ", comparison.operator());
             write_value(soql, value);
         }
@@ -381,9 +391,15 @@ mod tests {
             .filter(Condition::Any(vec![
                 Condition::In {
                     field: "ContactId".into(),
-                    values: vec![SoqlValue::Text("003A".into()), SoqlValue::Text("003B".into())],
+                    values: vec![
+                        SoqlValue::Text("003A".into()),
+                        SoqlValue::Text("003B".into()),
+                    ],
                 },
-                Condition::StartsWith { field: "Subject".into(), prefix: "100%".into() },
+                Condition::StartsWith {
+                    field: "Subject".into(),
+                    prefix: "100%".into(),
+                },
             ]))
             .unwrap()
             .order_by("Id", Direction::Ascending)
@@ -398,14 +414,24 @@ mod tests {
 
     #[test]
     fn rejects_names_that_are_not_identifiers() {
-        for bad in ["", "Id, Name", "Name--", "1Name", "Account..Name", "Name FROM User"] {
+        for bad in [
+            "",
+            "Id, Name",
+            "Name--",
+            "1Name",
+            "Account..Name",
+            "Name FROM User",
+        ] {
             assert!(SelectQuery::new("Lead", [bad]).is_err(), "{bad:?} accepted");
         }
         assert!(SelectQuery::new("Lead; DROP", ["Id"]).is_err());
         assert!(
             SelectQuery::new("Lead", ["Id"])
                 .unwrap()
-                .filter(Condition::In { field: "Id".into(), values: vec![] })
+                .filter(Condition::In {
+                    field: "Id".into(),
+                    values: vec![]
+                })
                 .is_err()
         );
     }

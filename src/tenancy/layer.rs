@@ -34,7 +34,10 @@ impl<S> Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, registry: Arc::clone(&self.registry) }
+        Authenticate {
+            inner,
+            registry: Arc::clone(&self.registry),
+        }
     }
 }
 
@@ -47,7 +50,10 @@ pub struct Authenticate<S> {
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for Authenticate<S>
 where
-    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>> + Clone + Send + 'static,
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     RequestBody: Send + 'static,
@@ -99,7 +105,9 @@ fn caller_deadline(headers: &http::HeaderMap) -> Option<CallDeadline> {
         _ => return None,
     };
     let margin = (timeout / 20).min(Duration::from_millis(20));
-    Instant::now().checked_add(timeout - margin).map(CallDeadline)
+    Instant::now()
+        .checked_add(timeout - margin)
+        .map(CallDeadline)
 }
 
 #[cfg(test)]
@@ -111,10 +119,13 @@ mod tests {
         let deadline = |value: &str| {
             let mut headers = http::HeaderMap::new();
             headers.insert("grpc-timeout", value.parse().unwrap());
-            caller_deadline(&headers).map(|CallDeadline(at)| at.saturating_duration_since(Instant::now()))
+            caller_deadline(&headers)
+                .map(|CallDeadline(at)| at.saturating_duration_since(Instant::now()))
         };
         let two_seconds = deadline("2S").unwrap();
-        assert!(two_seconds <= Duration::from_secs(2) && two_seconds >= Duration::from_millis(1900));
+        assert!(
+            two_seconds <= Duration::from_secs(2) && two_seconds >= Duration::from_millis(1900)
+        );
         assert!(deadline("100m").unwrap() <= Duration::from_millis(100));
         assert!(deadline("x").is_none());
         assert!(deadline("10Q").is_none());

@@ -117,7 +117,12 @@ impl TenantRegistry {
             .and_then(|value| value.to_str().ok())
             .map(str::trim)
             .filter(|name| !name.is_empty())
-            .ok_or_else(|| GatewayError::invalid_field(TENANT_HEADER, "metadata x-tenant-id is required: it names the tenant (org) to call"))?;
+            .ok_or_else(|| {
+                GatewayError::invalid_field(
+                    TENANT_HEADER,
+                    "metadata x-tenant-id is required: it names the tenant (org) to call",
+                )
+            })?;
         let presented = ApiKeyHash::of_key(key);
         let tenant = TenantId::new(tenant_name);
         if let Some(grant) = self
@@ -125,9 +130,16 @@ impl TenantRegistry {
             .get(&tenant)
             .and_then(|grants| grants.iter().find(|grant| grant.hash.matches(&presented)))
         {
-            return Ok(Caller { tenant, name: Arc::clone(&grant.caller) });
+            return Ok(Caller {
+                tenant,
+                name: Arc::clone(&grant.caller),
+            });
         }
-        let known_elsewhere = self.grants.values().flatten().any(|grant| grant.hash.matches(&presented));
+        let known_elsewhere = self
+            .grants
+            .values()
+            .flatten()
+            .any(|grant| grant.hash.matches(&presented));
         if known_elsewhere {
             return Err(GatewayError::PermissionDenied {
                 reason: "TENANT_NOT_GRANTED",
@@ -146,7 +158,9 @@ fn bearer_key(headers: &HeaderMap) -> Result<&str, GatewayError> {
         reason: "API_KEY_MISSING",
         message: "metadata `authorization: Bearer <api key>` is required".into(),
     };
-    let value = headers.get(http::header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     let (scheme, key) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
@@ -161,9 +175,15 @@ mod tests {
     use tonic::Code;
 
     fn registry() -> TenantRegistry {
-        let grant = |caller: &str, key: &str| KeyGrant { caller: Arc::from(caller), hash: ApiKeyHash::of_key(key) };
+        let grant = |caller: &str, key: &str| KeyGrant {
+            caller: Arc::from(caller),
+            hash: ApiKeyHash::of_key(key),
+        };
         TenantRegistry::new(HashMap::from([
-            (TenantId::new("acme"), vec![grant("ivr", "acme-key"), grant("shared", "shared-key")]),
+            (
+                TenantId::new("acme"),
+                vec![grant("ivr", "acme-key"), grant("shared", "shared-key")],
+            ),
             (TenantId::new("globex"), vec![grant("shared", "shared-key")]),
         ]))
     }
@@ -186,15 +206,39 @@ mod tests {
     #[test]
     fn grants_decide_access() {
         let registry = registry();
-        let caller = registry.authenticate(&headers(Some("acme"), Some("Bearer acme-key"))).unwrap();
+        let caller = registry
+            .authenticate(&headers(Some("acme"), Some("Bearer acme-key")))
+            .unwrap();
         assert_eq!((caller.tenant.as_str(), &*caller.name), ("acme", "ivr"));
-        assert!(registry.authenticate(&headers(Some("globex"), Some("bearer shared-key"))).is_ok());
-        assert_eq!(code(registry.authenticate(&headers(Some("globex"), Some("Bearer acme-key")))), Code::PermissionDenied);
-        assert_eq!(code(registry.authenticate(&headers(Some("nobody"), Some("Bearer acme-key")))), Code::PermissionDenied);
-        assert_eq!(code(registry.authenticate(&headers(Some("acme"), Some("Bearer wrong")))), Code::Unauthenticated);
-        assert_eq!(code(registry.authenticate(&headers(Some("acme"), None))), Code::Unauthenticated);
-        assert_eq!(code(registry.authenticate(&headers(Some("acme"), Some("Basic abc")))), Code::Unauthenticated);
-        assert_eq!(code(registry.authenticate(&headers(None, Some("Bearer acme-key")))), Code::InvalidArgument);
+        assert!(
+            registry
+                .authenticate(&headers(Some("globex"), Some("bearer shared-key")))
+                .is_ok()
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("globex"), Some("Bearer acme-key")))),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("nobody"), Some("Bearer acme-key")))),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("acme"), Some("Bearer wrong")))),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("acme"), None))),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("acme"), Some("Basic abc")))),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            code(registry.authenticate(&headers(None, Some("Bearer acme-key")))),
+            Code::InvalidArgument
+        );
     }
 
     #[test]

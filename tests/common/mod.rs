@@ -41,7 +41,9 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a sandbox org and a gateway whose configuration `adjust` may change.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_test_logs();
-    let sandbox = sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let sandbox = sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
     let credentials = sandbox.credentials();
     let org_credentials = OrgCredentials {
         client_id: Some(SecretString::from(credentials.client_id.clone())),
@@ -52,7 +54,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().unwrap();
-    let mut config = Config::for_sandbox(address, sandbox.base_url().parse().unwrap(), org_credentials, API_KEY);
+    let mut config = Config::for_sandbox(
+        address,
+        sandbox.base_url().parse().unwrap(),
+        org_credentials,
+        API_KEY,
+    );
     config.shutdown_grace_seconds = 5;
     adjust(&mut config);
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
@@ -64,7 +71,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .connect()
         .await
         .expect("connect to sfgate");
-    TestApp { sandbox, address, channel, shutdown: Some(shutdown), server: Some(server) }
+    TestApp {
+        sandbox,
+        address,
+        channel,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -97,13 +110,20 @@ impl TestApp {
         self.sandbox
             .requests()
             .into_iter()
-            .filter(|request| request.path.starts_with("/services/data") || request.path.starts_with("/services/Soap"))
+            .filter(|request| {
+                request.path.starts_with("/services/data")
+                    || request.path.starts_with("/services/Soap")
+            })
             .collect()
     }
 
     /// Token requests the sandbox received.
     pub fn token_requests(&self) -> usize {
-        self.sandbox.requests().iter().filter(|request| request.path.starts_with("/services/oauth2/token")).count()
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|request| request.path.starts_with("/services/oauth2/token"))
+            .count()
     }
 
     /// Stops the gateway the way SIGTERM does and waits for it to finish.
@@ -137,8 +157,12 @@ impl Drop for TestApp {
 /// Wraps a message with tenant and key metadata.
 pub fn with_metadata<T>(message: T, tenant: &str, key: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("x-tenant-id", tenant.parse().unwrap());
-    request.metadata_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-tenant-id", tenant.parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
     request
 }
 
@@ -157,13 +181,21 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_error_details()
         .bad_request()
-        .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// A field mask of the given paths.
 pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|path| (*path).to_owned()).collect() })
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+    })
 }
 
 fn init_test_logs() {
