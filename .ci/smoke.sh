@@ -32,6 +32,8 @@ done
 fail() { echo "smoke: $*" >&2; echo "--- sfgate log ---" >&2; cat "$log" >&2; exit 1; }
 headers=(-H "x-tenant-id: sandbox" -H "authorization: Bearer ${key}")
 
+grep -q "demo API key: ${key}" "$log" || fail "the demo API key was not printed"
+grep -q "grpcurl -plaintext" "$log" || fail "no grpcurl examples were printed"
 services=$("$grpcurl" -plaintext "$address" list)
 for service in sfgate.v1.LeadService sfgate.v1.ContactService sfgate.v1.AccountService \
     sfgate.v1.OpportunityService sfgate.v1.CaseService sfgate.v1.CampaignService grpc.health.v1.Health; do

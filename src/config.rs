@@ -9,11 +9,13 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
 use crate::auth::OAuthGrant;
 use crate::credentials::OrgCredentials;
+use crate::sandbox::SandboxHandle;
 use crate::tenancy::ApiKeyHash;
 
 /// The API version used when a tenant names none.
@@ -197,11 +199,19 @@ impl Config {
     /// the embedded sandbox org at `base_url`, reached with the password flow.
     pub fn for_sandbox(
         listen: SocketAddr,
-        base_url: Url,
-        credentials: OrgCredentials,
+        sandbox: &SandboxHandle,
         api_key: &str,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let base_url = Url::parse(sandbox.base_url()).context("the sandbox URL")?;
         let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let app = sandbox.credentials();
+        let credentials = OrgCredentials {
+            client_id: Some(SecretString::from(app.client_id.clone())),
+            client_secret: Some(SecretString::from(app.client_secret.clone())),
+            username: Some(app.username.clone()),
+            password: Some(SecretString::from(app.password.clone())),
+            security_token: None,
+        };
         let tenant = TenantConfig {
             login_url: base_url,
             api_version: DEFAULT_API_VERSION.to_owned(),
@@ -214,14 +224,14 @@ impl Config {
                 sha256: ApiKeyHash::of_key(api_key).to_hex(),
             }],
         };
-        Self {
+        Ok(Self {
             listen,
             shutdown_grace_seconds: default_shutdown_grace_seconds(),
             tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
             credentials: CredentialsConfig::File {
                 secrets: HashMap::from([("sandbox".to_owned(), credentials)]),
             },
-        }
+        })
     }
 }
 

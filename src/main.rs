@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rand::distr::{Alphanumeric, SampleString};
-use secrecy::SecretString;
 use sfgate::config::Config;
-use sfgate::credentials::OrgCredentials;
 use sfgate::sandbox::{self, SandboxConfig, SandboxHandle};
 use sfgate::telemetry::{self, LogFormat};
 use sfgate::tenancy::ApiKeyHash;
@@ -83,20 +81,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         Alphanumeric.sample_string(&mut rand::rng(), 24)
                     )
                 });
-            let credentials = sandbox.credentials();
-            let org_credentials = OrgCredentials {
-                client_id: Some(SecretString::from(credentials.client_id.clone())),
-                client_secret: Some(SecretString::from(credentials.client_secret.clone())),
-                username: Some(credentials.username.clone()),
-                password: Some(SecretString::from(credentials.password.clone())),
-                security_token: None,
-            };
-            let config = Config::for_sandbox(
-                "127.0.0.1:50051".parse()?,
-                sandbox.base_url().parse().context("sandbox URL")?,
-                org_credentials,
-                &demo_key,
-            );
+            let config = Config::for_sandbox("127.0.0.1:50051".parse()?, &sandbox, &demo_key)?;
             (config, Some(sandbox), Some(demo_key))
         }
     };

@@ -167,6 +167,7 @@ async fn injected_request_errors_map_per_the_table() {
         (400, "UNABLE_TO_LOCK_ROW", Code::Aborted),
         (503, "SERVER_UNAVAILABLE", Code::Unavailable),
         (500, "UNKNOWN_EXCEPTION", Code::Unavailable),
+        (404, "SOMETHING_ELSE_MISSING", Code::NotFound),
     ];
     for (http_status, error_code, expected) in rows {
         app.sandbox
@@ -432,4 +433,24 @@ async fn token_endpoint_refusal_is_unavailable_without_secrets() {
     );
     assert!(!format!("{status:?}").contains("canary"));
     let _ = mask(&[]);
+}
+
+#[tokio::test]
+async fn an_org_that_refuses_connections_is_unavailable() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|config| {
+        config.tenants.get_mut("sandbox").unwrap().login_url =
+            format!("http://127.0.0.1:{closed_port}").parse().unwrap();
+    })
+    .await;
+    let status = get_lead(&app, "00Q5g00000AbCdE").await;
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "UPSTREAM_UNREACHABLE")
+    );
+    assert!(status.get_error_details().retry_info().is_some());
 }

@@ -1,6 +1,6 @@
 //! `ContactService`: typed Contact records.
 
-use super::object_type::{Criterion, CriterionKind, ObjectType, output, reference, value};
+use super::object_type::{ObjectType, PERSON_CRITERIA, output, reference, value};
 use super::typed_object_service;
 use crate::pb::contact_service_server::ContactService;
 use crate::pb::{
@@ -34,28 +34,7 @@ pub(crate) static CONTACT: ObjectType = ObjectType {
         output("created_date", "CreatedDate"),
         output("last_modified_date", "LastModifiedDate"),
     ],
-    criteria: &[
-        Criterion {
-            proto: "first_name",
-            api: "FirstName",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "last_name",
-            api: "LastName",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "email",
-            api: "Email",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "phone",
-            api: "Phone",
-            kind: CriterionKind::Equals,
-        },
-    ],
+    criteria: PERSON_CRITERIA,
 };
 
 typed_object_service! {

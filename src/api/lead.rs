@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::object_type::{Criterion, CriterionKind, ObjectType, output, reference, value};
+use super::object_type::{ObjectType, PERSON_CRITERIA, output, reference, value};
 use super::records::{self, parse_id};
 use super::{respond, typed_object_service};
 use crate::error::GatewayError;
@@ -44,28 +44,7 @@ pub(crate) static LEAD: ObjectType = ObjectType {
         output("created_date", "CreatedDate"),
         output("last_modified_date", "LastModifiedDate"),
     ],
-    criteria: &[
-        Criterion {
-            proto: "first_name",
-            api: "FirstName",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "last_name",
-            api: "LastName",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "email",
-            api: "Email",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "phone",
-            api: "Phone",
-            kind: CriterionKind::Equals,
-        },
-    ],
+    criteria: PERSON_CRITERIA,
 };
 
 const ACCOUNT_PREFIX: &str = "001";

@@ -81,6 +81,30 @@ pub(crate) struct Criterion {
     pub(crate) kind: CriterionKind,
 }
 
+/// The find criteria of people (Lead, Contact): name, email and phone.
+pub(crate) const PERSON_CRITERIA: &[Criterion] = &[
+    Criterion {
+        proto: "first_name",
+        api: "FirstName",
+        kind: CriterionKind::Equals,
+    },
+    Criterion {
+        proto: "last_name",
+        api: "LastName",
+        kind: CriterionKind::Equals,
+    },
+    Criterion {
+        proto: "email",
+        api: "Email",
+        kind: CriterionKind::Equals,
+    },
+    Criterion {
+        proto: "phone",
+        api: "Phone",
+        kind: CriterionKind::Equals,
+    },
+];
+
 /// A Salesforce object with a typed API.
 #[derive(Debug)]
 pub(crate) struct ObjectType {

@@ -5,9 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secrecy::SecretString;
 use sfgate::config::Config;
-use sfgate::credentials::OrgCredentials;
 use sfgate::pb::account_service_client::AccountServiceClient;
 use sfgate::pb::campaign_service_client::CampaignServiceClient;
 use sfgate::pb::case_service_client::CaseServiceClient;
@@ -44,22 +42,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let sandbox = sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts");
-    let credentials = sandbox.credentials();
-    let org_credentials = OrgCredentials {
-        client_id: Some(SecretString::from(credentials.client_id.clone())),
-        client_secret: Some(SecretString::from(credentials.client_secret.clone())),
-        username: Some(credentials.username.clone()),
-        password: Some(SecretString::from(credentials.password.clone())),
-        security_token: None,
-    };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().unwrap();
-    let mut config = Config::for_sandbox(
-        address,
-        sandbox.base_url().parse().unwrap(),
-        org_credentials,
-        API_KEY,
-    );
+    let mut config = Config::for_sandbox(address, &sandbox, API_KEY).expect("sandbox config");
     config.shutdown_grace_seconds = 5;
     adjust(&mut config);
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();

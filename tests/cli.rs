@@ -1,0 +1,216 @@
+//! The `sfgate` binary as a user runs it: the sandbox alone, a configuration file with `SFGATE__`
+//! environment overrides, key hashing, and a refused configuration.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::with_metadata;
+use sfgate::pb::GetLeadRequest;
+use sfgate::pb::lead_service_client::LeadServiceClient;
+use sfgate::sandbox::{self, SandboxConfig};
+use sfgate::tenancy::ApiKeyHash;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sfgate");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn terminate(child: &mut Running) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "sfgate did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_sandbox_runs_alone_with_credentials_from_the_environment() {
+    let port = free_port();
+    let child = Command::new(BINARY)
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SFGATE_SANDBOX_CLIENT_ID", "cli-client-id")
+        .env("SFGATE_SANDBOX_CLIENT_SECRET", "cli-client-secret")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let mut printed = String::new();
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    while !printed.contains("grant_type=client_credentials") {
+        let line = lines.next().expect("sandbox output").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    assert!(
+        printed.contains("client_id:     cli-client-id"),
+        "{printed}"
+    );
+    assert!(printed.contains("grant_type=password"), "{printed}");
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = sfgate::salesforce::http_client();
+    let token: serde_json::Value = http
+        .post(format!("{base}/services/oauth2/token"))
+        .basic_auth("cli-client-id", Some("cli-client-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = token["access_token"].as_str().expect("a token");
+    assert_eq!(token["instance_url"], base);
+    let describe = http
+        .get(format!("{base}/services/data/v66.0/sobjects/Lead/describe"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(describe.status(), 200);
+    assert!(
+        describe.headers()["sforce-limit-info"]
+            .to_str()
+            .unwrap()
+            .starts_with("api-usage=")
+    );
+    assert!(terminate(&mut child).await.success());
+}
+
+#[tokio::test]
+async fn serve_reads_a_config_file_with_environment_overrides() {
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let credentials = org.credentials();
+    let port = free_port();
+    let config = format!(
+        r#"
+listen = "127.0.0.1:1"
+
+[tenants.acme]
+login_url = "{base}"
+grant = "password"
+credentials_path = "orgs/acme"
+allowed_instance_hosts = ["127.0.0.1"]
+api_keys = [{{ caller = "cli-test", sha256 = "{hash}" }}]
+
+[credentials]
+provider = "file"
+[credentials.secrets."orgs/acme"]
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+username = "{username}"
+password = "{password}"
+"#,
+        base = org.base_url(),
+        hash = ApiKeyHash::of_key("acme-key").to_hex(),
+        client_id = credentials.client_id,
+        client_secret = credentials.client_secret,
+        username = credentials.username,
+        password = credentials.password,
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let child = Command::new(BINARY)
+        .arg("--config")
+        .arg(file.path())
+        .env("SFGATE__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SFGATE__TENANTS__ACME__API_VERSION", "v65.0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    let started = Instant::now();
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(channel) => break channel,
+            Err(_) if started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("sfgate did not start: {error}"),
+        }
+    };
+    let lead_id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = LeadServiceClient::new(channel)
+        .get_lead(with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                fields: None,
+            },
+            "acme",
+            "acme-key",
+        ))
+        .await
+        .expect("GetLead through the configured tenant")
+        .into_inner();
+    assert_eq!(lead.id, lead_id);
+    let paths: Vec<String> = org
+        .requests()
+        .into_iter()
+        .map(|request| request.path)
+        .collect();
+    assert!(
+        paths.contains(&format!("/services/data/v65.0/sobjects/Lead/{lead_id}")),
+        "{paths:?}"
+    );
+    assert!(terminate(&mut child).await.success());
+}
+
+#[test]
+fn hash_key_prints_the_sha256_of_the_key() {
+    let output = Command::new(BINARY)
+        .args(["hash-key", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        ApiKeyHash::of_key("s3cret").to_hex()
+    );
+}
+
+#[test]
+fn an_invalid_configuration_is_refused_with_the_reason() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "[tenants.acme]\nlogin_url = \"https://x.my.salesforce.com\"\ngrant = \"magic\"\ncredentials_path = \"x\"\n").unwrap();
+    let output = Command::new(BINARY)
+        .arg("--config")
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("magic"), "{stderr}");
+}
