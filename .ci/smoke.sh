@@ -34,6 +34,10 @@ headers=(-H "x-tenant-id: sandbox" -H "authorization: Bearer ${key}")
 
 grep -q "demo API key: ${key}" "$log" || fail "the demo API key was not printed"
 grep -q "grpcurl -plaintext" "$log" || fail "no grpcurl examples were printed"
+# Every command printed for the newcomer must work as printed.
+while IFS= read -r command; do
+    bash -c "${command/grpcurl/$grpcurl}" >/dev/null 2>&1 || fail "printed command failed: $command"
+done < <(grep '^  grpcurl ' "$log")
 services=$("$grpcurl" -plaintext "$address" list)
 for service in sfgate.v1.LeadService sfgate.v1.ContactService sfgate.v1.AccountService \
     sfgate.v1.OpportunityService sfgate.v1.CaseService sfgate.v1.CampaignService grpc.health.v1.Health; do

@@ -9,13 +9,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
 use crate::auth::OAuthGrant;
 use crate::credentials::OrgCredentials;
-use crate::sandbox::SandboxHandle;
 use crate::tenancy::ApiKeyHash;
 
 /// The API version used when a tenant names none.
@@ -105,7 +103,7 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 50051))
 }
 
-fn default_shutdown_grace_seconds() -> u64 {
+pub(crate) fn default_shutdown_grace_seconds() -> u64 {
     30
 }
 
@@ -117,7 +115,7 @@ fn default_allowed_instance_hosts() -> Vec<String> {
     vec!["*.salesforce.com".to_owned(), "*.force.com".to_owned()]
 }
 
-fn default_upstream_timeout_ms() -> u64 {
+pub(crate) fn default_upstream_timeout_ms() -> u64 {
     30_000
 }
 
@@ -192,47 +190,6 @@ fn is_api_version(version: &str) -> bool {
                 && major.chars().all(|c| c.is_ascii_digit())
                 && minor.chars().all(|c| c.is_ascii_digit())
         })
-}
-
-impl Config {
-    /// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of
-    /// the embedded sandbox org at `base_url`, reached with the password flow.
-    pub fn for_sandbox(
-        listen: SocketAddr,
-        sandbox: &SandboxHandle,
-        api_key: &str,
-    ) -> anyhow::Result<Self> {
-        let base_url = Url::parse(sandbox.base_url()).context("the sandbox URL")?;
-        let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
-        let app = sandbox.credentials();
-        let credentials = OrgCredentials {
-            client_id: Some(SecretString::from(app.client_id.clone())),
-            client_secret: Some(SecretString::from(app.client_secret.clone())),
-            username: Some(app.username.clone()),
-            password: Some(SecretString::from(app.password.clone())),
-            security_token: None,
-        };
-        let tenant = TenantConfig {
-            login_url: base_url,
-            api_version: DEFAULT_API_VERSION.to_owned(),
-            grant: OAuthGrant::Password,
-            credentials_path: "sandbox".to_owned(),
-            allowed_instance_hosts: vec![host],
-            upstream_timeout_ms: default_upstream_timeout_ms(),
-            api_keys: vec![ApiKeyConfig {
-                caller: "demo".to_owned(),
-                sha256: ApiKeyHash::of_key(api_key).to_hex(),
-            }],
-        };
-        Ok(Self {
-            listen,
-            shutdown_grace_seconds: default_shutdown_grace_seconds(),
-            tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
-            credentials: CredentialsConfig::File {
-                secrets: HashMap::from([("sandbox".to_owned(), credentials)]),
-            },
-        })
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::AuthError;
-use crate::salesforce::SalesforceError;
+use crate::salesforce::{ApiErrorItem, SalesforceError};
 
 /// `ErrorInfo.domain` of errors Salesforce reported.
 pub const SALESFORCE_DOMAIN: &str = "salesforce.com";
@@ -193,45 +193,17 @@ fn salesforce_status(error: SalesforceError) -> Status {
         SalesforceError::Api {
             http_status,
             errors,
+        } => api_error_status(message, http_status, &errors),
+        SalesforceError::SoapFault {
+            fault_code,
+            message: fault_message,
         } => {
-            let first = errors.first();
-            let error_code = first
-                .map(|item| item.error_code.clone())
-                .unwrap_or_default();
-            let code = code_for_salesforce_error(&error_code)
-                .unwrap_or_else(|| code_for_http_status(http_status));
-            let fields: Vec<String> = errors
-                .iter()
-                .flat_map(|item| item.fields.iter().cloned())
-                .collect();
-            let mut details = ErrorDetails::with_error_info(
-                error_code.clone(),
-                SALESFORCE_DOMAIN,
-                [
-                    ("http_status".to_string(), http_status.to_string()),
-                    ("fields".to_string(), fields.join(",")),
-                ],
-            );
-            if code == Code::InvalidArgument {
-                for item in &errors {
-                    if item.fields.is_empty() {
-                        details.add_bad_request_violation("", &item.message);
-                    }
-                    for field in &item.fields {
-                        details.add_bad_request_violation(field, &item.message);
-                    }
-                }
-            }
-            if let Some(delay) = retry_delay(code) {
-                details.set_retry_info(Some(delay));
-            }
-            if code == Code::ResourceExhausted {
-                details.add_quota_failure_violation(
-                    "salesforce-org",
-                    "the org's daily API request limit is exhausted",
-                );
-            }
-            Status::with_error_details(code, message, details)
+            let errors = [ApiErrorItem {
+                error_code: fault_code,
+                message: fault_message,
+                fields: Vec::new(),
+            }];
+            api_error_status(message, 500, &errors)
         }
         SalesforceError::MultipleMatches { urls } => Status::with_error_details(
             Code::FailedPrecondition,
@@ -245,17 +217,15 @@ fn salesforce_status(error: SalesforceError) -> Status {
                 ],
             ),
         ),
-        SalesforceError::SoapFault { fault_code, .. } => {
-            let code = code_for_salesforce_error(&fault_code).unwrap_or(Code::Unavailable);
-            Status::with_error_details(
-                code,
-                message,
-                ErrorDetails::with_error_info(fault_code, SALESFORCE_DOMAIN, []),
-            )
-        }
         SalesforceError::SessionRejected => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
-        SalesforceError::Auth(AuthError::Credentials(_)) => {
-            unavailable(message, "CREDENTIALS_UNAVAILABLE", Some(5))
+        SalesforceError::Auth(AuthError::Credentials(cause)) => {
+            // The secret path and the provider's words stay in the log, not in the caller's message.
+            tracing::warn!(error = %cause, "tenant credentials unavailable");
+            unavailable(
+                "the tenant's Salesforce credentials are unavailable".into(),
+                "CREDENTIALS_UNAVAILABLE",
+                Some(5),
+            )
         }
         SalesforceError::Auth(AuthError::Unreachable(_)) => {
             unavailable(message, "UPSTREAM_UNREACHABLE", Some(1))
@@ -266,11 +236,60 @@ fn salesforce_status(error: SalesforceError) -> Status {
             message,
             ErrorDetails::with_error_info("UPSTREAM_TIMEOUT", GATEWAY_DOMAIN, []),
         ),
-        SalesforceError::Unreachable(_) => unavailable(message, "UPSTREAM_UNREACHABLE", Some(1)),
+        // A request that never left is safe to retry; one lost mid-way may have been carried out.
+        SalesforceError::Unreachable {
+            request_sent: false,
+            ..
+        } => unavailable(message, "UPSTREAM_UNREACHABLE", Some(1)),
+        SalesforceError::Unreachable {
+            request_sent: true, ..
+        } => unavailable(message, "UPSTREAM_UNREACHABLE", None),
         SalesforceError::UnexpectedResponse { .. } => {
-            unavailable(message, "UPSTREAM_BAD_RESPONSE", Some(1))
+            unavailable(message, "UPSTREAM_BAD_RESPONSE", None)
         }
     }
+}
+
+/// A status for Salesforce's own error codes: the table decides the code, the details follow it.
+fn api_error_status(message: String, http_status: u16, errors: &[ApiErrorItem]) -> Status {
+    let error_code = errors
+        .first()
+        .map(|item| item.error_code.clone())
+        .unwrap_or_default();
+    let code =
+        code_for_salesforce_error(&error_code).unwrap_or_else(|| code_for_http_status(http_status));
+    let fields: Vec<String> = errors
+        .iter()
+        .flat_map(|item| item.fields.iter().cloned())
+        .collect();
+    let mut details = ErrorDetails::with_error_info(
+        error_code,
+        SALESFORCE_DOMAIN,
+        [
+            ("http_status".to_string(), http_status.to_string()),
+            ("fields".to_string(), fields.join(",")),
+        ],
+    );
+    if code == Code::InvalidArgument {
+        for item in errors {
+            if item.fields.is_empty() {
+                details.add_bad_request_violation("", &item.message);
+            }
+            for field in &item.fields {
+                details.add_bad_request_violation(field, &item.message);
+            }
+        }
+    }
+    if let Some(delay) = retry_delay(code) {
+        details.set_retry_info(Some(delay));
+    }
+    if code == Code::ResourceExhausted {
+        details.add_quota_failure_violation(
+            "salesforce-org",
+            "the org's daily API request limit is exhausted",
+        );
+    }
+    Status::with_error_details(code, message, details)
 }
 
 fn unavailable(message: String, reason: &str, retry_after_seconds: Option<u64>) -> Status {
@@ -293,7 +312,6 @@ fn retry_delay(code: Code) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salesforce::ApiErrorItem;
 
     #[test]
     fn table_maps_exact_codes_and_prefixes() {
@@ -320,6 +338,10 @@ mod tests {
             GatewayError::invalid_field("lead.id", "must be empty"),
             GatewayError::DeadlineExceeded,
             GatewayError::Salesforce(SalesforceError::Timeout),
+            GatewayError::Salesforce(SalesforceError::SoapFault {
+                fault_code: "UNABLE_TO_LOCK_ROW".into(),
+                message: "x".into(),
+            }),
             GatewayError::Salesforce(SalesforceError::SessionRejected),
             GatewayError::Salesforce(SalesforceError::Api {
                 http_status: 400,

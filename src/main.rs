@@ -81,7 +81,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         Alphanumeric.sample_string(&mut rand::rng(), 24)
                     )
                 });
-            let config = Config::for_sandbox("127.0.0.1:50051".parse()?, &sandbox, &demo_key)?;
+            let config =
+                sfgate::server::sandbox_config("127.0.0.1:50051".parse()?, &sandbox, &demo_key)?;
             (config, Some(sandbox), Some(demo_key))
         }
     };

@@ -1,26 +1,33 @@
 //! Wires a [`Config`] into a running gRPC server: credentials, org connections, tenant registry,
 //! services, reflection (v1 and v1alpha), health, and graceful shutdown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use url::Url;
 
 use crate::api::Gateway;
 use crate::api::account::AccountApi;
 use crate::api::campaign::CampaignApi;
 use crate::api::case::CaseApi;
 use crate::api::contact::ContactApi;
+use crate::api::context::TenantId;
 use crate::api::lead::LeadApi;
 use crate::api::opportunity::OpportunityApi;
-use crate::auth::{OrgAuthConfig, OrgAuthenticator};
-use crate::config::{Config, CredentialsConfig};
-use crate::credentials::{CredentialProvider, StaticCredentialProvider};
+use crate::auth::{OAuthGrant, OrgAuthConfig, OrgAuthenticator};
+use crate::config::{
+    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, TenantConfig,
+    default_shutdown_grace_seconds, default_upstream_timeout_ms,
+};
+use crate::credentials::{CredentialProvider, OrgCredentials, StaticCredentialProvider};
 use crate::pb::account_service_server::AccountServiceServer;
 use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
@@ -28,7 +35,8 @@ use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
 use crate::pb::opportunity_service_server::OpportunityServiceServer;
 use crate::salesforce::{SalesforceClient, http_client};
-use crate::tenancy::{ApiKeyHash, AuthenticateLayer, KeyGrant, TenantId, TenantRegistry};
+use crate::sandbox::SandboxHandle;
+use crate::tenancy::{ApiKeyHash, AuthenticateLayer, KeyGrant, TenantRegistry};
 
 /// Time limit of one token request.
 const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,6 +130,45 @@ pub async fn run(
     }
     tracing::info!("sfgate stopped");
     Ok(())
+}
+
+/// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of the
+/// embedded sandbox org, reached with the password flow; `api_key` is the demo key.
+pub fn sandbox_config(
+    listen: SocketAddr,
+    sandbox: &SandboxHandle,
+    api_key: &str,
+) -> anyhow::Result<Config> {
+    let base_url = Url::parse(sandbox.base_url()).context("the sandbox URL")?;
+    let host = base_url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let app = sandbox.credentials();
+    let credentials = OrgCredentials {
+        client_id: Some(SecretString::from(app.client_id.clone())),
+        client_secret: Some(SecretString::from(app.client_secret.clone())),
+        username: Some(app.username.clone()),
+        password: Some(SecretString::from(app.password.clone())),
+        security_token: None,
+    };
+    let tenant = TenantConfig {
+        login_url: base_url,
+        api_version: DEFAULT_API_VERSION.to_owned(),
+        grant: OAuthGrant::Password,
+        credentials_path: "sandbox".to_owned(),
+        allowed_instance_hosts: vec![host],
+        upstream_timeout_ms: default_upstream_timeout_ms(),
+        api_keys: vec![ApiKeyConfig {
+            caller: "demo".to_owned(),
+            sha256: ApiKeyHash::of_key(api_key).to_hex(),
+        }],
+    };
+    Ok(Config {
+        listen,
+        shutdown_grace_seconds: default_shutdown_grace_seconds(),
+        tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
+        credentials: CredentialsConfig::File {
+            secrets: HashMap::from([("sandbox".to_owned(), credentials)]),
+        },
+    })
 }
 
 /// Builds the tenant registry and each tenant's org connection from the configuration.

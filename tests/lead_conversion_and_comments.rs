@@ -154,6 +154,26 @@ async fn convert_lead_into_an_existing_account_without_opportunity() {
         (Code::InvalidArgument, "INVALID_STATUS")
     );
 
+    let agent = app.sandbox.find_records("User", "LastName", "Lopez")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let owned = new_lead(&app, "Owned").await;
+    let converted = app
+        .leads()
+        .convert_lead(app.request(ConvertLeadRequest {
+            lead_id: owned.id,
+            owner_id: agent.clone(),
+            ..ConvertLeadRequest::default()
+        }))
+        .await
+        .expect("conversion with an owner")
+        .into_inner();
+    let contact = app
+        .sandbox
+        .find_records("Contact", "Id", &converted.contact_id);
+    assert_eq!(contact[0]["OwnerId"], agent.as_str());
+
     let contact_without_account = app
         .leads()
         .convert_lead(app.request(ConvertLeadRequest {

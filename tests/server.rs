@@ -137,7 +137,7 @@ async fn reflection_v1_and_v1alpha_list_every_service() {
 }
 
 #[tokio::test]
-async fn health_reports_each_service_serving_then_not_serving_on_shutdown() {
+async fn health_reports_the_server_and_each_service_serving() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
     let app = spawn_app().await;

@@ -663,3 +663,255 @@ async fn ids_are_checked_before_any_call() {
     );
     assert!(app.data_requests().is_empty(), "no call reached Salesforce");
 }
+
+fn custom(field: &str, value: &str) -> Option<Struct> {
+    Some(Struct {
+        fields: [(field.to_owned(), string_value(value))].into(),
+    })
+}
+
+#[tokio::test]
+async fn every_remaining_rpc_round_trips() {
+    let app = spawn_app().await;
+
+    let mut leads = app.leads();
+    let upsert_lead = |company: &str| {
+        app.request(UpsertLeadRequest {
+            external_id_field: "External_Id__c".into(),
+            external_id: "WEB-77".into(),
+            lead: Some(Lead {
+                last_name: text("Okafor"),
+                company: text(company),
+                ..Lead::default()
+            }),
+        })
+    };
+    let created = leads
+        .upsert_lead(upsert_lead("Okafor Foods"))
+        .await
+        .unwrap()
+        .into_inner();
+    let updated = leads
+        .upsert_lead(upsert_lead("Okafor Foods Ltd"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.created && !updated.created);
+    assert_eq!(
+        updated.lead.unwrap().company.as_deref(),
+        Some("Okafor Foods Ltd")
+    );
+
+    let mut contacts = app.contacts();
+    let contact = contacts
+        .upsert_contact(app.request(UpsertContactRequest {
+            external_id_field: "External_Id__c".into(),
+            external_id: "CRM-9".into(),
+            contact: Some(Contact {
+                last_name: text("Haddad"),
+                email: text("haddad@example.com"),
+                ..Contact::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(contact.created);
+    let contact = contact.contact.unwrap();
+    assert_eq!(
+        contact.extra_fields.as_ref().unwrap().fields["External_Id__c"],
+        string_value("CRM-9")
+    );
+    let fetched = contacts
+        .get_contact(app.request(GetContactRequest {
+            id: contact.id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched, contact);
+    let moved = contacts
+        .update_contact(app.request(UpdateContactRequest {
+            contact: Some(Contact {
+                id: contact.id.clone(),
+                mailing_city: text("Lisbon"),
+                ..Contact::default()
+            }),
+            update_mask: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.mailing_city.as_deref(), Some("Lisbon"));
+    assert_eq!(
+        moved.email.as_deref(),
+        Some("haddad@example.com"),
+        "an empty mask changes only the fields set"
+    );
+
+    let mut accounts = app.accounts();
+    let northwind = accounts
+        .find_accounts(app.request(FindAccountsRequest {
+            phone: "(415) 555-0142".into(),
+            ..FindAccountsRequest::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert_eq!(northwind.len(), 1);
+    let by_name = accounts
+        .find_accounts(app.request(FindAccountsRequest {
+            name: northwind[0].name.clone().unwrap(),
+            ..FindAccountsRequest::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert_eq!(by_name, northwind);
+    let account = accounts
+        .get_account(app.request(GetAccountRequest {
+            id: northwind[0].id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(account.billing_city.as_deref(), Some("San Francisco"));
+    assert_eq!(account.number_of_employees, Some(240));
+
+    let mut opportunities = app.opportunities();
+    let opportunity = opportunities
+        .upsert_opportunity(app.request(UpsertOpportunityRequest {
+            external_id_field: "External_Id__c".into(),
+            external_id: "OPP-9001".into(),
+            opportunity: Some(Opportunity {
+                name: text("Northwind - Expansion"),
+                account_id: text(&account.id),
+                stage_name: text("Qualification"),
+                close_date: text("2027-01-15"),
+                ..Opportunity::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(opportunity.created);
+    let opportunity = opportunity.opportunity.unwrap();
+    let fetched = opportunities
+        .get_opportunity(app.request(GetOpportunityRequest {
+            id: opportunity.id.clone(),
+            fields: mask(&["stage_name", "account_id"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.stage_name.as_deref(), Some("Qualification"));
+    assert_eq!(fetched.account_id.as_deref(), Some(account.id.as_str()));
+    assert_eq!(fetched.name, None);
+
+    let mut cases = app.cases();
+    let case = cases
+        .upsert_case(app.request(UpsertCaseRequest {
+            external_id_field: "External_Id__c".into(),
+            external_id: "TICKET-311".into(),
+            case: Some(Case {
+                subject: text("Social: delayed delivery"),
+                origin: text("Social"),
+                priority: text("High"),
+                ..Case::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(case.created);
+    let case = case.case.unwrap();
+    let fetched = cases
+        .get_case(app.request(GetCaseRequest {
+            id: case.id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.priority.as_deref(), Some("High"));
+    assert_eq!(fetched.case_number, case.case_number);
+
+    let mut campaigns = app.campaigns();
+    let campaign_id = app.sandbox.find_records("Campaign", "Status", "Planned")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let campaign = campaigns
+        .update_campaign(app.request(UpdateCampaignRequest {
+            campaign: Some(Campaign {
+                id: campaign_id.clone(),
+                status: text("In Progress"),
+                extra_fields: custom("External_Id__c", "CMP-1"),
+                ..Campaign::default()
+            }),
+            update_mask: mask(&["status", "extra_fields"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(campaign.status.as_deref(), Some("In Progress"));
+    let fetched = campaigns
+        .get_campaign(app.request(GetCampaignRequest {
+            id: campaign_id,
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched, campaign);
+    assert_eq!(
+        fetched.extra_fields.unwrap().fields["External_Id__c"],
+        string_value("CMP-1")
+    );
+}
+
+#[tokio::test]
+async fn bad_upsert_and_update_requests_are_refused_before_any_call() {
+    let app = spawn_app().await;
+    app.sandbox.clear_requests();
+    for (field, value, expected) in [
+        ("External_Id__c", ".", "external_id"),
+        ("External_Id__c", "", "external_id"),
+        ("Bad Field", "x", "external_id_field"),
+    ] {
+        let status = app
+            .accounts()
+            .upsert_account(app.request(UpsertAccountRequest {
+                external_id_field: field.into(),
+                external_id: value.into(),
+                account: Some(Account {
+                    name: text("X"),
+                    ..Account::default()
+                }),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violated_fields(&status),
+            vec![expected.to_string()],
+            "{field} {value}"
+        );
+    }
+    let nothing = app
+        .accounts()
+        .update_account(app.request(UpdateAccountRequest {
+            account: Some(Account {
+                id: "001D000000IqhSL".into(),
+                ..Account::default()
+            }),
+            update_mask: None,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&nothing), vec!["update_mask".to_string()]);
+    assert!(app.data_requests().is_empty());
+}

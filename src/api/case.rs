@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::context::CallContext;
 use super::object_type::{Criterion, CriterionKind, ObjectType, output, reference, value};
 use super::records::{self, parse_id};
 use super::{record_codec as codec, respond, typed_object_service};
@@ -96,7 +97,7 @@ typed_object_service! {
 }
 
 async fn add_comment(
-    call: &records::CallContext,
+    call: &CallContext,
     request: AddCaseCommentRequest,
 ) -> Result<CaseComment, GatewayError> {
     let case_id = parse_id(&CASE, "case_id", &request.case_id)?;

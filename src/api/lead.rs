@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::context::CallContext;
 use super::object_type::{ObjectType, PERSON_CRITERIA, output, reference, value};
 use super::records::{self, parse_id};
 use super::{respond, typed_object_service};
@@ -83,7 +84,7 @@ fn optional_id(
 }
 
 async fn convert(
-    call: &records::CallContext,
+    call: &CallContext,
     request: ConvertLeadRequest,
 ) -> Result<ConvertLeadResponse, GatewayError> {
     let lead_id = parse_id(&LEAD, "lead_id", &request.lead_id)?;
@@ -114,7 +115,8 @@ async fn convert(
             .client
             .convert_lead(&convert)
             .await
-            .map_err(|error| records::upstream(&LEAD, error))?;
+            // SOAP errors name LeadConvert's fields, which are this request's own field names.
+            .map_err(GatewayError::Salesforce)?;
         Ok(ConvertLeadResponse {
             lead_id: conversion.lead_id.to_string(),
             account_id: conversion.account_id.to_string(),
@@ -129,7 +131,7 @@ async fn convert(
 }
 
 /// The first LeadStatus with IsConverted = true, as Salesforce's own convert page picks it.
-async fn default_converted_status(call: &records::CallContext) -> Result<String, GatewayError> {
+async fn default_converted_status(call: &CallContext) -> Result<String, GatewayError> {
     let query = SelectQuery::new("LeadStatus", ["MasterLabel"])
         .and_then(|query| {
             query.filter(Condition::Compare {

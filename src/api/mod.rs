@@ -6,6 +6,7 @@ pub mod account;
 pub mod campaign;
 pub mod case;
 pub mod contact;
+pub mod context;
 pub mod lead;
 mod object_type;
 pub mod opportunity;
@@ -20,8 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::error::GatewayError;
 use crate::salesforce::SalesforceClient;
-use crate::tenancy::{CallDeadline, Caller, TenantId};
-use records::CallContext;
+use context::{CallContext, CallDeadline, Caller, TenantId};
 
 /// The state the services share: each tenant's org connection.
 pub struct Gateway {

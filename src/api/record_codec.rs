@@ -91,7 +91,14 @@ pub(crate) fn update_fields(
     mask: &[String],
 ) -> Result<Record, GatewayError> {
     if mask.is_empty() {
-        return create_fields(object, resource);
+        let fields = create_fields(object, resource)?;
+        if fields.is_empty() {
+            return Err(GatewayError::invalid_field(
+                "update_mask",
+                "is empty and no field is set: name the fields to change",
+            ));
+        }
+        return Ok(fields);
     }
     let extras: Map<String, JsonValue> = extra_fields(object, resource)?.into_iter().collect();
     let mut fields = Record::new();

@@ -1,43 +1,22 @@
 //! The operations every typed object shares (create, get, update, delete, find, upsert), written
 //! once over an [`ObjectType`].
 
-use std::future::Future;
-use std::time::Instant;
-
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
+use super::context::CallContext;
 use super::object_type::{CriterionKind, ObjectType};
 use super::paging::{self, PageToken};
 use super::record_codec as codec;
 use crate::error::GatewayError;
 use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
-use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId};
+use crate::salesforce::{SalesforceError, SalesforceId};
 
 /// Default and maximum `page_size` of the find RPCs.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 2000;
-
-/// What a handler needs to serve one call: the tenant's org and the caller's deadline.
-pub(crate) struct CallContext {
-    pub(crate) client: SalesforceClient,
-    pub(crate) deadline: Option<Instant>,
-}
-
-impl CallContext {
-    /// Runs `work`, giving up with DEADLINE_EXCEEDED when the caller's deadline passes.
-    pub(crate) async fn within_deadline<T>(
-        &self,
-        work: impl Future<Output = Result<T, GatewayError>>,
-    ) -> Result<T, GatewayError> {
-        match self.deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
-                .await
-                .unwrap_or(Err(GatewayError::DeadlineExceeded)),
-            None => work.await,
-        }
-    }
-}
+/// Kept below Salesforce's default query batch (2000) so that `LIMIT page_size + 1` always
+/// arrives in one batch and no server-side query cursor is left open.
+const MAX_PAGE_SIZE: u32 = 1000;
 
 /// A page of find results.
 pub(crate) struct Page<M> {
@@ -166,8 +145,11 @@ pub(crate) async fn upsert<M: Message + Default>(
             format!("{external_id_field:?} is not a field API name (e.g. External_Id__c)"),
         ));
     }
-    if external_id.is_empty() {
-        return Err(GatewayError::invalid_field("external_id", "is required"));
+    if external_id.is_empty() || external_id == "." || external_id == ".." {
+        return Err(GatewayError::invalid_field(
+            "external_id",
+            "is required (and cannot be \".\" or \"..\")",
+        ));
     }
     if external_id_field.eq_ignore_ascii_case("Id") {
         parse_id(object, "external_id", external_id)?;
@@ -354,7 +336,12 @@ fn criteria(
         };
         fingerprint_parts.push(criterion.proto.to_owned());
         if let Condition::Compare { value, .. } = &condition {
-            fingerprint_parts.push(format!("{value:?}"));
+            fingerprint_parts.push(match value {
+                SoqlValue::Text(text) => format!("text:{text}"),
+                SoqlValue::Bool(flag) => format!("bool:{flag}"),
+                SoqlValue::Number(number) => format!("number:{number}"),
+                SoqlValue::Null => "null".to_owned(),
+            });
         }
         conditions.push(condition);
     }

@@ -270,7 +270,7 @@ impl SalesforceClient {
     /// Runs a SOQL query built by the one builder and returns the first page.
     pub async fn query(&self, query: &SelectQuery) -> Result<QueryPage, SalesforceError> {
         let soql = query.to_soql();
-        tracing::debug!(soql = %soql, "soql query");
+        tracing::trace!(soql = %soql, "soql query");
         let (status, body) = self
             .call(
                 Method::GET,
@@ -405,9 +405,15 @@ fn transport_error(error: reqwest::Error) -> SalesforceError {
     if error.is_timeout() {
         SalesforceError::Timeout
     } else if error.is_connect() {
-        SalesforceError::Unreachable("connection failed".into())
+        SalesforceError::Unreachable {
+            detail: "connection failed",
+            request_sent: false,
+        }
     } else {
-        SalesforceError::Unreachable("connection lost before a complete response".into())
+        SalesforceError::Unreachable {
+            detail: "connection lost before a complete response",
+            request_sent: true,
+        }
     }
 }
 

@@ -54,8 +54,13 @@ pub enum SalesforceError {
     #[error("salesforce did not answer in time")]
     Timeout,
     /// The org could not be reached, or the connection broke.
-    #[error("salesforce unreachable: {0}")]
-    Unreachable(String),
+    #[error("salesforce unreachable: {detail}")]
+    Unreachable {
+        /// What happened.
+        detail: &'static str,
+        /// Whether the request may have reached Salesforce (so its outcome is unknown).
+        request_sent: bool,
+    },
     /// Salesforce answered something that cannot be decoded.
     #[error("unexpected salesforce response (HTTP {http_status}): {detail}")]
     UnexpectedResponse {
@@ -86,7 +91,7 @@ impl SalesforceError {
                 http_status,
                 errors: vec![ApiErrorItem {
                     error_code: format!("HTTP_{http_status}"),
-                    message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                    message: format!("HTTP {http_status} without a Salesforce error body"),
                     fields: Vec::new(),
                 }],
             },

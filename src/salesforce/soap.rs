@@ -40,7 +40,8 @@ pub struct LeadConversion {
     pub opportunity_id: Option<SalesforceId>,
 }
 
-/// Writes the `convertLead` envelope. Every value is XML-escaped; the session id is the only
+/// Writes the `convertLead` envelope, elements in the order of the partner WSDL's `LeadConvert`
+/// sequence (Salesforce rejects them out of order). Every value is XML-escaped; the session id is the only
 /// secret and is exposed here, where the request body is written.
 pub(crate) fn convert_lead_envelope(session_id: &SecretString, convert: &LeadConvert) -> String {
     let optional_id = |name: &str, id: &Option<SalesforceId>| match id {
@@ -62,8 +63,8 @@ pub(crate) fn convert_lead_envelope(session_id: &SecretString, convert: &LeadCon
             "<soapenv:Body><urn:convertLead><urn:leadConverts>",
             "{account}{contact}<urn:convertedStatus>{status}</urn:convertedStatus>",
             "<urn:doNotCreateOpportunity>{no_opportunity}</urn:doNotCreateOpportunity>",
-            "<urn:leadId>{lead}</urn:leadId>{opportunity_name}{owner}",
-            "<urn:overwriteLeadSource>false</urn:overwriteLeadSource>",
+            "<urn:leadId>{lead}</urn:leadId>{opportunity_name}",
+            "<urn:overwriteLeadSource>false</urn:overwriteLeadSource>{owner}",
             "<urn:sendNotificationEmail>false</urn:sendNotificationEmail>",
             "</urn:leadConverts></urn:convertLead></soapenv:Body></soapenv:Envelope>"
         ),
@@ -232,6 +233,30 @@ mod tests {
         assert!(envelope.contains("&lt;Big&gt; &amp; &quot;Bold&quot;"));
         assert!(envelope.contains(&format!("<urn:leadId>{}</urn:leadId>", lead())));
         assert!(!envelope.contains("accountId"));
+        let owned = LeadConvert {
+            owner_id: Some(SalesforceId::parse("005D000000IqhSL").unwrap()),
+            ..convert
+        };
+        let envelope = convert_lead_envelope(&SecretString::from("t"), &owned);
+        let order: Vec<usize> = [
+            "<urn:convertedStatus>",
+            "<urn:leadId>",
+            "<urn:opportunityName>",
+            "<urn:overwriteLeadSource>",
+            "<urn:ownerId>",
+            "<urn:sendNotificationEmail>",
+        ]
+        .iter()
+        .map(|element| {
+            envelope
+                .find(element)
+                .unwrap_or_else(|| panic!("{element} missing"))
+        })
+        .collect();
+        assert!(
+            order.windows(2).all(|pair| pair[0] < pair[1]),
+            "elements out of WSDL order: {envelope}"
+        );
     }
 
     #[test]

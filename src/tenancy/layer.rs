@@ -8,16 +8,13 @@ use futures::future::{BoxFuture, FutureExt};
 use tower::{Layer, Service};
 
 use super::TenantRegistry;
+use crate::api::context::CallDeadline;
 
 /// Path prefix of the gateway's own services; health and reflection need no key.
 const API_PATH_PREFIX: &str = "/sfgate.v1.";
 
-/// The instant by which the handler must answer, derived from the caller's `grpc-timeout`, a
-/// little before tonic's own timer fires so that the caller gets DEADLINE_EXCEEDED.
-#[derive(Clone, Copy, Debug)]
-pub struct CallDeadline(pub Instant);
-
-/// Authenticates calls, putting the [`super::Caller`] and [`CallDeadline`] in the extensions.
+/// Authenticates calls, putting the [`crate::api::context::Caller`] and [`CallDeadline`] in the
+/// request extensions.
 #[derive(Clone, Debug)]
 pub struct AuthenticateLayer {
     registry: Arc<TenantRegistry>,

@@ -4,7 +4,7 @@
 
 mod layer;
 
-pub use layer::{AuthenticateLayer, CallDeadline};
+pub use layer::AuthenticateLayer;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,47 +14,11 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::api::context::{Caller, TenantId};
 use crate::error::GatewayError;
 
 /// The metadata key naming the tenant.
 pub const TENANT_HEADER: &str = "x-tenant-id";
-
-/// A tenant: one Salesforce org.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TenantId(Arc<str>);
-
-impl TenantId {
-    /// Wraps a tenant name from the configuration.
-    pub fn new(name: &str) -> Self {
-        Self(Arc::from(name))
-    }
-
-    /// The tenant name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TenantId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "TenantId({})", self.0)
-    }
-}
-
-/// An authenticated caller acting for a tenant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    /// The tenant the call is for.
-    pub tenant: TenantId,
-    /// The caller's name from the key grant (never the key).
-    pub name: Arc<str>,
-}
 
 /// The SHA-256 of an API key, as stored in the configuration.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -44,7 +44,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .expect("sandbox starts");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().unwrap();
-    let mut config = Config::for_sandbox(address, &sandbox, API_KEY).expect("sandbox config");
+    let mut config =
+        sfgate::server::sandbox_config(address, &sandbox, API_KEY).expect("sandbox config");
     config.shutdown_grace_seconds = 5;
     adjust(&mut config);
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();

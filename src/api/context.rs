@@ -1,0 +1,73 @@
+//! What a call carries from the layers above into the handlers: the tenant, the caller, the
+//! deadline, and the tenant's org connection. `tenancy` fills these in; handlers read them.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::GatewayError;
+use crate::salesforce::SalesforceClient;
+
+/// A tenant: one Salesforce org.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(Arc<str>);
+
+impl TenantId {
+    /// Wraps a tenant name from the configuration.
+    pub fn new(name: &str) -> Self {
+        Self(Arc::from(name))
+    }
+
+    /// The tenant name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "TenantId({})", self.0)
+    }
+}
+
+/// An authenticated caller acting for a tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant the call is for.
+    pub tenant: TenantId,
+    /// The caller's name from the key grant (never the key).
+    pub name: Arc<str>,
+}
+
+/// The instant by which the handler must answer, derived from the caller's `grpc-timeout`, a
+/// little before tonic's own timer fires so that the caller gets DEADLINE_EXCEEDED.
+#[derive(Clone, Copy, Debug)]
+pub struct CallDeadline(pub Instant);
+
+/// What a handler needs to serve one call: the tenant's org and the caller's deadline.
+pub(crate) struct CallContext {
+    pub(crate) client: SalesforceClient,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl CallContext {
+    /// Runs `work`, giving up with DEADLINE_EXCEEDED when the caller's deadline passes.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
+                .await
+                .unwrap_or(Err(GatewayError::DeadlineExceeded)),
+            None => work.await,
+        }
+    }
+}
