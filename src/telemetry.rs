@@ -1,5 +1,7 @@
 //! Logging: human-readable by default, JSON on request; `RUST_LOG` filters.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// The log output format.
@@ -11,7 +13,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
+/// Installs the global subscriber, writing to stderr (stdout is for what the user asked to see);
+/// `RUST_LOG` overrides the default `info` level.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn"));
