@@ -193,3 +193,45 @@ async fn shutdown_lets_in_flight_calls_finish() {
         .await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }
+
+#[tokio::test]
+async fn a_client_credentials_tenant_mints_its_token_with_http_basic() {
+    let app = spawn_app_with(|config| {
+        config.tenants.get_mut("sandbox").unwrap().grant =
+            sfgate::auth::OAuthGrant::ClientCredentials;
+        let sfgate::config::CredentialsConfig::File { secrets } = &mut config.credentials;
+        let credentials = secrets.get_mut("sandbox").unwrap();
+        credentials.username = None;
+        credentials.password = None;
+    })
+    .await;
+    let id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = app
+        .leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: id.clone(),
+            fields: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(lead.id, id);
+    let token_requests: Vec<_> = app
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|request| request.path == "/services/oauth2/token")
+        .collect();
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(token_requests[0].body, "grant_type=client_credentials");
+    assert!(
+        token_requests[0]
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization")),
+        "client id and secret travel in the Authorization header, not the body"
+    );
+}
