@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
@@ -49,8 +50,13 @@ pub struct TenantConfig {
     pub api_version: String,
     /// The OAuth flow.
     pub grant: OAuthGrant,
-    /// Where the credential provider keeps this org's secrets.
+    /// The provider holding this org's secrets.
+    #[serde(default)]
+    pub credentials_provider: ProviderKind,
+    /// Where that provider keeps them (a Vault KV path such as `sfgate/acme`).
     pub credentials_path: String,
+    /// The `aud` of JWT bearer assertions; default: the login URL's origin.
+    pub jwt_audience: Option<String>,
     /// Hosts `instance_url` may point at.
     #[serde(default = "default_allowed_instance_hosts")]
     pub allowed_instance_hosts: Vec<String>,
@@ -79,24 +85,112 @@ pub struct ApiKeyConfig {
     pub sha256: String,
 }
 
-/// The credential provider and its settings.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "provider", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CredentialsConfig {
-    /// Secrets written in this file, by path (development only).
-    File {
-        /// Credentials by secret path.
-        #[serde(default)]
-        secrets: HashMap<String, OrgCredentials>,
+/// The credential providers tenants may use.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    /// Vault or OpenBao, for production.
+    pub vault: Option<VaultSettings>,
+    /// Secrets written in this file, by path: for development only.
+    #[serde(default)]
+    pub file: HashMap<String, OrgCredentials>,
+}
+
+/// Which provider holds a tenant's secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// `[credentials.vault]`.
+    #[default]
+    Vault,
+    /// `[credentials.file."<path>"]` in this file.
+    File,
+    /// `SFGATE_SECRET_<PATH>_<KEY>` environment variables.
+    Env,
+}
+
+/// Where Vault is and how sfgate logs in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSettings {
+    /// Vault's address, e.g. `https://vault.internal:8200`.
+    pub address: Url,
+    /// The KV v2 mount holding the secrets.
+    #[serde(default = "default_kv_mount")]
+    pub mount: String,
+    /// How sfgate logs in.
+    pub auth: VaultAuthSettings,
+    /// A cached secret older than this is re-read (rotation is picked up within this time).
+    #[serde(default = "default_refresh_after_seconds")]
+    pub refresh_after_seconds: u64,
+    /// While Vault is unreachable, cached secrets keep serving until they are this old.
+    #[serde(default = "default_max_stale_seconds")]
+    pub max_stale_seconds: u64,
+    /// Time limit of one Vault request.
+    #[serde(default = "default_vault_timeout_seconds")]
+    pub timeout_seconds: u64,
+}
+
+/// The Vault login method.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum VaultAuthSettings {
+    /// A token: `token`, else the `VAULT_TOKEN` environment variable.
+    Token {
+        /// The token (prefer the environment).
+        token: Option<SecretString>,
+    },
+    /// AppRole: `role_id` and a secret id from `secret_id`, `secret_id_file` or `VAULT_SECRET_ID`.
+    Approle {
+        /// The auth mount.
+        #[serde(default = "default_approle_mount")]
+        mount: String,
+        /// The role id.
+        role_id: String,
+        /// The secret id (prefer a file or the environment).
+        secret_id: Option<SecretString>,
+        /// A file holding the secret id.
+        secret_id_file: Option<PathBuf>,
+    },
+    /// Kubernetes: the pod's service-account token, for a Vault role bound to it.
+    Kubernetes {
+        /// The auth mount.
+        #[serde(default = "default_kubernetes_mount")]
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// Where the service-account token is mounted.
+        #[serde(default = "default_service_account_token_path")]
+        jwt_path: PathBuf,
     },
 }
 
-impl Default for CredentialsConfig {
-    fn default() -> Self {
-        Self::File {
-            secrets: HashMap::new(),
-        }
-    }
+fn default_kv_mount() -> String {
+    "secret".to_owned()
+}
+
+fn default_approle_mount() -> String {
+    "approle".to_owned()
+}
+
+fn default_kubernetes_mount() -> String {
+    "kubernetes".to_owned()
+}
+
+fn default_service_account_token_path() -> PathBuf {
+    PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token")
+}
+
+fn default_refresh_after_seconds() -> u64 {
+    300
+}
+
+fn default_max_stale_seconds() -> u64 {
+    3600
+}
+
+fn default_vault_timeout_seconds() -> u64 {
+    10
 }
 
 fn default_listen() -> SocketAddr {
@@ -168,12 +262,22 @@ impl Config {
                     );
                 }
             }
-            let CredentialsConfig::File { secrets } = &self.credentials;
-            if !secrets.contains_key(&tenant.credentials_path) {
-                bail!(
-                    "tenants.{id}.credentials_path {:?} has no entry in [credentials.secrets]",
-                    tenant.credentials_path
-                );
+            match tenant.credentials_provider {
+                ProviderKind::Vault if self.credentials.vault.is_none() => {
+                    bail!(
+                        "tenants.{id} uses credentials_provider \"vault\" but there is no [credentials.vault] section"
+                    )
+                }
+                ProviderKind::File
+                    if !self.credentials.file.contains_key(&tenant.credentials_path) =>
+                {
+                    bail!(
+                        "tenants.{id}.credentials_path {:?} has no [credentials.file.\"{}\"] section",
+                        tenant.credentials_path,
+                        tenant.credentials_path
+                    )
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -203,11 +307,10 @@ listen = "127.0.0.1:50052"
 login_url = "https://acme.my.salesforce.com"
 grant = "client_credentials"
 credentials_path = "sfgate/acme"
+credentials_provider = "file"
 api_keys = [{ caller = "ivr", sha256 = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" }]
 
-[credentials]
-provider = "file"
-[credentials.secrets."sfgate/acme"]
+[credentials.file."sfgate/acme"]
 client_id = "3MVG9"
 client_secret = "shh"
 "#;
@@ -236,8 +339,15 @@ client_secret = "shh"
     fn rejects_what_would_fail_later() {
         for (broken, complaint) in [
             (
-                EXAMPLE.replace("sfgate/acme\"\napi", "sfgate/other\"\napi"),
-                "no entry",
+                EXAMPLE.replace(
+                    "credentials_path = \"sfgate/acme\"",
+                    "credentials_path = \"sfgate/other\"",
+                ),
+                "has no [credentials.file",
+            ),
+            (
+                EXAMPLE.replace("credentials_provider = \"file\"\n", ""),
+                "no [credentials.vault] section",
             ),
             (EXAMPLE.replace("2bb80d", "zz"), "64 hex digits"),
             (
@@ -250,6 +360,24 @@ client_secret = "shh"
             let error = format!("{:#}", Config::load(file.path()).unwrap_err());
             assert!(error.contains(complaint), "{error}");
         }
+    }
+
+    #[test]
+    fn reads_vault_settings_with_defaults() {
+        let vault = EXAMPLE.replace("credentials_provider = \"file\"\n", "")
+            + "[credentials.vault]\naddress = \"https://vault.internal:8200\"\nauth = { method = \"approle\", role_id = \"r-1\", secret_id_file = \"/run/secret_id\" }\n";
+        let file = write(&vault);
+        let config = Config::load(file.path()).unwrap();
+        let settings = config.credentials.vault.unwrap();
+        assert_eq!(settings.mount, "secret");
+        assert_eq!(settings.refresh_after_seconds, 300);
+        assert!(
+            matches!(settings.auth, VaultAuthSettings::Approle { ref mount, .. } if mount == "approle")
+        );
+        assert_eq!(
+            config.tenants["acme"].credentials_provider,
+            ProviderKind::Vault
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, FailureCause};
+use crate::credentials::CredentialError;
 use crate::salesforce::{ApiErrorItem, SalesforceError};
 
 /// `ErrorInfo.domain` of errors Salesforce reported.
@@ -218,19 +219,7 @@ fn salesforce_status(error: SalesforceError) -> Status {
             ),
         ),
         SalesforceError::SessionRejected => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
-        SalesforceError::Auth(AuthError::Credentials(cause)) => {
-            // The secret path and the provider's words stay in the log, not in the caller's message.
-            tracing::warn!(error = %cause, "tenant credentials unavailable");
-            unavailable(
-                "the tenant's Salesforce credentials are unavailable".into(),
-                "CREDENTIALS_UNAVAILABLE",
-                Some(5),
-            )
-        }
-        SalesforceError::Auth(AuthError::Unreachable(_)) => {
-            unavailable(message, "UPSTREAM_UNREACHABLE", Some(1))
-        }
-        SalesforceError::Auth(_) => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
+        SalesforceError::Auth(error) => auth_status(&error),
         SalesforceError::Timeout => Status::with_error_details(
             Code::DeadlineExceeded,
             message,
@@ -248,6 +237,37 @@ fn salesforce_status(error: SalesforceError) -> Status {
             unavailable(message, "UPSTREAM_BAD_RESPONSE", None)
         }
     }
+}
+
+/// A status for a token that could not be minted: the caller learns which part failed (the
+/// credential store, the login host, the org's refusal), never a secret.
+fn auth_status(error: &AuthError) -> Status {
+    let (reason, message, default_retry) = match error.cause() {
+        FailureCause::Credentials => (
+            "CREDENTIALS_UNAVAILABLE",
+            format!("the tenant's Salesforce credentials: {error}"),
+            matches!(
+                error,
+                AuthError::Credentials(CredentialError::Unavailable { .. })
+            )
+            .then_some(Duration::from_secs(5)),
+        ),
+        FailureCause::Unreachable => (
+            "UPSTREAM_UNREACHABLE",
+            format!("salesforce: {error}"),
+            Some(Duration::from_secs(1)),
+        ),
+        FailureCause::Refused => ("UPSTREAM_AUTH_FAILED", format!("salesforce: {error}"), None),
+    };
+    let retry_after = match error {
+        AuthError::CoolingDown { retry_after, .. } => Some(*retry_after),
+        _ => default_retry,
+    };
+    let mut details = ErrorDetails::with_error_info(reason, GATEWAY_DOMAIN, []);
+    if let Some(delay) = retry_after {
+        details.set_retry_info(Some(delay));
+    }
+    Status::with_error_details(Code::Unavailable, message, details)
 }
 
 /// A status for Salesforce's own error codes: the table decides the code, the details follow it.

@@ -24,10 +24,14 @@ use crate::api::lead::LeadApi;
 use crate::api::opportunity::OpportunityApi;
 use crate::auth::{OAuthGrant, OrgAuthConfig, OrgAuthenticator};
 use crate::config::{
-    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, TenantConfig,
-    default_shutdown_grace_seconds, default_upstream_timeout_ms,
+    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
+    VaultAuthSettings, VaultSettings, default_shutdown_grace_seconds, default_upstream_timeout_ms,
 };
-use crate::credentials::{CredentialProvider, OrgCredentials, StaticCredentialProvider};
+use crate::credentials::vault::{VaultAuth, VaultConfig};
+use crate::credentials::{
+    CredentialProvider, EnvCredentialProvider, OrgCredentials, StaticCredentialProvider,
+    VaultCredentialProvider,
+};
 use crate::pb::account_service_server::AccountServiceServer;
 use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
@@ -48,7 +52,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (registry, gateway) = build(&config);
+    let (registry, gateway) = build(&config)?;
     let gateway = Arc::new(gateway);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -147,13 +151,16 @@ pub fn sandbox_config(
         client_secret: Some(SecretString::from(app.client_secret.clone())),
         username: Some(app.username.clone()),
         password: Some(SecretString::from(app.password.clone())),
-        security_token: None,
+        refresh_token: Some(SecretString::from(app.refresh_token.clone())),
+        ..OrgCredentials::default()
     };
     let tenant = TenantConfig {
         login_url: base_url,
         api_version: DEFAULT_API_VERSION.to_owned(),
         grant: OAuthGrant::Password,
+        credentials_provider: ProviderKind::File,
         credentials_path: "sandbox".to_owned(),
+        jwt_audience: None,
         allowed_instance_hosts: vec![host],
         upstream_timeout_ms: default_upstream_timeout_ms(),
         api_keys: vec![ApiKeyConfig {
@@ -165,20 +172,17 @@ pub fn sandbox_config(
         listen,
         shutdown_grace_seconds: default_shutdown_grace_seconds(),
         tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
-        credentials: CredentialsConfig::File {
-            secrets: HashMap::from([("sandbox".to_owned(), credentials)]),
+        credentials: CredentialsConfig {
+            vault: None,
+            file: HashMap::from([("sandbox".to_owned(), credentials)]),
         },
     })
 }
 
 /// Builds the tenant registry and each tenant's org connection from the configuration.
-fn build(config: &Config) -> (TenantRegistry, Gateway) {
-    let credentials: Arc<dyn CredentialProvider> = match &config.credentials {
-        CredentialsConfig::File { secrets } => {
-            Arc::new(StaticCredentialProvider::new(secrets.clone()))
-        }
-    };
+fn build(config: &Config) -> anyhow::Result<(TenantRegistry, Gateway)> {
     let http = http_client();
+    let providers = credential_providers(config, &http)?;
     let mut grants = HashMap::new();
     let mut clients = HashMap::new();
     for (name, tenant) in &config.tenants {
@@ -194,6 +198,14 @@ fn build(config: &Config) -> (TenantRegistry, Gateway) {
             })
             .collect();
         grants.insert(tenant_id.clone(), keys);
+        let provider = providers
+            .get(&tenant.credentials_provider)
+            .with_context(|| {
+                format!(
+                    "tenant {name}: credential provider {:?} is not configured",
+                    tenant.credentials_provider
+                )
+            })?;
         let auth = OrgAuthenticator::new(
             http.clone(),
             OrgAuthConfig {
@@ -202,8 +214,9 @@ fn build(config: &Config) -> (TenantRegistry, Gateway) {
                 credentials_path: tenant.credentials_path.clone(),
                 allowed_instance_hosts: tenant.allowed_instance_hosts.clone(),
                 timeout: TOKEN_REQUEST_TIMEOUT,
+                jwt_audience: tenant.jwt_audience.clone(),
             },
-            Arc::clone(&credentials),
+            Arc::clone(provider),
         );
         let client = SalesforceClient::new(
             http.clone(),
@@ -213,5 +226,83 @@ fn build(config: &Config) -> (TenantRegistry, Gateway) {
         );
         clients.insert(tenant_id, client);
     }
-    (TenantRegistry::new(grants), Gateway::new(clients))
+    Ok((TenantRegistry::new(grants), Gateway::new(clients)))
+}
+
+/// One instance of each configured credential provider, shared by the tenants that use it.
+fn credential_providers(
+    config: &Config,
+    http: &reqwest::Client,
+) -> anyhow::Result<HashMap<ProviderKind, Arc<dyn CredentialProvider>>> {
+    let mut providers: HashMap<ProviderKind, Arc<dyn CredentialProvider>> = HashMap::new();
+    providers.insert(
+        ProviderKind::File,
+        Arc::new(StaticCredentialProvider::new(
+            config.credentials.file.clone(),
+        )),
+    );
+    providers.insert(ProviderKind::Env, Arc::new(EnvCredentialProvider));
+    if let Some(settings) = &config.credentials.vault {
+        let vault = VaultCredentialProvider::new(http.clone(), vault_config(settings)?);
+        providers.insert(ProviderKind::Vault, Arc::new(vault));
+    }
+    Ok(providers)
+}
+
+/// Resolves the Vault settings, reading the login secret from where the settings point.
+fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .map(SecretString::from)
+    };
+    let auth = match &settings.auth {
+        VaultAuthSettings::Token { token } => VaultAuth::Token(
+            token
+                .clone()
+                .or_else(|| from_env("VAULT_TOKEN"))
+                .context("vault token auth: set auth.token or VAULT_TOKEN")?,
+        ),
+        VaultAuthSettings::Approle {
+            mount,
+            role_id,
+            secret_id,
+            secret_id_file,
+        } => {
+            let secret_id = match (secret_id, secret_id_file) {
+                (Some(secret_id), _) => secret_id.clone(),
+                (None, Some(path)) => SecretString::from(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the AppRole secret id from {}", path.display()))?
+                        .trim()
+                        .to_owned(),
+                ),
+                (None, None) => from_env("VAULT_SECRET_ID")
+                    .context("vault approle auth: set auth.secret_id, auth.secret_id_file or VAULT_SECRET_ID")?,
+            };
+            VaultAuth::AppRole {
+                mount: mount.clone(),
+                role_id: role_id.clone(),
+                secret_id,
+            }
+        }
+        VaultAuthSettings::Kubernetes {
+            mount,
+            role,
+            jwt_path,
+        } => VaultAuth::Kubernetes {
+            mount: mount.clone(),
+            role: role.clone(),
+            jwt_path: jwt_path.clone(),
+        },
+    };
+    Ok(VaultConfig {
+        address: settings.address.clone(),
+        mount: settings.mount.clone(),
+        auth,
+        refresh_after: Duration::from_secs(settings.refresh_after_seconds),
+        max_stale: Duration::from_secs(settings.max_stale_seconds),
+        timeout: Duration::from_secs(settings.timeout_seconds),
+    })
 }

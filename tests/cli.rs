@@ -115,13 +115,12 @@ listen = "127.0.0.1:1"
 [tenants.acme]
 login_url = "{base}"
 grant = "password"
+credentials_provider = "file"
 credentials_path = "orgs/acme"
 allowed_instance_hosts = ["127.0.0.1"]
 api_keys = [{{ caller = "cli-test", sha256 = "{hash}" }}]
 
-[credentials]
-provider = "file"
-[credentials.secrets."orgs/acme"]
+[credentials.file."orgs/acme"]
 client_id = "{client_id}"
 client_secret = "{client_secret}"
 username = "{username}"

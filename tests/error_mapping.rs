@@ -416,8 +416,7 @@ async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
 #[tokio::test]
 async fn token_endpoint_refusal_is_unavailable_without_secrets() {
     let app = spawn_app_with(|config| {
-        let sfgate::config::CredentialsConfig::File { secrets } = &mut config.credentials;
-        secrets.get_mut("sandbox").unwrap().password =
+        config.credentials.file.get_mut("sandbox").unwrap().password =
             Some("wrong-password-canary".to_string().into());
     })
     .await;

@@ -199,8 +199,7 @@ async fn a_client_credentials_tenant_mints_its_token_with_http_basic() {
     let app = spawn_app_with(|config| {
         config.tenants.get_mut("sandbox").unwrap().grant =
             sfgate::auth::OAuthGrant::ClientCredentials;
-        let sfgate::config::CredentialsConfig::File { secrets } = &mut config.credentials;
-        let credentials = secrets.get_mut("sandbox").unwrap();
+        let credentials = config.credentials.file.get_mut("sandbox").unwrap();
         credentials.username = None;
         credentials.password = None;
     })

@@ -1,9 +1,15 @@
 //! OAuth access tokens per tenant: minted from the tenant's credentials, cached and shared by all
 //! calls of that tenant, minted by one caller at a time, and dropped when Salesforce rejects them.
+//! After a failed mint the tenant cools down (1 s, doubling to 30 s) before the token endpoint is
+//! tried again, so a broken org or a dead login host is never hammered.
+
+mod jwt;
+
+pub use jwt::{AssertionError, bearer_assertion};
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderValue;
 use parking_lot::RwLock;
@@ -17,11 +23,20 @@ use crate::credentials::{CredentialError, CredentialProvider, OrgCredentials};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthGrant {
+    /// JWT bearer flow: an assertion for `username` signed with `private_key`; needs `client_id`.
+    JwtBearer,
+    /// Client credentials flow: client id/secret of a connected app with a run-as user (My Domain).
+    ClientCredentials,
+    /// Refresh token flow: a refresh token issued to the connected app, with client id/secret.
+    RefreshToken,
     /// Username-password flow: client id/secret plus username and password + security token.
     Password,
-    /// Client credentials flow: client id/secret of a connected app with a run-as user.
-    ClientCredentials,
 }
+
+/// The longest a tenant waits before its token endpoint is tried again after failures.
+const MAX_COOL_DOWN: Duration = Duration::from_secs(30);
+/// The wait after a first failure; it doubles with each failure in a row.
+const FIRST_COOL_DOWN: Duration = Duration::from_secs(1);
 
 /// How to obtain tokens for one org.
 #[derive(Debug, Clone)]
@@ -36,6 +51,8 @@ pub struct OrgAuthConfig {
     pub allowed_instance_hosts: Vec<String>,
     /// Time limit of one token request.
     pub timeout: Duration,
+    /// The `aud` of JWT bearer assertions; `None` uses the login host.
+    pub jwt_audience: Option<String>,
 }
 
 /// An authenticated session with an org: its access token and instance.
@@ -108,6 +125,54 @@ pub enum AuthError {
     /// The token endpoint answered something that is not a token response.
     #[error("unexpected token response: {0}")]
     BadResponse(String),
+    /// The JWT assertion could not be signed.
+    #[error(transparent)]
+    Assertion(#[from] AssertionError),
+    /// An earlier mint failed; the token endpoint is not tried again before the cool-down ends.
+    #[error("{last_error} (not retried for another {}s)", retry_after.as_secs().max(1))]
+    CoolingDown {
+        /// What the last attempt failed with.
+        last_error: String,
+        /// How long until the next attempt.
+        retry_after: Duration,
+        /// What kind of failure it was.
+        cause: FailureCause,
+    },
+}
+
+/// What kind of failure kept a token from being minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The credential store (Vault, ...) had no usable secret or could not be reached.
+    Credentials,
+    /// The token endpoint could not be reached.
+    Unreachable,
+    /// The org refused the credentials, or its answer made no sense.
+    Refused,
+}
+
+impl AuthError {
+    /// What kind of failure this is.
+    pub fn cause(&self) -> FailureCause {
+        match self {
+            Self::Credentials(_) | Self::MissingCredential { .. } | Self::Assertion(_) => {
+                FailureCause::Credentials
+            }
+            Self::Unreachable(_) => FailureCause::Unreachable,
+            Self::Rejected { .. } | Self::DisallowedInstance(_) | Self::BadResponse(_) => {
+                FailureCause::Refused
+            }
+            Self::CoolingDown { cause, .. } => *cause,
+        }
+    }
+}
+
+/// The last failed mint, for the cool-down.
+struct MintFailure {
+    message: String,
+    cause: FailureCause,
+    failures_in_a_row: u32,
+    retry_at: Instant,
 }
 
 /// Mints and caches the access token of one org.
@@ -117,6 +182,7 @@ pub struct OrgAuthenticator {
     credentials: Arc<dyn CredentialProvider>,
     current: RwLock<Option<Arc<Session>>>,
     minting: tokio::sync::Mutex<()>,
+    last_failure: parking_lot::Mutex<Option<MintFailure>>,
 }
 
 impl fmt::Debug for OrgAuthenticator {
@@ -154,22 +220,73 @@ impl OrgAuthenticator {
             credentials,
             current: RwLock::new(None),
             minting: tokio::sync::Mutex::new(()),
+            last_failure: parking_lot::Mutex::new(None),
         }
     }
 
     /// Returns the cached session, minting one if there is none. Concurrent callers on a cold
-    /// cache wait for a single token request.
+    /// cache wait for a single token request; after a failure they share its error until the
+    /// cool-down ends.
     pub async fn session(&self) -> Result<Arc<Session>, AuthError> {
         if let Some(session) = self.current.read().clone() {
             return Ok(session);
         }
+        self.check_cool_down()?;
         let _minting = self.minting.lock().await;
         if let Some(session) = self.current.read().clone() {
             return Ok(session);
         }
-        let session = Arc::new(self.mint().await?);
-        *self.current.write() = Some(Arc::clone(&session));
-        Ok(session)
+        self.check_cool_down()?;
+        match self.mint().await {
+            Ok(session) => {
+                let session = Arc::new(session);
+                *self.current.write() = Some(Arc::clone(&session));
+                *self.last_failure.lock() = None;
+                Ok(session)
+            }
+            Err(error) => {
+                self.record_failure(&error);
+                Err(error)
+            }
+        }
+    }
+
+    fn check_cool_down(&self) -> Result<(), AuthError> {
+        let last_failure = self.last_failure.lock();
+        match last_failure.as_ref() {
+            Some(failure) if Instant::now() < failure.retry_at => Err(AuthError::CoolingDown {
+                last_error: failure.message.clone(),
+                retry_after: failure.retry_at.saturating_duration_since(Instant::now()),
+                cause: failure.cause,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn record_failure(&self, error: &AuthError) {
+        if matches!(error, AuthError::Rejected { .. }) {
+            // The org refused these credentials: the next attempt re-reads them, in case they rotated.
+            self.credentials.invalidate(&self.config.credentials_path);
+        }
+        let mut last_failure = self.last_failure.lock();
+        let failures_in_a_row = last_failure
+            .as_ref()
+            .map_or(1, |failure| failure.failures_in_a_row + 1);
+        let cool_down = FIRST_COOL_DOWN
+            .saturating_mul(1 << (failures_in_a_row - 1).min(5))
+            .min(MAX_COOL_DOWN);
+        tracing::warn!(
+            error = %error,
+            credentials_path = %self.config.credentials_path,
+            cool_down_seconds = cool_down.as_secs(),
+            "minting a salesforce token failed"
+        );
+        *last_failure = Some(MintFailure {
+            message: error.to_string(),
+            cause: error.cause(),
+            failures_in_a_row,
+            retry_at: Instant::now() + cool_down,
+        });
     }
 
     /// Forgets `stale` (Salesforce rejected it) unless a newer session already replaced it.
@@ -195,8 +312,10 @@ impl OrgAuthenticator {
             .map_err(|error| AuthError::BadResponse(error.to_string()))?;
         let request = self.http.post(token_url).timeout(self.config.timeout);
         let request = match self.config.grant {
-            OAuthGrant::Password => password_grant(request, &credentials)?,
+            OAuthGrant::JwtBearer => jwt_bearer_grant(request, &credentials, &self.jwt_audience())?,
             OAuthGrant::ClientCredentials => client_credentials_grant(request, &credentials)?,
+            OAuthGrant::RefreshToken => refresh_token_grant(request, &credentials)?,
+            OAuthGrant::Password => password_grant(request, &credentials)?,
         };
         let response = request
             .send()
@@ -227,6 +346,16 @@ impl OrgAuthenticator {
             access_token: token.access_token,
             instance_url,
         })
+    }
+}
+
+impl OrgAuthenticator {
+    /// The audience of JWT assertions: configured, or the login host's origin.
+    fn jwt_audience(&self) -> String {
+        self.config
+            .jwt_audience
+            .clone()
+            .unwrap_or_else(|| self.config.login_url.origin().ascii_serialization())
     }
 }
 
@@ -287,6 +416,62 @@ fn client_credentials_grant(
     Ok(request
         .basic_auth(client_id, Some(client_secret))
         .form(&[("grant_type", "client_credentials")]))
+}
+
+fn jwt_bearer_grant(
+    request: reqwest::RequestBuilder,
+    credentials: &OrgCredentials,
+    audience: &str,
+) -> Result<reqwest::RequestBuilder, AuthError> {
+    let grant = OAuthGrant::JwtBearer;
+    let client_id = required(&credentials.client_id, grant, "client_id")?;
+    let username = credentials
+        .username
+        .as_deref()
+        .ok_or(AuthError::MissingCredential {
+            grant,
+            field: "username",
+        })?;
+    let private_key = credentials
+        .private_key
+        .as_ref()
+        .ok_or(AuthError::MissingCredential {
+            grant,
+            field: "private_key",
+        })?;
+    let assertion = bearer_assertion(
+        private_key,
+        client_id,
+        username,
+        audience,
+        SystemTime::now(),
+    )?;
+    Ok(request.form(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        ("assertion", assertion.expose_secret()),
+    ]))
+}
+
+fn refresh_token_grant(
+    request: reqwest::RequestBuilder,
+    credentials: &OrgCredentials,
+) -> Result<reqwest::RequestBuilder, AuthError> {
+    let grant = OAuthGrant::RefreshToken;
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        (
+            "client_id",
+            required(&credentials.client_id, grant, "client_id")?,
+        ),
+        (
+            "refresh_token",
+            required(&credentials.refresh_token, grant, "refresh_token")?,
+        ),
+    ];
+    if let Some(secret) = &credentials.client_secret {
+        form.push(("client_secret", secret.expose_secret()));
+    }
+    Ok(request.form(&form))
 }
 
 /// Describes a transport error without its URL or any request content.

@@ -26,6 +26,7 @@ impl CredentialProvider for StaticCredentialProvider {
             .get(path)
             .cloned()
             .ok_or_else(|| CredentialError::NotFound {
+                provider: "file",
                 path: path.to_owned(),
             })
     }
