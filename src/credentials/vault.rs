@@ -144,6 +144,8 @@ struct LookupBody {
     ttl: u64,
     #[serde(default)]
     renewable: bool,
+    /// `null` for tokens that never expire (a TTL of 0 may also mean "about to expire").
+    expire_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -382,7 +384,9 @@ impl VaultCredentialProvider {
                     *self.token.lock().await = None;
                 }
                 status => {
-                    return Err(self.unavailable(format!("reading a secret failed (HTTP {status})")));
+                    return Err(
+                        self.unavailable(format!("reading a secret failed (HTTP {status})"))
+                    );
                 }
             }
         }

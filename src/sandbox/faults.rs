@@ -19,8 +19,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A fault to inject into matching data-API (`/services/data/...`) and SOAP
-/// (`/services/Soap/...`) requests.
+/// A fault to inject into matching data-API (`/services/data/...`), SOAP
+/// (`/services/Soap/...`) and OAuth (`/services/oauth2/...`, e.g. the token
+/// endpoint) requests. The `/_sandbox/...` control endpoints are never affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// Only requests whose path contains this text (any path when `None`).
@@ -37,11 +38,13 @@ pub struct Fault {
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultKind {
-    /// Answers with Salesforce's JSON error array (a SOAP Fault on SOAP paths).
+    /// Answers with Salesforce's JSON error array (a SOAP Fault on SOAP paths,
+    /// `{"error": error_code, "error_description": message}` on OAuth paths).
     Error {
         /// HTTP status, e.g. 503.
         http_status: u16,
-        /// Salesforce error code, e.g. `SERVER_UNAVAILABLE`.
+        /// Salesforce error code, e.g. `SERVER_UNAVAILABLE` (on OAuth paths the
+        /// `error`, e.g. `invalid_grant`).
         error_code: String,
         /// Error message.
         message: String,

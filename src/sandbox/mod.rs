@@ -3,8 +3,10 @@
 //! [`start`] binds an HTTP server that serves, on one base URL (login host and
 //! instance URL at once):
 //!
-//! - OAuth 2.0: `POST /services/oauth2/token` (password and client-credentials
-//!   grants), `/services/oauth2/revoke`, `/services/oauth2/userinfo`, `/id/{org}/{user}`;
+//! - OAuth 2.0: `POST /services/oauth2/token` (password, client-credentials,
+//!   JWT bearer and refresh-token grants), `/services/oauth2/revoke` (access and
+//!   refresh tokens), `/services/oauth2/userinfo`, `/id/{org}/{user}`; sessions
+//!   may expire after [`SandboxConfig::session_ttl`];
 //! - the REST data API under `/services/data/vXX.X/`: sObject CRUD, upsert by
 //!   external id, describe, SOQL query with paging, SOSL search, limits;
 //! - the SOAP partner API `POST /services/Soap/u/XX.X`: `login` and `convertLead`;
@@ -15,11 +17,16 @@
 //!
 //! It is a separate Salesforce reachable only over HTTP and imports nothing of the
 //! gateway. Records live in memory; [`SandboxConfig::seed`] loads sample data.
+//! Injected [`Fault`]s reach data, SOAP and OAuth requests. Recorded requests
+//! ([`SandboxHandle::requests`]) hide secrets: `Authorization` headers, and the
+//! `client_secret`, `password`, `assertion`, `refresh_token` and `token` form
+//! fields of OAuth requests (and SOAP `password` elements) read `<redacted>`.
 
 mod describe;
 mod error;
 mod faults;
 mod ids;
+mod jwt;
 mod oauth;
 mod rest;
 mod schema;
@@ -78,6 +85,13 @@ pub struct SandboxConfig {
     pub daily_api_limit: u64,
     /// Whether to load the sample accounts, contacts, leads, cases, ….
     pub seed: bool,
+    /// The X.509 certificate (PEM, RSA key) registered with the connected app,
+    /// whose key verifies JWT bearer assertions; without one every assertion is
+    /// rejected (`invalid_grant` / `invalid assertion`).
+    pub jwt_certificate_pem: Option<String>,
+    /// Maximum age of an access token; older ones answer 401
+    /// `INVALID_SESSION_ID`. `None` (the default): tokens never expire.
+    pub session_ttl: Option<Duration>,
 }
 
 impl Default for SandboxConfig {
@@ -88,6 +102,8 @@ impl Default for SandboxConfig {
             client_secret: None,
             daily_api_limit: 15_000,
             seed: true,
+            jwt_certificate_pem: None,
+            session_ttl: None,
         }
     }
 }
@@ -103,6 +119,9 @@ pub struct SandboxCredentials {
     pub username: String,
     /// Password and security token concatenated, as the password grant expects.
     pub password: String,
+    /// A refresh token of the integration user, issued at start as if it had
+    /// completed the web-server flow (for `grant_type=refresh_token`).
+    pub refresh_token: String,
 }
 
 /// One HTTP request the sandbox received.
@@ -116,7 +135,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// Headers in arrival order; `authorization` values read `<redacted>`.
     pub headers: Vec<(String, String)>,
-    /// Request body (lossy UTF-8).
+    /// Request body (lossy UTF-8); secrets in OAuth form fields and SOAP
+    /// `password` elements read `<redacted>`.
     pub body: String,
 }
 
@@ -131,14 +151,19 @@ pub(crate) struct Org {
     pub(crate) store: Mutex<Store>,
     pub(crate) sessions: Mutex<Sessions>,
     pub(crate) cursors: Mutex<Cursors>,
+    /// The RSA public key (PKCS#1 DER) of the connected app's certificate.
+    pub(crate) jwt_key: Mutex<Option<Vec<u8>>>,
     faults: Mutex<Faults>,
     requests: Mutex<VecDeque<RecordedRequest>>,
 }
 
 impl Org {
-    fn new(config: &SandboxConfig, base_url: String) -> Self {
+    fn new(config: &SandboxConfig, base_url: String, jwt_key: Option<Vec<u8>>) -> Self {
         let mut store = Store::new();
         let seeded = seed::load(&mut store, config.seed);
+        let mut sessions = Sessions::default();
+        sessions.ttl = config.session_ttl;
+        let refresh_token = sessions.issue_refresh_token(&seeded.integration_user);
         let credentials = SandboxCredentials {
             client_id: config
                 .client_id
@@ -154,6 +179,7 @@ impl Org {
                 oauth::random_token(12),
                 oauth::random_token(24)
             ),
+            refresh_token,
         };
         Self {
             base_url,
@@ -163,8 +189,9 @@ impl Org {
             daily_limit: config.daily_api_limit,
             usage: AtomicU64::new(0),
             store: Mutex::new(store),
-            sessions: Mutex::new(Sessions::default()),
+            sessions: Mutex::new(sessions),
             cursors: Mutex::new(Cursors::default()),
+            jwt_key: Mutex::new(jwt_key),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(VecDeque::new()),
         }
@@ -207,7 +234,7 @@ impl Org {
         self.usage.load(Ordering::SeqCst)
     }
 
-    fn record(&self, parts: &Parts, body: &str) {
+    fn record(&self, parts: &Parts, area: Area, body: &str) {
         let headers = parts
             .headers
             .iter()
@@ -220,6 +247,17 @@ impl Org {
                 (name.as_str().to_string(), value)
             })
             .collect();
+        let (query, body) = match area {
+            Area::OAuth(_) => (
+                parts.uri.query().map(oauth::redact_form),
+                oauth::redact_form(body),
+            ),
+            Area::Soap => (
+                parts.uri.query().map(str::to_string),
+                soap::redact_password(body),
+            ),
+            _ => (parts.uri.query().map(str::to_string), body.to_string()),
+        };
         let mut requests = self.requests.lock();
         if requests.len() >= MAX_RECORDED {
             requests.pop_front();
@@ -227,9 +265,9 @@ impl Org {
         requests.push_back(RecordedRequest {
             method: parts.method.as_str().to_string(),
             path: parts.uri.path().to_string(),
-            query: parts.uri.query().map(str::to_string),
+            query,
             headers,
-            body: body.to_string(),
+            body,
         });
     }
 }
@@ -267,7 +305,7 @@ impl SandboxHandle {
         &self.org.org_id
     }
 
-    /// Injects a fault into matching data-API and SOAP requests.
+    /// Injects a fault into matching data-API, SOAP and OAuth requests.
     pub fn inject_fault(&self, fault: Fault) {
         self.org.faults.lock().add(fault);
     }
@@ -293,9 +331,40 @@ impl SandboxHandle {
         self.org.usage()
     }
 
-    /// Invalidates every issued access token (the next use answers 401).
+    /// Invalidates every issued access token (the next use answers 401);
+    /// refresh tokens stay valid.
     pub fn expire_sessions(&self) {
         self.org.sessions.lock().expire_all();
+    }
+
+    /// Changes the maximum age of access tokens while running, for tokens
+    /// already issued as well; `None`: tokens never expire.
+    pub fn set_session_ttl(&self, ttl: Option<Duration>) {
+        self.org.sessions.lock().ttl = ttl;
+    }
+
+    /// Issues a new refresh token of the integration user, as if it had
+    /// completed the OAuth web-server flow.
+    pub fn issue_refresh_token(&self) -> String {
+        self.org
+            .sessions
+            .lock()
+            .issue_refresh_token(&self.org.integration_user)
+    }
+
+    /// Revokes every refresh token, including [`SandboxCredentials::refresh_token`],
+    /// and, as in Salesforce, the access tokens obtained with them.
+    pub fn revoke_refresh_tokens(&self) {
+        self.org.sessions.lock().revoke_refresh_tokens();
+    }
+
+    /// Registers the connected app's X.509 certificate (PEM) for the JWT bearer
+    /// flow, replacing any earlier one. Errors unless it parses as an X.509
+    /// certificate with an RSA key of 2048 to 8192 bits.
+    pub fn register_certificate(&self, pem: &str) -> Result<(), String> {
+        let key = jwt::certificate_key(pem)?;
+        *self.org.jwt_key.lock() = Some(key);
+        Ok(())
     }
 
     /// Number of live (not deleted) records of an sObject; 0 for unknown objects.
@@ -339,8 +408,21 @@ impl SandboxHandle {
     }
 }
 
-/// Binds the listener, spawns the server task, and returns its handle.
+/// Binds the listener, spawns the server task, and returns its handle. Fails
+/// with [`std::io::ErrorKind::InvalidInput`] when
+/// [`SandboxConfig::jwt_certificate_pem`] is not a usable certificate.
 pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
+    let jwt_key = config
+        .jwt_certificate_pem
+        .as_deref()
+        .map(jwt::certificate_key)
+        .transpose()
+        .map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("jwt_certificate_pem: {e}"),
+            )
+        })?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let host = match addr.ip() {
@@ -349,7 +431,7 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
         ip => ip,
     };
     let base_url = format!("http://{}", SocketAddr::new(host, addr.port()));
-    let org = Arc::new(Org::new(&config, base_url));
+    let org = Arc::new(Org::new(&config, base_url, jwt_key));
     let app = Router::new()
         .fallback(dispatch)
         .with_state(Arc::clone(&org));
@@ -375,12 +457,19 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
 enum Area {
     Data,
     Soap,
-    OAuthToken,
-    OAuthRevoke,
-    UserInfo,
+    OAuth(OAuthPath),
     Identity,
     Control,
     Unknown,
+}
+
+/// An endpoint under `/services/oauth2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OAuthPath {
+    Token,
+    Revoke,
+    UserInfo,
+    Other,
 }
 
 impl Area {
@@ -393,9 +482,10 @@ impl Area {
         match () {
             _ if under("/services/data") => Self::Data,
             _ if under("/services/Soap") => Self::Soap,
-            _ if trimmed == "/services/oauth2/token" => Self::OAuthToken,
-            _ if trimmed == "/services/oauth2/revoke" => Self::OAuthRevoke,
-            _ if trimmed == "/services/oauth2/userinfo" => Self::UserInfo,
+            _ if trimmed == "/services/oauth2/token" => Self::OAuth(OAuthPath::Token),
+            _ if trimmed == "/services/oauth2/revoke" => Self::OAuth(OAuthPath::Revoke),
+            _ if trimmed == "/services/oauth2/userinfo" => Self::OAuth(OAuthPath::UserInfo),
+            _ if under("/services/oauth2") => Self::OAuth(OAuthPath::Other),
             _ if under("/id") => Self::Identity,
             _ if under("/_sandbox") => Self::Control,
             _ => Self::Unknown,
@@ -414,10 +504,10 @@ async fn dispatch(State(org): State<Arc<Org>>, req: Request) -> Response {
         return http_json(StatusCode::PAYLOAD_TOO_LARGE, "", &[]);
     };
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    org.record(&parts, &body);
     let path = parts.uri.path().to_string();
     let area = Area::of(&path);
-    if matches!(area, Area::Data | Area::Soap) {
+    org.record(&parts, area, &body);
+    if matches!(area, Area::Data | Area::Soap | Area::OAuth(_)) {
         let fault = org.faults.lock().take(parts.method.as_str(), &path);
         match fault {
             Some(FaultKind::Latency(delay)) => tokio::time::sleep(delay).await,
@@ -433,6 +523,12 @@ async fn dispatch(State(org): State<Arc<Org>>, req: Request) -> Response {
                         status,
                         &format!("sf:{error_code}"),
                         &format!("{error_code}: {message}"),
+                    ),
+                    Area::OAuth(_) => http_json(
+                        status,
+                        &serde_json::json!({"error": error_code, "error_description": message})
+                            .to_string(),
+                        &[],
                     ),
                     _ => rest::error_response(
                         &org,
@@ -452,12 +548,12 @@ async fn dispatch(State(org): State<Arc<Org>>, req: Request) -> Response {
     match area {
         Area::Data => rest::handle(&org, &parts, &body),
         Area::Soap => soap::handle(&org, &parts, &body),
-        Area::OAuthToken => oauth::token(&org, &parts, &body),
-        Area::OAuthRevoke => oauth::revoke(&org, &parts, &body),
-        Area::UserInfo => oauth::identity(&org, &parts, true),
+        Area::OAuth(OAuthPath::Token) => oauth::token(&org, &parts, &body),
+        Area::OAuth(OAuthPath::Revoke) => oauth::revoke(&org, &parts, &body),
+        Area::OAuth(OAuthPath::UserInfo) => oauth::identity(&org, &parts, true),
         Area::Identity => oauth::identity(&org, &parts, false),
         Area::Control => control(&org, &parts, &body),
-        Area::Unknown => http_json(
+        Area::OAuth(OAuthPath::Other) | Area::Unknown => http_json(
             StatusCode::NOT_FOUND,
             &error::ApiError::not_found().body().to_text(),
             &[],

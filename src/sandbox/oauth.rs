@@ -1,15 +1,17 @@
 //! OAuth 2.0: the token endpoint, sessions, and the identity endpoints.
 //!
 //! A request is parsed into a [`Grant`]; [`authenticate`] turns a grant into the
-//! [`Principal`] it acts as; [`Sessions::issue`] mints the access token. New grant
-//! types (JWT bearer, refresh token) are new [`Grant`] variants and match arms;
-//! a session TTL is [`Sessions::ttl`].
+//! [`Principal`] it acts as; [`Sessions::issue_for`] mints the access token.
+//! Grants: password, client credentials, JWT bearer (see [`super::jwt`]) and
+//! refresh token. [`Sessions`] also holds the refresh tokens and the session
+//! TTL ([`Sessions::ttl`]).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 use http::request::Parts;
 use rand::Rng;
@@ -17,14 +19,29 @@ use rand::distr::Alphanumeric;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::jwt::Assertion;
 use super::values::{self, Json};
-use super::{Org, http_json};
+use super::{Org, http_json, schema};
+
+/// The `grant_type` of the JWT bearer flow.
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The `aud` values Salesforce accepts besides the org's own URL.
+const LOGIN_AUDIENCES: [&str; 2] = [
+    "https://login.salesforce.com",
+    "https://test.salesforce.com",
+];
+/// Clock skew tolerated on a JWT's `exp`, in seconds.
+const JWT_SKEW_SECS: f64 = 5.0;
+/// How far ahead a JWT's `exp` may be, in seconds.
+const JWT_MAX_LIFETIME_SECS: f64 = 300.0;
 
 /// How a session was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GrantType {
     Password,
     ClientCredentials,
+    JwtBearer,
+    RefreshToken,
     /// SOAP `login()`.
     SoapLogin,
 }
@@ -33,17 +50,25 @@ pub(crate) enum GrantType {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) user_id: String,
+    /// Wall-clock issue time (the token response's `issued_at`).
     pub(crate) issued_at: DateTime<Utc>,
-    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// Monotonic issue time, which the TTL is measured from.
+    pub(crate) issued: Instant,
     pub(crate) grant: GrantType,
+    /// The refresh token the session was obtained with; revoking that refresh
+    /// token revokes the session too, as in Salesforce.
+    pub(crate) refresh_token: Option<String>,
 }
 
-/// Live sessions by access token.
+/// Live sessions by access token, and live refresh tokens.
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
     by_token: HashMap<String, Session>,
-    /// Lifetime of new sessions; `None` lives until expired or revoked.
-    pub(crate) ttl: Option<Duration>,
+    /// Refresh token -> the user it acts as.
+    refresh_tokens: HashMap<String, String>,
+    /// Maximum age of a session; `None` lives until expired or revoked. Applies
+    /// to sessions issued before it was set as well.
+    pub(crate) ttl: Option<std::time::Duration>,
 }
 
 impl Sessions {
@@ -54,34 +79,75 @@ impl Sessions {
         user_id: &str,
         grant: GrantType,
     ) -> (String, Session) {
-        let now = Utc::now();
-        let token = format!("{}!{}", &org_id[..15.min(org_id.len())], random_token(96));
+        self.issue_for(
+            org_id,
+            &Principal {
+                user_id: user_id.to_string(),
+                grant,
+                refresh_token: None,
+            },
+        )
+    }
+
+    /// Mints an access token (`<orgId15>!<random>`) for an authenticated principal.
+    pub(crate) fn issue_for(&mut self, org_id: &str, principal: &Principal) -> (String, Session) {
+        let prefix = org_id.get(..15).unwrap_or(org_id);
+        let token = format!("{prefix}!{}", random_token(96));
         let session = Session {
-            user_id: user_id.to_string(),
-            issued_at: now,
-            expires_at: self.ttl.map(|ttl| now + ttl),
-            grant,
+            user_id: principal.user_id.clone(),
+            issued_at: Utc::now(),
+            issued: Instant::now(),
+            grant: principal.grant,
+            refresh_token: principal.refresh_token.clone(),
         };
-        tracing::debug!(user_id, grant = ?session.grant, "session issued");
+        tracing::debug!(user_id = %session.user_id, grant = ?session.grant, "session issued");
         self.by_token.insert(token.clone(), session.clone());
         (token, session)
     }
 
-    /// The live session of a token.
+    /// The live session of a token: known, not revoked, younger than the TTL.
     pub(crate) fn validate(&self, token: &str) -> Option<&Session> {
         self.by_token
             .get(token)
-            .filter(|s| s.expires_at.is_none_or(|at| at > Utc::now()))
+            .filter(|s| self.ttl.is_none_or(|ttl| s.issued.elapsed() < ttl))
     }
 
-    /// Invalidates every issued token.
+    /// Invalidates every issued access token (refresh tokens stay valid).
     pub(crate) fn expire_all(&mut self) {
         self.by_token.clear();
     }
 
-    /// Invalidates one token; whether it existed.
+    /// Revokes an access token, or a refresh token together with the access
+    /// tokens obtained with it; whether the token existed.
     pub(crate) fn revoke(&mut self, token: &str) -> bool {
-        self.by_token.remove(token).is_some()
+        if self.by_token.remove(token).is_some() {
+            return true;
+        }
+        if self.refresh_tokens.remove(token).is_none() {
+            return false;
+        }
+        self.by_token
+            .retain(|_, s| s.refresh_token.as_deref() != Some(token));
+        true
+    }
+
+    /// Mints a refresh token (`5Aep861<random>`) for `user_id`.
+    pub(crate) fn issue_refresh_token(&mut self, user_id: &str) -> String {
+        let token = format!("5Aep861{}", random_token(80));
+        self.refresh_tokens
+            .insert(token.clone(), user_id.to_string());
+        token
+    }
+
+    /// The user a live refresh token acts as.
+    pub(crate) fn refresh_token_user(&self, token: &str) -> Option<&str> {
+        self.refresh_tokens.get(token).map(String::as_str)
+    }
+
+    /// Revokes every refresh token and the access tokens obtained with them.
+    pub(crate) fn revoke_refresh_tokens(&mut self) {
+        self.refresh_tokens.clear();
+        self.by_token.retain(|_, s| s.refresh_token.is_none());
     }
 }
 
@@ -105,6 +171,13 @@ pub(crate) enum Grant {
     ClientCredentials {
         client: ClientAuth,
     },
+    JwtBearer {
+        assertion: String,
+    },
+    RefreshToken {
+        client: ClientAuth,
+        refresh_token: String,
+    },
 }
 
 /// The connected app's credentials as presented.
@@ -119,6 +192,8 @@ pub(crate) struct ClientAuth {
 pub(crate) struct Principal {
     pub(crate) user_id: String,
     pub(crate) grant: GrantType,
+    /// The refresh token presented, for the refresh-token grant.
+    pub(crate) refresh_token: Option<String>,
 }
 
 /// An OAuth error response (`{"error":..,"error_description":..}`, HTTP 400).
@@ -144,6 +219,26 @@ const INVALID_GRANT: OAuthError = OAuthError {
     error: "invalid_grant",
     description: "authentication failure",
 };
+const INVALID_ASSERTION: OAuthError = OAuthError {
+    error: "invalid_grant",
+    description: "invalid assertion",
+};
+const INVALID_AUDIENCE: OAuthError = OAuthError {
+    error: "invalid_grant",
+    description: "audience is invalid",
+};
+const EXPIRED_ASSERTION: OAuthError = OAuthError {
+    error: "invalid_grant",
+    description: "expired authorization code",
+};
+const USER_NOT_APPROVED: OAuthError = OAuthError {
+    error: "invalid_grant",
+    description: "user hasn't approved this consumer",
+};
+const EXPIRED_REFRESH_TOKEN: OAuthError = OAuthError {
+    error: "invalid_grant",
+    description: "expired access/refresh token",
+};
 
 /// Parses form fields (body, then URL query) plus an optional Basic header.
 pub(crate) fn parse_grant(
@@ -166,6 +261,13 @@ pub(crate) fn parse_grant(
             password: get("password"),
         }),
         Some("client_credentials") => Ok(Grant::ClientCredentials { client }),
+        Some(JWT_BEARER) => Ok(Grant::JwtBearer {
+            assertion: get("assertion"),
+        }),
+        Some("refresh_token") => Ok(Grant::RefreshToken {
+            client,
+            refresh_token: get("refresh_token"),
+        }),
         _ => Err(UNSUPPORTED_GRANT),
     }
 }
@@ -195,6 +297,7 @@ pub(crate) fn authenticate(org: &Org, grant: &Grant) -> Result<Principal, OAuthE
             Ok(Principal {
                 user_id,
                 grant: GrantType::Password,
+                refresh_token: None,
             })
         }
         Grant::ClientCredentials { client } => {
@@ -202,9 +305,84 @@ pub(crate) fn authenticate(org: &Org, grant: &Grant) -> Result<Principal, OAuthE
             Ok(Principal {
                 user_id: org.integration_user.clone(),
                 grant: GrantType::ClientCredentials,
+                refresh_token: None,
+            })
+        }
+        Grant::JwtBearer { assertion } => {
+            let user_id = check_assertion(org, assertion, Utc::now())?;
+            Ok(Principal {
+                user_id,
+                grant: GrantType::JwtBearer,
+                refresh_token: None,
+            })
+        }
+        Grant::RefreshToken {
+            client,
+            refresh_token,
+        } => {
+            check_client(client)?;
+            let user_id = org
+                .sessions
+                .lock()
+                .refresh_token_user(refresh_token)
+                .map(str::to_string)
+                .ok_or(EXPIRED_REFRESH_TOKEN)?;
+            Ok(Principal {
+                user_id,
+                grant: GrantType::RefreshToken,
+                refresh_token: Some(refresh_token.clone()),
             })
         }
     }
+}
+
+/// Checks a JWT bearer assertion as Salesforce does, in order: well-formed
+/// RS256 JWT, `iss` is the connected app, a certificate is registered, the
+/// signature verifies, `aud`, `exp`, and `sub` names an active user. Returns
+/// that user's id.
+pub(crate) fn check_assertion(
+    org: &Org,
+    assertion: &str,
+    now: DateTime<Utc>,
+) -> Result<String, OAuthError> {
+    let jwt = Assertion::parse(assertion).ok_or(INVALID_ASSERTION)?;
+    if jwt.text("iss") != Some(org.credentials.client_id.as_str()) {
+        return Err(INVALID_CLIENT_ID);
+    }
+    let key = org.jwt_key.lock().clone().ok_or(INVALID_ASSERTION)?;
+    if !jwt.verify(&key) {
+        return Err(INVALID_ASSERTION);
+    }
+    let own = org.base_url.trim_end_matches('/');
+    let audience_ok = jwt.audiences().iter().any(|aud| {
+        let aud = aud.trim_end_matches('/');
+        aud == own || LOGIN_AUDIENCES.contains(&aud)
+    });
+    if !audience_ok {
+        return Err(INVALID_AUDIENCE);
+    }
+    let exp = jwt.expires().ok_or(INVALID_ASSERTION)?;
+    #[allow(clippy::cast_precision_loss)] // millis since the epoch fit an f64 exactly
+    let now = now.timestamp_millis() as f64 / 1000.0;
+    if exp + JWT_SKEW_SECS < now || exp > now + JWT_MAX_LIFETIME_SECS + JWT_SKEW_SECS {
+        return Err(EXPIRED_ASSERTION);
+    }
+    let username = jwt.text("sub").ok_or(INVALID_ASSERTION)?;
+    active_user(org, username).ok_or(USER_NOT_APPROVED)
+}
+
+/// The id of the active user with this username (case-insensitive).
+fn active_user(org: &Org, username: &str) -> Option<String> {
+    let users = schema::object("User")?;
+    let store = org.store.lock();
+    store
+        .live(users)
+        .find(|u| {
+            u.text("Username")
+                .is_some_and(|name| name.eq_ignore_ascii_case(username))
+                && u.get("IsActive").as_bool() == Some(true)
+        })
+        .map(|u| u.id.clone())
 }
 
 /// Compares secrets without an early exit.
@@ -231,6 +409,38 @@ pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .chain_update(inner)
         .finalize()
         .into()
+}
+
+/// Form fields whose values [`redact_form`] hides.
+const SECRET_FIELDS: [&str; 5] = [
+    "client_secret",
+    "password",
+    "assertion",
+    "refresh_token",
+    "token",
+];
+
+/// A form-encoded text with the values of secret fields (`client_secret`,
+/// `password`, `assertion`, `refresh_token`, `token`) replaced by `<redacted>`;
+/// every other byte is kept as sent.
+pub(crate) fn redact_form(form: &str) -> String {
+    form.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((raw_key, value)) if !value.is_empty() => {
+                let key = url::form_urlencoded::parse(raw_key.as_bytes())
+                    .next()
+                    .map(|(k, _)| k.into_owned())
+                    .unwrap_or_default();
+                if SECRET_FIELDS.contains(&key.as_str()) {
+                    format!("{raw_key}=<redacted>")
+                } else {
+                    pair.to_string()
+                }
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Form fields of a request: URL query first, body fields override.
@@ -281,10 +491,7 @@ pub(crate) fn token(org: &Org, parts: &Parts, body: &str) -> axum::response::Res
             return http_json(StatusCode::BAD_REQUEST, &body.to_string(), &[]);
         }
     };
-    let (access_token, session) =
-        org.sessions
-            .lock()
-            .issue(&org.org_id, &principal.user_id, principal.grant);
+    let (access_token, session) = org.sessions.lock().issue_for(&org.org_id, &principal);
     let id = format!("{}/id/{}/{}", org.base_url, org.org_id, session.user_id);
     let issued_at = values::epoch_millis(session.issued_at);
     let signature = BASE64.encode(hmac_sha256(
@@ -302,7 +509,8 @@ pub(crate) fn token(org: &Org, parts: &Parts, body: &str) -> axum::response::Res
     http_json(StatusCode::OK, &body.to_text(), &[])
 }
 
-/// `POST /services/oauth2/revoke` (token in the form or query).
+/// `POST /services/oauth2/revoke` (token in the form or query): an access
+/// token, or a refresh token together with the access tokens obtained with it.
 pub(crate) fn revoke(org: &Org, parts: &Parts, body: &str) -> axum::response::Response {
     let params = form_params(parts, body);
     let known = params
@@ -414,8 +622,70 @@ mod tests {
         assert!(s.validate(&token).is_some());
         s.expire_all();
         assert!(s.validate(&token).is_none());
-        s.ttl = Some(Duration::seconds(-1));
         let (token, _) = s.issue("00D5g0000000001AAA", "005x", GrantType::Password);
+        s.ttl = Some(std::time::Duration::from_secs(3600));
+        assert!(s.validate(&token).is_some());
+        s.ttl = Some(std::time::Duration::ZERO);
         assert!(s.validate(&token).is_none());
+        s.ttl = None;
+        assert!(s.validate(&token).is_some());
+        let (short, _) = s.issue("00D", "005x", GrantType::SoapLogin);
+        assert!(short.starts_with("00D!"));
+    }
+
+    #[test]
+    fn refresh_tokens_and_revocation() {
+        let mut s = Sessions::default();
+        let r1 = s.issue_refresh_token("005a");
+        let r2 = s.issue_refresh_token("005b");
+        assert!(r1.starts_with("5Aep861") && r1 != r2);
+        assert_eq!(s.refresh_token_user(&r1), Some("005a"));
+        let from = |s: &mut Sessions, r: &str| {
+            let principal = Principal {
+                user_id: "005a".into(),
+                grant: GrantType::RefreshToken,
+                refresh_token: Some(r.to_string()),
+            };
+            s.issue_for("00D5g0000000001AAA", &principal).0
+        };
+        let a1 = from(&mut s, &r1);
+        let a2 = from(&mut s, &r2);
+        let (plain, _) = s.issue("00D5g0000000001AAA", "005a", GrantType::Password);
+        assert!(s.revoke(&r1));
+        assert!(!s.revoke(&r1));
+        assert!(s.refresh_token_user(&r1).is_none());
+        assert!(s.validate(&a1).is_none(), "derived access token revoked");
+        assert!(s.validate(&a2).is_some());
+        s.expire_all();
+        assert!(
+            s.refresh_token_user(&r2).is_some(),
+            "refresh survives expiry"
+        );
+        let a2 = from(&mut s, &r2);
+        let (plain2, _) = s.issue("00D5g0000000001AAA", "005a", GrantType::Password);
+        s.revoke_refresh_tokens();
+        assert!(s.refresh_token_user(&r2).is_none());
+        assert!(s.validate(&a2).is_none());
+        assert!(s.validate(&plain).is_none());
+        assert!(s.validate(&plain2).is_some());
+        assert!(s.revoke(&plain2));
+        assert!(!s.revoke("nope"));
+    }
+
+    #[test]
+    fn form_redaction() {
+        assert_eq!(
+            redact_form(
+                "grant_type=password&client_id=abc&client_secret=s3cr%26t&username=u%40x&password=p%3D1"
+            ),
+            "grant_type=password&client_id=abc&client_secret=<redacted>&username=u%40x&password=<redacted>"
+        );
+        assert_eq!(
+            redact_form("grant_type=urn%3Aietf&assertion=a.b.c&refresh%5Ftoken=5Aep&token=x&x"),
+            "grant_type=urn%3Aietf&assertion=<redacted>&refresh%5Ftoken=<redacted>&token=<redacted>&x"
+        );
+        assert_eq!(redact_form("password=&a=b"), "password=&a=b");
+        assert_eq!(redact_form(""), "");
+        assert_eq!(redact_form("{\"json\": true}"), "{\"json\": true}");
     }
 }

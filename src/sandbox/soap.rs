@@ -151,6 +151,39 @@ pub(crate) fn parse_xml(xml: &str) -> Result<Node, String> {
         .ok_or_else(|| "empty document".into())
 }
 
+/// The request text with the content of every `password` element (any
+/// namespace prefix), as in `login`, replaced by `<redacted>`.
+pub(crate) fn redact_password(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        let (before, from_open) = rest.split_at(open);
+        out.push_str(before);
+        let Some(close) = from_open.find('>') else {
+            rest = from_open;
+            break;
+        };
+        let (tag, after) = from_open.split_at(close + 1);
+        out.push_str(tag);
+        rest = after;
+        let inner = tag.trim_start_matches('<').trim_end_matches('>');
+        let name = inner
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default();
+        let local = name.rsplit(':').next().unwrap_or_default();
+        if local == "password" && !inner.ends_with('/') {
+            let end = rest.find("</").unwrap_or(rest.len());
+            if end > 0 {
+                out.push_str("<redacted>");
+            }
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A SOAP Fault response.
 pub(crate) fn fault_response(status: StatusCode, code: &str, message: &str) -> Response {
     let (code, message) = (escape(code), escape(message));
@@ -605,5 +638,32 @@ mod tests {
         assert_eq!(lc.opportunity_name.as_deref(), Some("A <b> é"));
         assert!(parse_xml("<a><b></a>").is_err());
         assert!(parse_xml("").is_err());
+    }
+
+    #[test]
+    fn password_redaction() {
+        assert_eq!(
+            redact_password(
+                r#"<e:Body><n1:login xmlns:n1="urn:p"><n1:username>u</n1:username><n1:password>p&lt;1</n1:password></n1:login></e:Body>"#
+            ),
+            r#"<e:Body><n1:login xmlns:n1="urn:p"><n1:username>u</n1:username><n1:password><redacted></n1:password></n1:login></e:Body>"#
+        );
+        assert_eq!(
+            redact_password("<password a='1'>x</password><password/><password></password>"),
+            "<password a='1'><redacted></password><password/><password></password>"
+        );
+        for odd in [
+            "",
+            "<",
+            "<password>",
+            "<password>open",
+            "a > b <c",
+            "é<password>é",
+        ] {
+            let redacted = redact_password(odd);
+            assert!(!redacted.contains("open"), "{odd}");
+            assert!(redacted.len() <= odd.len() + 10, "{odd}");
+        }
+        assert_eq!(redact_password("<password>open"), "<password><redacted>");
     }
 }

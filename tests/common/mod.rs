@@ -2,6 +2,8 @@
 //! tonic clients. `spawn_app()` starts both on ephemeral ports; dropping the app stops them.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod openbao;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -184,7 +186,7 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
-fn init_test_logs() {
+pub fn init_test_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         sfgate::telemetry::init(sfgate::telemetry::LogFormat::Text);
     }

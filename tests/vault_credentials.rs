@@ -1,0 +1,265 @@
+//! Tenant credentials from a real OpenBao server: KV v2 reads with token and AppRole login, token
+//! renewal, rotation picked up without a restart, cached secrets while Vault is down, and a tenant
+//! whose Vault is unreachable failing alone.
+
+mod common;
+
+use std::time::Duration;
+
+use common::openbao::OpenBao;
+use common::{reason, spawn_app_with};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sfgate::config::{ProviderKind, VaultAuthSettings, VaultSettings};
+use sfgate::credentials::vault::{VaultAuth, VaultConfig};
+use sfgate::credentials::{CredentialError, CredentialProvider, VaultCredentialProvider};
+use sfgate::pb::GetLeadRequest;
+use tonic::Code;
+
+fn provider(
+    bao: &OpenBao,
+    auth: VaultAuth,
+    refresh_after: Duration,
+    max_stale: Duration,
+) -> VaultCredentialProvider {
+    common::init_test_logs();
+    VaultCredentialProvider::new(
+        sfgate::salesforce::http_client(),
+        VaultConfig {
+            address: bao.address.parse().unwrap(),
+            mount: "secret".into(),
+            auth,
+            refresh_after,
+            max_stale,
+            timeout: Duration::from_secs(5),
+        },
+    )
+}
+
+fn exposed(secret: &Option<SecretString>) -> Option<&str> {
+    secret.as_ref().map(|secret| secret.expose_secret())
+}
+
+#[tokio::test]
+async fn reads_kv_v2_with_a_token_and_picks_up_a_rotation() {
+    let Some(bao) = OpenBao::start("root-token-rotation").await else {
+        return;
+    };
+    bao.put_secret("sfgate/acme", json!({"client_id": "3MVG9-acme", "client_secret": "first-secret", "username": "int@acme.example"})).await;
+    let token = bao.token("1h").await;
+    let vault = provider(
+        &bao,
+        VaultAuth::Token(token.into()),
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+    );
+
+    let first = vault.credentials("sfgate/acme").await.unwrap();
+    assert_eq!(exposed(&first.client_id), Some("3MVG9-acme"));
+    assert_eq!(exposed(&first.client_secret), Some("first-secret"));
+    assert_eq!(first.username.as_deref(), Some("int@acme.example"));
+
+    bao.put_secret(
+        "sfgate/acme",
+        json!({"client_id": "3MVG9-acme", "client_secret": "rotated-secret"}),
+    )
+    .await;
+    let cached = vault.credentials("sfgate/acme").await.unwrap();
+    assert_eq!(
+        exposed(&cached.client_secret),
+        Some("first-secret"),
+        "served from the cache until refresh_after"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let rotated = vault.credentials("sfgate/acme").await.unwrap();
+    assert_eq!(
+        exposed(&rotated.client_secret),
+        Some("rotated-secret"),
+        "rotation picked up without a restart"
+    );
+
+    bao.put_secret("sfgate/acme", json!({"client_secret": "third-secret"}))
+        .await;
+    vault.invalidate("sfgate/acme");
+    assert_eq!(
+        exposed(
+            &vault
+                .credentials("sfgate/acme")
+                .await
+                .unwrap()
+                .client_secret
+        ),
+        Some("third-secret")
+    );
+
+    let missing = vault.credentials("sfgate/nobody").await.unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            CredentialError::NotFound {
+                provider: "vault",
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn logs_in_with_approle() {
+    let Some(bao) = OpenBao::start("root-token-approle").await else {
+        return;
+    };
+    bao.put_secret(
+        "sfgate/globex",
+        json!({"client_id": "3MVG9-globex", "refresh_token": "5Aep-refresh"}),
+    )
+    .await;
+    let (role_id, secret_id) = bao.approle().await;
+    let vault = provider(
+        &bao,
+        VaultAuth::AppRole {
+            mount: "approle".into(),
+            role_id,
+            secret_id: secret_id.into(),
+        },
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let credentials = vault.credentials("sfgate/globex").await.unwrap();
+    assert_eq!(exposed(&credentials.refresh_token), Some("5Aep-refresh"));
+
+    let refused = provider(
+        &bao,
+        VaultAuth::AppRole {
+            mount: "approle".into(),
+            role_id: "wrong".into(),
+            secret_id: "wrong".to_string().into(),
+        },
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let error = refused.credentials("sfgate/globex").await.unwrap_err();
+    assert!(
+        error.to_string().contains("login at auth/approle refused"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn renews_its_token_before_it_expires() {
+    let Some(bao) = OpenBao::start("root-token-renewal").await else {
+        return;
+    };
+    bao.put_secret("sfgate/renew", json!({"client_id": "renewed"}))
+        .await;
+    let token = bao.token("4s").await;
+    let vault = provider(
+        &bao,
+        VaultAuth::Token(token.into()),
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    // Each read goes to Vault (refresh_after = 0); past two thirds of the TTL the token is renewed,
+    // so reads keep working long after the original 4 s TTL.
+    for _ in 0..8 {
+        let credentials = vault
+            .credentials("sfgate/renew")
+            .await
+            .expect("token still valid");
+        assert_eq!(exposed(&credentials.client_id), Some("renewed"));
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+}
+
+#[tokio::test]
+async fn serves_cached_credentials_while_vault_is_down_until_they_are_too_old() {
+    let Some(mut bao) = OpenBao::start("root-token-outage").await else {
+        return;
+    };
+    bao.put_secret("sfgate/outage", json!({"client_id": "cached"}))
+        .await;
+    let vault = provider(
+        &bao,
+        VaultAuth::Token(bao.root_token.clone().into()),
+        Duration::ZERO,
+        Duration::from_secs(2),
+    );
+    assert!(vault.credentials("sfgate/outage").await.is_ok());
+    bao.stop();
+    let cached = vault
+        .credentials("sfgate/outage")
+        .await
+        .expect("cached credentials keep serving");
+    assert_eq!(exposed(&cached.client_id), Some("cached"));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let error = vault.credentials("sfgate/outage").await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CredentialError::Unavailable {
+                provider: "vault",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&bao.address),
+        "the error names where Vault was expected: {error}"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_whose_vault_is_unreachable_fails_alone_and_names_vault() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|config| {
+        config.credentials.vault = Some(VaultSettings {
+            address: format!("http://127.0.0.1:{closed_port}").parse().unwrap(),
+            mount: "secret".into(),
+            auth: VaultAuthSettings::Token {
+                token: Some("unused-token".to_string().into()),
+            },
+            refresh_after_seconds: 300,
+            max_stale_seconds: 3600,
+            timeout_seconds: 2,
+        });
+        let mut vaulted = config.tenants["sandbox"].clone();
+        vaulted.credentials_provider = ProviderKind::Vault;
+        vaulted.credentials_path = "sfgate/vaulted".into();
+        config.tenants.insert("vaulted".into(), vaulted);
+    })
+    .await;
+    let lead_id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let request = |tenant: &str| {
+        common::with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                fields: None,
+            },
+            tenant,
+            common::API_KEY,
+        )
+    };
+    let status = app.leads().get_lead(request("vaulted")).await.unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "CREDENTIALS_UNAVAILABLE")
+    );
+    assert!(status.message().contains("vault"), "{}", status.message());
+    assert!(
+        !status.message().contains("sfgate/vaulted"),
+        "the secret path stays in the log"
+    );
+    app.leads()
+        .get_lead(request("sandbox"))
+        .await
+        .expect("the other tenant serves");
+}
