@@ -269,9 +269,11 @@ impl VaultCredentialProvider {
             .await
             .map_err(|_| self.unavailable("login answered without a client token"))?;
         tracing::info!(mount = %mount, ttl_seconds = auth.auth.lease_duration, "logged in to vault");
+        // A login lease of 0 is a token that never expires.
+        let lease = (auth.auth.lease_duration > 0).then_some(auth.auth.lease_duration);
         Ok(token_with_lease(
             auth.auth.client_token,
-            auth.auth.lease_duration,
+            lease,
             auth.auth.renewable,
         ))
     }
@@ -296,9 +298,10 @@ impl VaultCredentialProvider {
             .json()
             .await
             .map_err(|_| self.unavailable("token lookup answered nonsense"))?;
+        let lease = lookup.data.expire_time.map(|_| lookup.data.ttl);
         Ok(token_with_lease(
             token.clone(),
-            lookup.data.ttl,
+            lease,
             lookup.data.renewable,
         ))
     }
@@ -327,7 +330,7 @@ impl VaultCredentialProvider {
         );
         Ok(token_with_lease(
             auth.auth.client_token,
-            auth.auth.lease_duration,
+            Some(auth.auth.lease_duration),
             auth.auth.renewable,
         ))
     }
@@ -394,16 +397,21 @@ impl VaultCredentialProvider {
     }
 }
 
-fn token_with_lease(value: SecretString, lease_seconds: u64, renewable: bool) -> VaultToken {
+/// A token whose lease ends in `lease_seconds` (`None`: it never expires; `Some(0)`: due now).
+fn token_with_lease(
+    value: SecretString,
+    lease_seconds: Option<u64>,
+    renewable: bool,
+) -> VaultToken {
     let now = Instant::now();
-    if lease_seconds == 0 {
+    let Some(lease_seconds) = lease_seconds else {
         return VaultToken {
             value,
             renew_at: None,
             expires_at: None,
-            renewable,
+            renewable: false,
         };
-    }
+    };
     let lease = Duration::from_secs(lease_seconds);
     VaultToken {
         value,
