@@ -40,8 +40,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a sandbox org and a gateway whose configuration `adjust` may change.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(SandboxConfig::default(), adjust).await
+}
+
+/// Starts a sandbox org with the given configuration and a gateway in front of it.
+pub async fn spawn_app_on(
+    sandbox_config: SandboxConfig,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     init_test_logs();
-    let sandbox = sandbox::start(SandboxConfig::default())
+    let sandbox = sandbox::start(sandbox_config)
         .await
         .expect("sandbox starts");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
