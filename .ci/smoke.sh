@@ -57,10 +57,12 @@ fetched=$("$grpcurl" -plaintext "${headers[@]}" -d "{\"id\": \"${id}\"}" "$addre
 grep -q '"company": "Smoke Co"' <<<"$fetched" || fail "GetLead returned $fetched"
 grep -q "/lightning/r/Lead/${id}/view" <<<"$fetched" || fail "GetLead lacks the record page url: $fetched"
 
-if "$grpcurl" -plaintext -H "x-tenant-id: sandbox" -H "authorization: Bearer wrong" -d "{\"id\": \"${id}\"}" \
-    "$address" sfgate.v1.LeadService/GetLead >/dev/null 2>&1; then
+if refused=$("$grpcurl" -plaintext -H "x-tenant-id: sandbox" -H "authorization: Bearer wrong" -d "{\"id\": \"${id}\"}" \
+    "$address" sfgate.v1.LeadService/GetLead 2>&1); then
     fail "a wrong key was accepted"
 fi
+# Error details decode through reflection (the google.rpc types are served too).
+grep -Eq '"reason": ?"API_KEY_INVALID"' <<<"$refused" || fail "ErrorInfo not decoded: $refused"
 
 kill -TERM "$pid"
 wait "$pid" || fail "sfgate did not exit cleanly on SIGTERM"

@@ -119,6 +119,7 @@ async fn start_sandbox(listen: SocketAddr) -> anyhow::Result<SandboxHandle> {
 }
 
 async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
+    let jwt_enabled = std::env::var_os("SFGATE_SANDBOX_JWT_CERTIFICATE").is_some();
     let sandbox = start_sandbox(listen).await?;
     let credentials = sandbox.credentials();
     println!("sandbox org listening on {}", sandbox.base_url());
@@ -141,6 +142,16 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
         credentials.password
     );
     println!(
+        "  curl -s {}/services/oauth2/token -d grant_type=refresh_token -d client_id={} -d client_secret={} -d refresh_token={}",
+        sandbox.base_url(),
+        credentials.client_id,
+        credentials.client_secret,
+        credentials.refresh_token
+    );
+    if jwt_enabled {
+        println!("  (JWT bearer: sign assertions with the key of SFGATE_SANDBOX_JWT_CERTIFICATE, iss = client_id)");
+    }
+    println!(
         "  curl -s {}/services/oauth2/token -u {}:{} -d grant_type=client_credentials",
         sandbox.base_url(),
         credentials.client_id,
@@ -148,6 +159,7 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
     );
     shutdown_signal().await;
     sandbox.shutdown().await;
+    tracing::info!("sandbox org stopped");
     Ok(())
 }
 

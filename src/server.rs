@@ -55,16 +55,20 @@ pub async fn run(
     let (registry, gateway) = build(&config)?;
     let gateway = Arc::new(gateway);
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection v1")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building reflection v1alpha")?;
+    // The google.rpc error details are served too, so that grpcurl and other reflection clients
+    // can decode the ErrorInfo, BadRequest and RetryInfo every error carries.
+    let descriptor_sets = [
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_types::pb::FILE_DESCRIPTOR_SET,
+    ];
+    let reflection = || {
+        descriptor_sets.iter().fold(tonic_reflection::server::Builder::configure(), |builder, set| {
+            builder.register_encoded_file_descriptor_set(set)
+        })
+    };
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("building reflection v1alpha")?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
