@@ -131,6 +131,19 @@ pub enum GatewayError {
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
+    // Several fields with one complaint ("set at least one of these") read as one sentence.
+    if let [first, rest @ ..] = violations
+        && !rest.is_empty()
+        && rest
+            .iter()
+            .all(|violation| violation.description == first.description)
+    {
+        let fields: Vec<&str> = violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        return format!("{}: {}", fields.join(", "), first.description);
+    }
     violations
         .iter()
         .map(|violation| format!("{}: {}", violation.field, violation.description))

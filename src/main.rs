@@ -149,7 +149,9 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
         credentials.refresh_token
     );
     if jwt_enabled {
-        println!("  (JWT bearer: sign assertions with the key of SFGATE_SANDBOX_JWT_CERTIFICATE, iss = client_id)");
+        println!(
+            "  (JWT bearer: sign assertions with the key of SFGATE_SANDBOX_JWT_CERTIFICATE, iss = client_id)"
+        );
     }
     println!(
         "  curl -s {}/services/oauth2/token -u {}:{} -d grant_type=client_credentials",
@@ -178,7 +180,7 @@ fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
         "  grpcurl -plaintext {headers} -d '{{\"last_name\": \"Reed\"}}' {address} sfgate.v1.LeadService/FindLeads"
     );
     println!(
-        "  grpcurl -plaintext {headers} -d '{{\"lead\": {{\"last_name\": \"Rivera\", \"company\": \"Blue Harbor\", \"email\": \"ana@example.com\"}}}}' {address} sfgate.v1.LeadService/CreateLead"
+        "  grpcurl -plaintext {headers} -d '{{\"lead\": {{\"first_name\": \"Jordan\", \"last_name\": \"Ellis\", \"company\": \"Harbor Freight Co\", \"email\": \"jordan.ellis@example.com\"}}}}' {address} sfgate.v1.LeadService/CreateLead"
     );
     println!(
         "  grpcurl -plaintext {headers} -d '{{\"open_only\": true}}' {address} sfgate.v1.CaseService/FindCases"

@@ -63,12 +63,15 @@ pub async fn run(
         tonic_types::pb::FILE_DESCRIPTOR_SET,
     ];
     let reflection = || {
-        descriptor_sets.iter().fold(tonic_reflection::server::Builder::configure(), |builder, set| {
-            builder.register_encoded_file_descriptor_set(set)
-        })
+        descriptor_sets.iter().fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
     };
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
-    let reflection_v1alpha = reflection().build_v1alpha().context("building reflection v1alpha")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter

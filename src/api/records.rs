@@ -346,17 +346,13 @@ fn criteria(
         conditions.push(condition);
     }
     if conditions.is_empty() {
-        let names: Vec<&str> = object
-            .criteria
-            .iter()
-            .map(|criterion| criterion.proto)
-            .collect();
         return Err(GatewayError::InvalidArgument {
-            violations: names
+            violations: object
+                .criteria
                 .iter()
-                .map(|name| crate::error::FieldViolation {
-                    field: (*name).to_owned(),
-                    description: format!("set at least one of {}", names.join(", ")),
+                .map(|criterion| crate::error::FieldViolation {
+                    field: criterion.proto.to_owned(),
+                    description: "set at least one of these find criteria".to_owned(),
                 })
                 .collect(),
         });

@@ -23,7 +23,7 @@ pub struct ApiErrorItem {
 #[derive(Debug, thiserror::Error)]
 pub enum SalesforceError {
     /// Salesforce answered with an error status and its error array.
-    #[error("salesforce returned HTTP {http_status}: {}", summary(errors))]
+    #[error("HTTP {http_status}: {}", summary(errors))]
     Api {
         /// The HTTP status.
         http_status: u16,

@@ -84,7 +84,7 @@ impl TenantRegistry {
             .ok_or_else(|| {
                 GatewayError::invalid_field(
                     TENANT_HEADER,
-                    "metadata x-tenant-id is required: it names the tenant (org) to call",
+                    "is required: it names the tenant (org) to call",
                 )
             })?;
         let presented = ApiKeyHash::of_key(key);
