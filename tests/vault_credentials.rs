@@ -263,3 +263,127 @@ async fn a_tenant_whose_vault_is_unreachable_fails_alone_and_names_vault() {
         .await
         .expect("the other tenant serves");
 }
+
+/// Kubernetes' TokenReview API as OpenBao calls it: accepts exactly one service-account token.
+async fn token_review_api(accepted_token: String) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        post(move |axum::Json(review): axum::Json<serde_json::Value>| {
+            let accepted = review["spec"]["token"] == accepted_token.as_str();
+            async move {
+                axum::Json(json!({
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenReview",
+                    "status": if accepted {
+                        json!({"authenticated": true, "user": {"username": "system:serviceaccount:sfgate:sfgate", "uid": "d1c2a3b4-0000-4000-8000-000000000001", "groups": ["system:serviceaccounts"]}})
+                    } else {
+                        json!({"authenticated": false, "error": "invalid token"})
+                    }
+                }))
+            }
+        }),
+    );
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (address, server)
+}
+
+/// A service-account token as Kubernetes mounts it (a JWT; OpenBao reads its claims, the
+/// TokenReview API vouches for it).
+fn service_account_token() -> String {
+    use base64::Engine as _;
+    let encode = |value: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    };
+    let claims = json!({
+        "iss": "kubernetes/serviceaccount",
+        "kubernetes.io/serviceaccount/namespace": "sfgate",
+        "kubernetes.io/serviceaccount/secret.name": "sfgate-token",
+        "kubernetes.io/serviceaccount/service-account.name": "sfgate",
+        "kubernetes.io/serviceaccount/service-account.uid": "d1c2a3b4-0000-4000-8000-000000000001",
+        "sub": "system:serviceaccount:sfgate:sfgate"
+    });
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        encode(json!({"alg": "RS256", "typ": "JWT"})),
+        encode(claims)
+    )
+}
+
+#[tokio::test]
+async fn logs_in_with_a_kubernetes_service_account_token() {
+    let Some(bao) = OpenBao::start("root-token-kubernetes").await else {
+        return;
+    };
+    bao.put_secret("sfgate/k8s", json!({"client_id": "3MVG9-k8s"}))
+        .await;
+    bao.create_read_policy().await;
+    let jwt = service_account_token();
+    let (kubernetes_api, _server) = token_review_api(jwt.clone()).await;
+    bao.api(
+        reqwest::Method::POST,
+        "sys/auth/kubernetes",
+        Some(json!({"type": "kubernetes"})),
+    )
+    .await;
+    bao.api(
+        reqwest::Method::POST,
+        "auth/kubernetes/config",
+        Some(json!({
+            "kubernetes_host": kubernetes_api,
+            "disable_local_ca_jwt": true,
+            "token_reviewer_jwt": "reviewer",
+            // Required with disable_local_ca_jwt; unused over plain HTTP to the loopback API.
+            "kubernetes_ca_cert": include_str!("fixtures/jwt/certificate.pem"),
+        })),
+    )
+    .await;
+    bao.api(
+        reqwest::Method::POST,
+        "auth/kubernetes/role/sfgate",
+        Some(json!({
+            "bound_service_account_names": ["sfgate"],
+            "bound_service_account_namespaces": ["sfgate"],
+            "token_policies": ["sfgate-read"],
+            "ttl": "1h"
+        })),
+    )
+    .await;
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), format!("{jwt}\n")).unwrap();
+    let vault = provider(
+        &bao,
+        VaultAuth::Kubernetes {
+            mount: "kubernetes".into(),
+            role: "sfgate".into(),
+            jwt_path: token_file.path().into(),
+        },
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let credentials = vault
+        .credentials("sfgate/k8s")
+        .await
+        .expect("kubernetes login and read");
+    assert_eq!(exposed(&credentials.client_id), Some("3MVG9-k8s"));
+
+    std::fs::write(token_file.path(), "not-the-service-account-token").unwrap();
+    let refused = provider(
+        &bao,
+        VaultAuth::Kubernetes {
+            mount: "kubernetes".into(),
+            role: "sfgate".into(),
+            jwt_path: token_file.path().into(),
+        },
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    assert!(
+        refused.credentials("sfgate/k8s").await.is_err(),
+        "a token Kubernetes does not vouch for is refused"
+    );
+}
