@@ -262,6 +262,15 @@ impl Config {
                     );
                 }
             }
+            let login_host = tenant.login_url.host_str().unwrap_or_default();
+            if tenant.grant == OAuthGrant::ClientCredentials
+                && matches!(login_host, "login.salesforce.com" | "test.salesforce.com")
+            {
+                bail!(
+                    "tenants.{id}: the client_credentials flow needs the org's My Domain as login_url \
+                     (https://<domain>.my.salesforce.com), not {login_host}"
+                );
+            }
             match tenant.credentials_provider {
                 ProviderKind::Vault if self.credentials.vault.is_none() => {
                     bail!(
@@ -350,6 +359,10 @@ client_secret = "shh"
                 "no [credentials.vault] section",
             ),
             (EXAMPLE.replace("2bb80d", "zz"), "64 hex digits"),
+            (
+                EXAMPLE.replace("acme.my.salesforce.com", "login.salesforce.com"),
+                "needs the org's My Domain",
+            ),
             (
                 EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_version = \"66\""),
                 "v66.0",

@@ -27,7 +27,7 @@ use crate::config::{
     ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
     VaultAuthSettings, VaultSettings, default_shutdown_grace_seconds, default_upstream_timeout_ms,
 };
-use crate::credentials::vault::{VaultAuth, VaultConfig};
+use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
 use crate::credentials::{
     CredentialProvider, EnvCredentialProvider, OrgCredentials, StaticCredentialProvider,
     VaultCredentialProvider,
@@ -278,15 +278,12 @@ fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
             secret_id_file,
         } => {
             let secret_id = match (secret_id, secret_id_file) {
-                (Some(secret_id), _) => secret_id.clone(),
-                (None, Some(path)) => SecretString::from(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("reading the AppRole secret id from {}", path.display()))?
-                        .trim()
-                        .to_owned(),
+                (Some(secret_id), _) => SecretIdSource::Value(secret_id.clone()),
+                (None, Some(path)) => SecretIdSource::File(path.clone()),
+                (None, None) => SecretIdSource::Value(
+                    from_env("VAULT_SECRET_ID")
+                        .context("vault approle auth: set auth.secret_id, auth.secret_id_file or VAULT_SECRET_ID")?,
                 ),
-                (None, None) => from_env("VAULT_SECRET_ID")
-                    .context("vault approle auth: set auth.secret_id, auth.secret_id_file or VAULT_SECRET_ID")?,
             };
             VaultAuth::AppRole {
                 mount: mount.clone(),

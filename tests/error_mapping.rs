@@ -351,6 +351,13 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
         (Code::Unavailable, "UPSTREAM_AUTH_FAILED")
     );
     assert_eq!(app.token_requests(), 3, "one refresh, then give up");
+    let cooling = get_lead(&app, &id).await;
+    assert_eq!(reason(&cooling), "UPSTREAM_AUTH_FAILED");
+    assert_eq!(
+        app.token_requests(),
+        3,
+        "a rejected fresh session cools the tenant down: no mint per call"
+    );
     assert!(!status.message().contains("Bearer"), "{}", status.message());
 }
 

@@ -22,6 +22,7 @@ const CLIENT_ID: &str = "canary-client-id-5c1d";
 const CLIENT_SECRET: &str = "canary-client-secret-9e2b";
 const WRONG_PASSWORD: &str = "canary-wrong-password-41aa";
 const VAULT_ROOT_TOKEN: &str = "canary-vault-root-token-77c3";
+const VAULT_CLIENT_TOKEN: &str = "canary-vault-client-token-1b9e";
 const PRIVATE_KEY: &str = include_str!("fixtures/jwt/private_key.pem");
 const CERTIFICATE: &str = include_str!("fixtures/jwt/certificate.pem");
 /// `{"alg":"RS256"}`, the start of every JWT assertion sfgate signs.
@@ -98,6 +99,12 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         )
         .await;
         let (role_id, secret_id) = bao.approle().await;
+        bao.api(
+            reqwest::Method::POST,
+            "auth/token/create",
+            Some(json!({"id": VAULT_CLIENT_TOKEN, "policies": ["sfgate-read"], "ttl": "1h"})),
+        )
+        .await;
         approle_secret_id = Some((role_id, secret_id));
     }
     let app = spawn_app_on(sandbox_config(), |config| {
@@ -120,15 +127,12 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
             }
             config.credentials.file.insert(name.into(), credentials);
         }
-        if let (Some(bao), Some((role_id, secret_id))) = (&bao, &approle_secret_id) {
+        if let Some(bao) = &bao {
             config.credentials.vault = Some(VaultSettings {
                 address: bao.address.parse().unwrap(),
                 mount: "secret".into(),
-                auth: VaultAuthSettings::Approle {
-                    mount: "approle".into(),
-                    role_id: role_id.clone(),
-                    secret_id: Some(SecretString::from(secret_id.clone())),
-                    secret_id_file: None,
+                auth: VaultAuthSettings::Token {
+                    token: Some(SecretString::from(VAULT_CLIENT_TOKEN)),
                 },
                 refresh_after_seconds: 300,
                 max_stale_seconds: 3600,

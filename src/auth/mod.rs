@@ -300,6 +300,16 @@ impl OrgAuthenticator {
         }
     }
 
+    /// Forgets a session Salesforce rejected although it was freshly minted (the integration
+    /// user cannot use the API, say), and cools the tenant down as after a failed mint.
+    pub fn reject(&self, rejected: &Arc<Session>) {
+        self.invalidate(rejected);
+        self.record_failure(&AuthError::Rejected {
+            error: "INVALID_SESSION_ID".into(),
+            description: "salesforce rejected a freshly minted session".into(),
+        });
+    }
+
     async fn mint(&self) -> Result<Session, AuthError> {
         let credentials = self
             .credentials
@@ -352,10 +362,27 @@ impl OrgAuthenticator {
 impl OrgAuthenticator {
     /// The audience of JWT assertions: configured, or the login host's origin.
     fn jwt_audience(&self) -> String {
-        self.config
-            .jwt_audience
-            .clone()
-            .unwrap_or_else(|| self.config.login_url.origin().ascii_serialization())
+        if let Some(audience) = &self.config.jwt_audience {
+            return audience.clone();
+        }
+        default_jwt_audience(&self.config.login_url)
+    }
+}
+
+/// Salesforce expects `https://login.salesforce.com` as the audience for production orgs and
+/// `https://test.salesforce.com` for sandboxes, whatever login host the token request goes to.
+/// A login URL outside salesforce.com (the embedded sandbox org) is its own audience.
+fn default_jwt_audience(login_url: &Url) -> String {
+    let host = login_url
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if host == "test.salesforce.com" || host.ends_with(".sandbox.my.salesforce.com") {
+        "https://test.salesforce.com".to_owned()
+    } else if host.ends_with(".salesforce.com") || host == "salesforce.com" {
+        "https://login.salesforce.com".to_owned()
+    } else {
+        login_url.origin().ascii_serialization()
     }
 }
 
@@ -538,6 +565,28 @@ mod tests {
         assert!(
             check_instance_url(&Url::parse("http://127.0.0.1:8080").unwrap(), &loopback).is_ok()
         );
+    }
+
+    #[test]
+    fn jwt_audience_follows_the_kind_of_org() {
+        let audience = |url: &str| default_jwt_audience(&Url::parse(url).unwrap());
+        assert_eq!(
+            audience("https://login.salesforce.com"),
+            "https://login.salesforce.com"
+        );
+        assert_eq!(
+            audience("https://acme.my.salesforce.com"),
+            "https://login.salesforce.com"
+        );
+        assert_eq!(
+            audience("https://test.salesforce.com"),
+            "https://test.salesforce.com"
+        );
+        assert_eq!(
+            audience("https://acme--uat.sandbox.my.salesforce.com"),
+            "https://test.salesforce.com"
+        );
+        assert_eq!(audience("http://127.0.0.1:8443/"), "http://127.0.0.1:8443");
     }
 
     #[test]

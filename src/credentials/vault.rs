@@ -33,8 +33,9 @@ pub enum VaultAuth {
         mount: String,
         /// The role id.
         role_id: String,
-        /// The secret id.
-        secret_id: SecretString,
+        /// Where the secret id comes from; a file is re-read at each login, so a rotated or
+        /// single-use secret id works without a restart.
+        secret_id: SecretIdSource,
     },
     /// Kubernetes login with the pod's service-account token.
     Kubernetes {
@@ -71,6 +72,18 @@ impl fmt::Debug for VaultAuth {
     }
 }
 
+/// A secret given directly, or the file that holds it.
+#[derive(Clone)]
+pub enum SecretIdSource {
+    /// The value itself.
+    Value(SecretString),
+    /// A file holding the value (read at each use).
+    File(PathBuf),
+}
+
+/// How long a failed Vault login is reported to later callers before Vault is tried again.
+const LOGIN_RETRY_DELAY: Duration = Duration::from_secs(5);
+
 /// Where Vault is and how to use it.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
@@ -93,6 +106,7 @@ pub struct VaultCredentialProvider {
     http: reqwest::Client,
     config: VaultConfig,
     token: tokio::sync::Mutex<Option<VaultToken>>,
+    last_login_failure: Mutex<Option<(Instant, String)>>,
     cache: Mutex<HashMap<String, CachedSecret>>,
 }
 
@@ -165,6 +179,7 @@ impl VaultCredentialProvider {
             http,
             config,
             token: tokio::sync::Mutex::new(None),
+            last_login_failure: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -192,7 +207,9 @@ impl VaultCredentialProvider {
         } else {
             "unreachable"
         };
-        self.unavailable(format!("{what} at {}", self.config.address))
+        // The address is for operators (the log), not for callers.
+        tracing::warn!(vault_address = %self.config.address, "vault {what}");
+        self.unavailable(what)
     }
 
     /// A token good for the next request: the current one, renewed, or a fresh login.
@@ -218,10 +235,42 @@ impl VaultCredentialProvider {
                 }
             }
         }
-        let token = self.login().await?;
-        let value = token.value.clone();
-        *current = Some(token);
-        Ok(value)
+        if let Some((failed_at, reason)) = self.last_login_failure.lock().as_ref()
+            && failed_at.elapsed() < LOGIN_RETRY_DELAY
+        {
+            return Err(self.unavailable(reason.clone()));
+        }
+        match self.login().await {
+            Ok(token) => {
+                *self.last_login_failure.lock() = None;
+                let value = token.value.clone();
+                *current = Some(token);
+                Ok(value)
+            }
+            Err(error) => {
+                let reason = match &error {
+                    CredentialError::Unavailable { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                *self.last_login_failure.lock() = Some((Instant::now(), reason));
+                Err(error)
+            }
+        }
+    }
+
+    async fn secret_id(&self, source: &SecretIdSource) -> Result<SecretString, CredentialError> {
+        match source {
+            SecretIdSource::Value(value) => Ok(value.clone()),
+            SecretIdSource::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map(|text| SecretString::from(text.trim().to_owned()))
+                .map_err(|error| {
+                    self.unavailable(format!(
+                        "cannot read the AppRole secret id file {}: {error}",
+                        path.display()
+                    ))
+                }),
+        }
     }
 
     async fn login(&self) -> Result<VaultToken, CredentialError> {
@@ -233,7 +282,7 @@ impl VaultCredentialProvider {
                 secret_id,
             } => (
                 mount,
-                serde_json::json!({ "role_id": role_id, "secret_id": secret_id.expose_secret() }),
+                serde_json::json!({ "role_id": role_id, "secret_id": self.secret_id(secret_id).await?.expose_secret() }),
             ),
             VaultAuth::Kubernetes {
                 mount,
@@ -384,7 +433,14 @@ impl VaultCredentialProvider {
                 }
                 403 if attempt == 0 => {
                     tracing::info!("vault refused the token; logging in again");
-                    *self.token.lock().await = None;
+                    let mut current = self.token.lock().await;
+                    // Another call may have replaced it already; only the refused token goes.
+                    if current
+                        .as_ref()
+                        .is_some_and(|held| held.value.expose_secret() == token.expose_secret())
+                    {
+                        *current = None;
+                    }
                 }
                 status => {
                     return Err(

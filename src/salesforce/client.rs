@@ -309,6 +309,7 @@ impl SalesforceClient {
                 Err(SalesforceError::SoapFault { fault_code, .. })
                     if fault_code == "INVALID_SESSION_ID" =>
                 {
+                    self.inner.auth.reject(&session);
                     return Err(SalesforceError::SessionRejected);
                 }
                 outcome => return outcome,
@@ -342,11 +343,12 @@ impl SalesforceClient {
             if status != StatusCode::UNAUTHORIZED {
                 return Ok((status, body));
             }
-            tracing::info!(
-                attempt,
-                "salesforce rejected the session; minting a new token"
-            );
-            self.inner.auth.invalidate(&session);
+            if attempt == 0 {
+                tracing::info!("salesforce rejected the session; minting a new token");
+                self.inner.auth.invalidate(&session);
+            } else {
+                self.inner.auth.reject(&session);
+            }
         }
         Err(SalesforceError::SessionRejected)
     }
