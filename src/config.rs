@@ -66,6 +66,35 @@ pub struct TenantConfig {
     /// The callers allowed to act for this tenant.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    /// The tenant's request rate; unlimited when absent.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// The most calls of this tenant in flight at once; unlimited when absent.
+    pub max_concurrent_calls: Option<u32>,
+    /// Refuse calls once the org has used this percentage of its daily API requests (e.g. 90).
+    pub api_budget_percent: Option<f64>,
+}
+
+/// A request rate with a burst.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second (fractions allowed: 0.5 is one every two seconds).
+    pub requests_per_second: f64,
+    /// Requests allowed at once after a quiet period; default: one second's worth.
+    pub burst: Option<u32>,
+}
+
+impl RateLimitConfig {
+    /// The limiter's rate.
+    pub fn rate(&self) -> crate::ratelimit::Rate {
+        let burst = self
+            .burst
+            .unwrap_or_else(|| self.requests_per_second.ceil().max(1.0) as u32);
+        crate::ratelimit::Rate {
+            per_second: self.requests_per_second,
+            burst,
+        }
+    }
 }
 
 impl TenantConfig {
@@ -251,6 +280,23 @@ impl Config {
             if tenant.upstream_timeout_ms == 0 {
                 bail!("tenants.{id}.upstream_timeout_ms must be positive");
             }
+            if let Some(rate) = &tenant.rate_limit
+                && !(rate.requests_per_second.is_finite()
+                    && rate.requests_per_second > 0.0
+                    && rate.burst != Some(0))
+            {
+                bail!(
+                    "tenants.{id}.rate_limit: requests_per_second must be positive and burst at least 1"
+                );
+            }
+            if tenant.max_concurrent_calls == Some(0) {
+                bail!("tenants.{id}.max_concurrent_calls must be at least 1");
+            }
+            if let Some(percent) = tenant.api_budget_percent
+                && !(percent > 0.0 && percent <= 100.0)
+            {
+                bail!("tenants.{id}.api_budget_percent must be in (0, 100], e.g. 90");
+            }
             if tenant.allowed_instance_hosts.is_empty() {
                 bail!("tenants.{id}.allowed_instance_hosts must not be empty");
             }
@@ -359,6 +405,17 @@ client_secret = "shh"
                 "no [credentials.vault] section",
             ),
             (EXAMPLE.replace("2bb80d", "zz"), "64 hex digits"),
+            (
+                EXAMPLE.replace(
+                    "[tenants.acme]",
+                    "[tenants.acme]\nrate_limit = { requests_per_second = 0 }",
+                ),
+                "requests_per_second must be positive",
+            ),
+            (
+                EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_budget_percent = 120"),
+                "api_budget_percent must be in (0, 100]",
+            ),
             (
                 EXAMPLE.replace("acme.my.salesforce.com", "login.salesforce.com"),
                 "needs the org's My Domain",

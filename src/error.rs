@@ -11,6 +11,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{AuthError, FailureCause};
 use crate::credentials::CredentialError;
+use crate::ratelimit::LimitExceeded;
 use crate::salesforce::{ApiErrorItem, SalesforceError};
 
 /// `ErrorInfo.domain` of errors Salesforce reported.
@@ -125,9 +126,35 @@ pub enum GatewayError {
     /// Salesforce failed or refused the call.
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
+    /// The tenant is over its rate or concurrency limit; nothing was sent to Salesforce.
+    #[error("{}", describe_limit(.0))]
+    LimitExceeded(LimitExceeded),
     /// A bug: something the gateway should have guaranteed did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn describe_limit(exceeded: &LimitExceeded) -> String {
+    match exceeded {
+        LimitExceeded::Rate {
+            tenant,
+            rate,
+            retry_after,
+        } => format!(
+            "tenant {tenant:?} is over its rate limit of {} requests/s (burst {}); retry in {} ms",
+            rate.per_second,
+            rate.burst,
+            retry_after.as_millis().max(1)
+        ),
+        LimitExceeded::Concurrency {
+            tenant,
+            max_concurrent_calls,
+        } => {
+            format!(
+                "tenant {tenant:?} already has {max_concurrent_calls} calls in flight, its limit"
+            )
+        }
+    }
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
@@ -188,6 +215,7 @@ impl From<GatewayError> for Status {
                 message,
                 gateway_info("DEADLINE_EXCEEDED"),
             ),
+            GatewayError::LimitExceeded(exceeded) => limit_status(message, &exceeded),
             GatewayError::Internal(_) => {
                 tracing::error!(error = %message, "internal error");
                 Status::with_error_details(Code::Internal, message, gateway_info("INTERNAL"))
@@ -195,6 +223,48 @@ impl From<GatewayError> for Status {
             GatewayError::Salesforce(error) => salesforce_status(error),
         }
     }
+}
+
+/// How soon a tenant over its org API budget may try again: Salesforce's daily limit is a rolling
+/// 24-hour window, so usage falls as old requests age out.
+const API_BUDGET_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+/// How soon a call refused for concurrency may be retried: calls usually last well under a second.
+const CONCURRENCY_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+fn limit_status(message: String, exceeded: &LimitExceeded) -> Status {
+    let (reason, tenant, retry_after, quota) = match exceeded {
+        LimitExceeded::Rate {
+            tenant,
+            rate,
+            retry_after,
+        } => (
+            "TENANT_RATE_LIMITED",
+            tenant,
+            *retry_after,
+            format!(
+                "{} requests per second, burst {}",
+                rate.per_second, rate.burst
+            ),
+        ),
+        LimitExceeded::Concurrency {
+            tenant,
+            max_concurrent_calls,
+        } => (
+            "TENANT_CONCURRENCY_LIMITED",
+            tenant,
+            CONCURRENCY_RETRY_DELAY,
+            format!("{max_concurrent_calls} concurrent calls"),
+        ),
+    };
+    let mut details = ErrorDetails::with_error_info(
+        reason,
+        GATEWAY_DOMAIN,
+        [("tenant".to_string(), tenant.to_string())],
+    );
+    details.set_retry_info(Some(retry_after));
+    details.add_quota_failure_violation(format!("tenant:{tenant}"), quota);
+    Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
 fn gateway_info(reason: &str) -> ErrorDetails {
@@ -233,6 +303,28 @@ fn salesforce_status(error: SalesforceError) -> Status {
         ),
         SalesforceError::SessionRejected => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
         SalesforceError::Auth(error) => auth_status(&error),
+        SalesforceError::ApiBudgetExhausted {
+            used,
+            limit,
+            ceiling_percent,
+        } => {
+            let mut details = ErrorDetails::with_error_info(
+                "ORG_API_BUDGET",
+                GATEWAY_DOMAIN,
+                [
+                    ("used".to_string(), used.to_string()),
+                    ("limit".to_string(), limit.to_string()),
+                ],
+            );
+            details.set_retry_info(Some(API_BUDGET_RETRY_DELAY));
+            details.add_quota_failure_violation(
+                "salesforce-org",
+                format!(
+                    "the tenant's ceiling of {ceiling_percent}% of the org's daily API requests"
+                ),
+            );
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
         SalesforceError::Timeout => Status::with_error_details(
             Code::DeadlineExceeded,
             message,

@@ -1,7 +1,8 @@
 //! sfgate: a gRPC connector gateway for Salesforce.
 //!
 //! A call flows one way through the modules:
-//! `tenancy` (who is calling, for which tenant) → `api` (one file per gRPC service: validation and
+//! `tenancy` (who is calling, for which tenant) → `ratelimit` (the tenant's rate and concurrency
+//! limits) → `api` (one file per gRPC service: validation and
 //! proto ↔ Salesforce mapping) → `salesforce` (REST/SOAP client, SOQL builder and escaper, ID
 //! checks, error decoding) → `auth` (the tenant's OAuth token, cached and minted once) →
 //! `credentials` (where the tenant's secrets come from). Lower modules never import higher ones.
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod ratelimit;
 pub mod salesforce;
 pub mod sandbox;
 pub mod server;

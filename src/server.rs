@@ -24,8 +24,9 @@ use crate::api::lead::LeadApi;
 use crate::api::opportunity::OpportunityApi;
 use crate::auth::{OAuthGrant, OrgAuthConfig, OrgAuthenticator};
 use crate::config::{
-    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
-    VaultAuthSettings, VaultSettings, default_shutdown_grace_seconds, default_upstream_timeout_ms,
+    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, RateLimitConfig,
+    TenantConfig, VaultAuthSettings, VaultSettings, default_shutdown_grace_seconds,
+    default_upstream_timeout_ms,
 };
 use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
 use crate::credentials::{
@@ -38,6 +39,7 @@ use crate::pb::case_service_server::CaseServiceServer;
 use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
 use crate::pb::opportunity_service_server::OpportunityServiceServer;
+use crate::ratelimit::{RateLimitLayer, RateLimits, TenantLimits};
 use crate::salesforce::{SalesforceClient, http_client};
 use crate::sandbox::SandboxHandle;
 use crate::tenancy::{ApiKeyHash, AuthenticateLayer, KeyGrant, TenantRegistry};
@@ -52,7 +54,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (registry, gateway) = build(&config)?;
+    let (registry, limits, gateway) = build(&config)?;
     let gateway = Arc::new(gateway);
 
     // The google.rpc error details are served too, so that grpcurl and other reflection clients
@@ -113,6 +115,7 @@ pub async fn run(
     };
     let server = Server::builder()
         .layer(AuthenticateLayer::new(Arc::new(registry)))
+        .layer(RateLimitLayer::new(Arc::new(limits)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -174,6 +177,9 @@ pub fn sandbox_config(
             caller: "demo".to_owned(),
             sha256: ApiKeyHash::of_key(api_key).to_hex(),
         }],
+        rate_limit: None,
+        max_concurrent_calls: None,
+        api_budget_percent: None,
     };
     Ok(Config {
         listen,
@@ -187,11 +193,12 @@ pub fn sandbox_config(
 }
 
 /// Builds the tenant registry and each tenant's org connection from the configuration.
-fn build(config: &Config) -> anyhow::Result<(TenantRegistry, Gateway)> {
+fn build(config: &Config) -> anyhow::Result<(TenantRegistry, RateLimits, Gateway)> {
     let http = http_client();
     let providers = credential_providers(config, &http)?;
     let mut grants = HashMap::new();
     let mut clients = HashMap::new();
+    let mut limits = Vec::new();
     for (name, tenant) in &config.tenants {
         let tenant_id = TenantId::new(name);
         let keys = tenant
@@ -230,10 +237,20 @@ fn build(config: &Config) -> anyhow::Result<(TenantRegistry, Gateway)> {
             auth,
             tenant.api_version.clone(),
             tenant.upstream_timeout(),
+            tenant.api_budget_percent,
         );
-        clients.insert(tenant_id, client);
+        clients.insert(tenant_id.clone(), client);
+        let tenant_limits = TenantLimits {
+            rate: tenant.rate_limit.as_ref().map(RateLimitConfig::rate),
+            max_concurrent_calls: tenant.max_concurrent_calls,
+        };
+        limits.push((tenant_id, tenant_limits));
     }
-    Ok((TenantRegistry::new(grants), Gateway::new(clients)))
+    Ok((
+        TenantRegistry::new(grants),
+        RateLimits::new(limits),
+        Gateway::new(clients),
+    ))
 }
 
 /// One instance of each configured credential provider, shared by the tenants that use it.

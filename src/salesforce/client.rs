@@ -93,6 +93,7 @@ struct Inner {
     api_version: String,
     timeout: Duration,
     api_usage: ApiUsage,
+    api_budget_percent: Option<f64>,
 }
 
 impl fmt::Debug for SalesforceClient {
@@ -112,11 +113,14 @@ struct CreateResponse {
 
 impl SalesforceClient {
     /// Creates a client for the org behind `auth`, speaking API version `api_version` (`v66.0`).
+    /// With `api_budget_percent`, calls are refused once the org's reported daily API usage
+    /// reaches that share of its limit.
     pub fn new(
         http: reqwest::Client,
         auth: OrgAuthenticator,
         api_version: String,
         timeout: Duration,
+        api_budget_percent: Option<f64>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -125,6 +129,7 @@ impl SalesforceClient {
                 api_version,
                 timeout,
                 api_usage: ApiUsage::default(),
+                api_budget_percent,
             }),
         }
     }
@@ -288,6 +293,7 @@ impl SalesforceClient {
         &self,
         convert: &LeadConvert,
     ) -> Result<LeadConversion, SalesforceError> {
+        self.check_api_budget()?;
         let version = self.inner.api_version.trim_start_matches('v').to_owned();
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
@@ -318,6 +324,24 @@ impl SalesforceClient {
         Err(SalesforceError::SessionRejected)
     }
 
+    /// Refuses a call once the org's usage, as Salesforce last reported it, is past the ceiling,
+    /// so that the org's last requests are kept for what needs them most.
+    fn check_api_budget(&self) -> Result<(), SalesforceError> {
+        let (Some(ceiling_percent), Some((used, limit))) =
+            (self.inner.api_budget_percent, self.inner.api_usage.get())
+        else {
+            return Ok(());
+        };
+        if used as f64 >= limit as f64 * ceiling_percent / 100.0 {
+            return Err(SalesforceError::ApiBudgetExhausted {
+                used,
+                limit,
+                ceiling_percent,
+            });
+        }
+        Ok(())
+    }
+
     /// Sends a data-API call, refreshing the session once if Salesforce rejects it.
     async fn call(
         &self,
@@ -326,6 +350,7 @@ impl SalesforceClient {
         query: Option<Vec<(&str, String)>>,
         payload: Payload<'_>,
     ) -> Result<(StatusCode, Bytes), SalesforceError> {
+        self.check_api_budget()?;
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
             let mut url = session.instance_url().clone();

@@ -50,6 +50,18 @@ pub enum SalesforceError {
     /// No access token could be obtained.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The org's API usage is past the tenant's ceiling; the call was not sent.
+    #[error(
+        "the org has used {used} of its {limit} daily API requests, past this tenant's ceiling of {ceiling_percent}%"
+    )]
+    ApiBudgetExhausted {
+        /// Requests used, as last reported by `Sforce-Limit-Info`.
+        used: u64,
+        /// The org's daily limit.
+        limit: u64,
+        /// The tenant's ceiling, in percent of the limit.
+        ceiling_percent: f64,
+    },
     /// The org did not answer in time.
     #[error("salesforce did not answer in time")]
     Timeout,

@@ -1,0 +1,265 @@
+//! Per-tenant limits as a tower layer, after authentication: a GCRA rate (requests per second
+//! with a burst) and a cap on concurrent calls. A call over either limit fails at once with
+//! RESOURCE_EXHAUSTED, `RetryInfo` (when a call would be admitted) and `QuotaFailure`; calls of
+//! other tenants never wait on it.
+
+mod gcra;
+
+pub use gcra::{Gcra, Rate};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt};
+use tokio::sync::Semaphore;
+use tower::{Layer, Service};
+
+use crate::api::context::{Caller, TenantId};
+use crate::error::GatewayError;
+
+/// The limits of one tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TenantLimits {
+    /// The request rate, if limited.
+    pub rate: Option<Rate>,
+    /// The most calls in flight at once, if capped.
+    pub max_concurrent_calls: Option<u32>,
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LimitExceeded {
+    /// The tenant's request rate.
+    Rate {
+        /// The tenant.
+        tenant: TenantId,
+        /// The configured rate.
+        rate: Rate,
+        /// When a call would be admitted.
+        retry_after: Duration,
+    },
+    /// The tenant's concurrent-call cap.
+    Concurrency {
+        /// The tenant.
+        tenant: TenantId,
+        /// The cap.
+        max_concurrent_calls: u32,
+    },
+}
+
+#[derive(Debug)]
+struct TenantLimiter {
+    rate: Option<Gcra>,
+    concurrency: Option<(Arc<Semaphore>, u32)>,
+}
+
+/// The limiters of every tenant.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    by_tenant: HashMap<TenantId, TenantLimiter>,
+}
+
+/// Holds a tenant's concurrency slot for as long as its call runs.
+#[derive(Debug)]
+pub struct Admission {
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl RateLimits {
+    /// Creates the limiters from each tenant's limits.
+    pub fn new(limits: impl IntoIterator<Item = (TenantId, TenantLimits)>) -> Self {
+        let by_tenant = limits
+            .into_iter()
+            .map(|(tenant, limits)| {
+                let limiter = TenantLimiter {
+                    rate: limits.rate.map(Gcra::new),
+                    concurrency: limits
+                        .max_concurrent_calls
+                        .map(|cap| (Arc::new(Semaphore::new(cap as usize)), cap)),
+                };
+                (tenant, limiter)
+            })
+            .collect();
+        Self { by_tenant }
+    }
+
+    /// Admits a call of `tenant` now, or says which limit it is over.
+    pub fn admit(&self, tenant: &TenantId) -> Result<Admission, LimitExceeded> {
+        let Some(limiter) = self.by_tenant.get(tenant) else {
+            return Ok(Admission { _slot: None });
+        };
+        // The concurrency slot first: a call refused for concurrency must not spend rate.
+        let slot = match &limiter.concurrency {
+            Some((semaphore, cap)) => {
+                Some(Arc::clone(semaphore).try_acquire_owned().map_err(|_| {
+                    LimitExceeded::Concurrency {
+                        tenant: tenant.clone(),
+                        max_concurrent_calls: *cap,
+                    }
+                })?)
+            }
+            None => None,
+        };
+        if let Some(gcra) = &limiter.rate {
+            gcra.check(tokio::time::Instant::now())
+                .map_err(|retry_after| LimitExceeded::Rate {
+                    tenant: tenant.clone(),
+                    rate: gcra.rate(),
+                    retry_after,
+                })?;
+        }
+        Ok(Admission { _slot: slot })
+    }
+}
+
+/// The tower layer applying [`RateLimits`] to authenticated calls.
+#[derive(Clone, Debug)]
+pub struct RateLimitLayer {
+    limits: Arc<RateLimits>,
+}
+
+impl RateLimitLayer {
+    /// Creates the layer.
+    pub fn new(limits: Arc<RateLimits>) -> Self {
+        Self { limits }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            limits: Arc::clone(&self.limits),
+        }
+    }
+}
+
+/// The service [`RateLimitLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct RateLimit<S> {
+    inner: S,
+    limits: Arc<RateLimits>,
+}
+
+impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RateLimit<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    RequestBody: Send + 'static,
+    ResponseBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let Some(caller) = request.extensions().get::<Caller>() else {
+            return self.inner.call(request).boxed();
+        };
+        let admission = match self.limits.admit(&caller.tenant) {
+            Ok(admission) => admission,
+            Err(exceeded) => {
+                tracing::debug!(tenant = %caller.tenant, ?exceeded, "call over the tenant's limit");
+                let status = tonic::Status::from(GatewayError::LimitExceeded(exceeded));
+                return futures::future::ready(Ok(status.into_http())).boxed();
+            }
+        };
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        async move {
+            let response = ready.call(request).await;
+            drop(admission);
+            response
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_slots_are_returned_when_calls_end() {
+        let tenant = TenantId::new("acme");
+        let limits = RateLimits::new([(
+            tenant.clone(),
+            TenantLimits {
+                rate: None,
+                max_concurrent_calls: Some(2),
+            },
+        )]);
+        let first = limits.admit(&tenant).unwrap();
+        let _second = limits.admit(&tenant).unwrap();
+        assert!(matches!(
+            limits.admit(&tenant),
+            Err(LimitExceeded::Concurrency {
+                max_concurrent_calls: 2,
+                ..
+            })
+        ));
+        drop(first);
+        assert!(limits.admit(&tenant).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tenants_do_not_share_limits() {
+        let (noisy, quiet) = (TenantId::new("noisy"), TenantId::new("quiet"));
+        let rate = TenantLimits {
+            rate: Some(Rate {
+                per_second: 1.0,
+                burst: 1,
+            }),
+            max_concurrent_calls: None,
+        };
+        let limits = RateLimits::new([(noisy.clone(), rate), (quiet.clone(), rate)]);
+        assert!(limits.admit(&noisy).is_ok());
+        assert!(matches!(
+            limits.admit(&noisy),
+            Err(LimitExceeded::Rate { .. })
+        ));
+        assert!(
+            limits.admit(&quiet).is_ok(),
+            "the quiet tenant keeps its own allowance"
+        );
+        assert!(limits.admit(&TenantId::new("unlimited")).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_refused_for_concurrency_spends_no_rate() {
+        let tenant = TenantId::new("acme");
+        let limits = RateLimits::new([(
+            tenant.clone(),
+            TenantLimits {
+                rate: Some(Rate {
+                    per_second: 1.0,
+                    burst: 1,
+                }),
+                max_concurrent_calls: Some(1),
+            },
+        )]);
+        let held = limits.admit(&tenant).unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(
+            limits.admit(&tenant),
+            Err(LimitExceeded::Concurrency { .. })
+        ));
+        drop(held);
+        assert!(
+            limits.admit(&tenant).is_ok(),
+            "the rate allowance was not spent by the refused call"
+        );
+    }
+}
