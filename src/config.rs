@@ -30,6 +30,9 @@ pub struct Config {
     /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
     #[serde(default = "default_shutdown_grace_seconds")]
     pub shutdown_grace_seconds: u64,
+    /// How often the file is checked for changes to reload (0: only on SIGHUP).
+    #[serde(default = "default_reload_poll_seconds")]
+    pub reload_poll_seconds: u64,
     /// Tenants by id (the value of `x-tenant-id`).
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -39,7 +42,7 @@ pub struct Config {
 }
 
 /// One tenant: one Salesforce org and the callers allowed to use it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     /// The login host for token requests: `https://login.salesforce.com`, `https://test.salesforce.com`
@@ -75,7 +78,7 @@ pub struct TenantConfig {
 }
 
 /// A request rate with a burst.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Sustained requests per second (fractions allowed: 0.5 is one every two seconds).
@@ -105,7 +108,7 @@ impl TenantConfig {
 }
 
 /// A caller's key, stored as its SHA-256 (`sfgate hash-key <key>` prints it).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// The caller's name, for logs.
@@ -224,6 +227,10 @@ fn default_vault_timeout_seconds() -> u64 {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 50051))
+}
+
+pub(crate) fn default_reload_poll_seconds() -> u64 {
+    2
 }
 
 pub(crate) fn default_shutdown_grace_seconds() -> u64 {

@@ -95,7 +95,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let (Some(sandbox), Some(key)) = (&sandbox, demo_key.as_deref()) {
         print_demo(listener.local_addr()?, sandbox, key);
     }
-    sfgate::server::run(config, listener, shutdown_signal()).await?;
+    sfgate::server::run_reloading(config, args.config.clone(), listener, shutdown_signal()).await?;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }

@@ -213,3 +213,107 @@ fn an_invalid_configuration_is_refused_with_the_reason() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("magic"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sighup_reloads_and_a_bad_configuration_is_refused_with_a_log_line() {
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let port = free_port();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let poll_off =
+        |text: String| text.replace("reload_poll_seconds = 1", "reload_poll_seconds = 0");
+    std::fs::write(
+        file.path(),
+        poll_off(common::config_text(&org, &[("acme", &["key-a"])], "")),
+    )
+    .unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = Command::new(BINARY)
+        .arg("--config")
+        .arg(file.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log.reopen().unwrap()))
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    let started = Instant::now();
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(channel) => break channel,
+            Err(_) if started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("sfgate did not start: {error}"),
+        }
+    };
+    let id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = |key: &'static str| {
+        let (channel, id) = (channel.clone(), id.clone());
+        async move {
+            LeadServiceClient::new(channel)
+                .get_lead(with_metadata(
+                    GetLeadRequest { id, fields: None },
+                    "acme",
+                    key,
+                ))
+                .await
+                .map(drop)
+        }
+    };
+    let hangup = |child: &Running| {
+        Command::new("kill")
+            .args(["-HUP", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    assert!(call("key-b").await.is_err());
+
+    std::fs::write(
+        file.path(),
+        poll_off(common::config_text(&org, &[("acme", &["key-b"])], "")),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        call("key-b").await.is_err(),
+        "without polling, nothing changes before SIGHUP"
+    );
+    hangup(&child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while call("key-b").await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the configuration"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    std::fs::write(file.path(), "[tenants.acme]\nlogin_url = 42\n").unwrap();
+    hangup(&child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logged = std::fs::read_to_string(log.path()).unwrap();
+        if logged.contains("configuration reload rejected") {
+            assert!(
+                logged.contains("still serving the previous configuration"),
+                "{logged}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line for the rejected reload: {logged}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    call("key-b")
+        .await
+        .expect("the previous configuration keeps serving");
+    assert!(terminate(&mut child).await.success());
+}

@@ -16,6 +16,7 @@ mod records;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
@@ -23,16 +24,20 @@ use crate::error::GatewayError;
 use crate::salesforce::SalesforceClient;
 use context::{CallContext, CallDeadline, Caller, TenantId};
 
-/// The state the services share: each tenant's org connection.
+/// The state the services share: each tenant's org connection, swapped whole when the
+/// configuration reloads (a call in flight keeps the connection it started with).
 pub struct Gateway {
-    clients: HashMap<TenantId, SalesforceClient>,
+    clients: arc_swap::ArcSwap<HashMap<TenantId, SalesforceClient>>,
 }
 
 impl fmt::Debug for Gateway {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("Gateway")
-            .field("tenants", &self.clients.keys().collect::<Vec<_>>())
+            .field(
+                "tenants",
+                &self.clients.load().keys().cloned().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -40,7 +45,19 @@ impl fmt::Debug for Gateway {
 impl Gateway {
     /// Creates the gateway state from each tenant's org connection.
     pub fn new(clients: HashMap<TenantId, SalesforceClient>) -> Self {
-        Self { clients }
+        Self {
+            clients: arc_swap::ArcSwap::from_pointee(clients),
+        }
+    }
+
+    /// Puts a reloaded configuration's org connections in force.
+    pub fn replace_clients(&self, clients: HashMap<TenantId, SalesforceClient>) {
+        self.clients.store(Arc::new(clients));
+    }
+
+    /// The org connections in force.
+    pub fn clients(&self) -> Arc<HashMap<TenantId, SalesforceClient>> {
+        self.clients.load_full()
     }
 
     /// The context of an authenticated call: who, which org, until when.
@@ -52,12 +69,15 @@ impl Gateway {
             .ok_or_else(|| {
                 GatewayError::Internal("call reached a handler unauthenticated".into())
             })?;
-        let client = self.clients.get(&caller.tenant).cloned().ok_or_else(|| {
-            GatewayError::PermissionDenied {
+        let client = self
+            .clients
+            .load()
+            .get(&caller.tenant)
+            .cloned()
+            .ok_or_else(|| GatewayError::PermissionDenied {
                 reason: "TENANT_NOT_CONFIGURED",
                 message: format!("tenant {:?} has no org connection", caller.tenant.as_str()),
-            }
-        })?;
+            })?;
         let deadline = request
             .extensions()
             .get::<CallDeadline>()

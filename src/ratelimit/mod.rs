@@ -51,15 +51,31 @@ pub enum LimitExceeded {
 
 #[derive(Debug)]
 struct TenantLimiter {
+    limits: TenantLimits,
     rate: Option<Gcra>,
     concurrency: Option<(Arc<Semaphore>, u32)>,
+}
+
+impl TenantLimiter {
+    fn new(limits: TenantLimits) -> Self {
+        Self {
+            limits,
+            rate: limits.rate.map(Gcra::new),
+            concurrency: limits
+                .max_concurrent_calls
+                .map(|cap| (Arc::new(Semaphore::new(cap as usize)), cap)),
+        }
+    }
 }
 
 /// The limiters of every tenant.
 #[derive(Debug, Default)]
 pub struct RateLimits {
-    by_tenant: HashMap<TenantId, TenantLimiter>,
+    by_tenant: HashMap<TenantId, Arc<TenantLimiter>>,
 }
+
+/// The limits in force; a configuration reload swaps in new ones.
+pub type SharedRateLimits = Arc<arc_swap::ArcSwap<RateLimits>>;
 
 /// Holds a tenant's concurrency slot for as long as its call runs.
 #[derive(Debug)]
@@ -70,14 +86,21 @@ pub struct Admission {
 impl RateLimits {
     /// Creates the limiters from each tenant's limits.
     pub fn new(limits: impl IntoIterator<Item = (TenantId, TenantLimits)>) -> Self {
+        Self::carrying_over(&Self::default(), limits)
+    }
+
+    /// Creates the limiters for a reloaded configuration: a tenant whose limits did not change
+    /// keeps its limiter, so a reload neither refills its burst nor frees its busy slots.
+    pub fn carrying_over(
+        previous: &Self,
+        limits: impl IntoIterator<Item = (TenantId, TenantLimits)>,
+    ) -> Self {
         let by_tenant = limits
             .into_iter()
             .map(|(tenant, limits)| {
-                let limiter = TenantLimiter {
-                    rate: limits.rate.map(Gcra::new),
-                    concurrency: limits
-                        .max_concurrent_calls
-                        .map(|cap| (Arc::new(Semaphore::new(cap as usize)), cap)),
+                let limiter = match previous.by_tenant.get(&tenant) {
+                    Some(kept) if kept.limits == limits => Arc::clone(kept),
+                    _ => Arc::new(TenantLimiter::new(limits)),
                 };
                 (tenant, limiter)
             })
@@ -117,12 +140,12 @@ impl RateLimits {
 /// The tower layer applying [`RateLimits`] to authenticated calls.
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {
-    limits: Arc<RateLimits>,
+    limits: SharedRateLimits,
 }
 
 impl RateLimitLayer {
     /// Creates the layer.
-    pub fn new(limits: Arc<RateLimits>) -> Self {
+    pub fn new(limits: SharedRateLimits) -> Self {
         Self { limits }
     }
 }
@@ -142,7 +165,7 @@ impl<S> Layer<S> for RateLimitLayer {
 #[derive(Clone, Debug)]
 pub struct RateLimit<S> {
     inner: S,
-    limits: Arc<RateLimits>,
+    limits: SharedRateLimits,
 }
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RateLimit<S>
@@ -168,7 +191,7 @@ where
         let Some(caller) = request.extensions().get::<Caller>() else {
             return self.inner.call(request).boxed();
         };
-        let admission = match self.limits.admit(&caller.tenant) {
+        let admission = match self.limits.load().admit(&caller.tenant) {
             Ok(admission) => admission,
             Err(exceeded) => {
                 tracing::debug!(tenant = %caller.tenant, ?exceeded, "call over the tenant's limit");
@@ -235,6 +258,40 @@ mod tests {
             "the quiet tenant keeps its own allowance"
         );
         assert!(limits.admit(&TenantId::new("unlimited")).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_keeps_the_state_of_unchanged_limits() {
+        let (kept, changed) = (TenantId::new("kept"), TenantId::new("changed"));
+        let one_per_second = TenantLimits {
+            rate: Some(Rate {
+                per_second: 1.0,
+                burst: 1,
+            }),
+            max_concurrent_calls: None,
+        };
+        let before = RateLimits::new([
+            (kept.clone(), one_per_second),
+            (changed.clone(), one_per_second),
+        ]);
+        assert!(before.admit(&kept).is_ok());
+        assert!(before.admit(&changed).is_ok());
+        let faster = TenantLimits {
+            rate: Some(Rate {
+                per_second: 10.0,
+                burst: 1,
+            }),
+            ..one_per_second
+        };
+        let after = RateLimits::carrying_over(
+            &before,
+            [(kept.clone(), one_per_second), (changed.clone(), faster)],
+        );
+        assert!(
+            after.admit(&kept).is_err(),
+            "the spent burst stays spent across the reload"
+        );
+        assert!(after.admit(&changed).is_ok(), "new limits start fresh");
     }
 
     #[tokio::test(start_paused = true)]

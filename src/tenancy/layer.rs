@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt};
 use tower::{Layer, Service};
 
-use super::TenantRegistry;
+use super::SharedRegistry;
 use crate::api::context::CallDeadline;
 
 /// Path prefix of the gateway's own services; health and reflection need no key.
@@ -17,12 +17,12 @@ const API_PATH_PREFIX: &str = "/sfgate.v1.";
 /// request extensions.
 #[derive(Clone, Debug)]
 pub struct AuthenticateLayer {
-    registry: Arc<TenantRegistry>,
+    registry: SharedRegistry,
 }
 
 impl AuthenticateLayer {
-    /// Creates the layer over a tenant registry.
-    pub fn new(registry: Arc<TenantRegistry>) -> Self {
+    /// Creates the layer over a tenant registry (swapped whole when the configuration reloads).
+    pub fn new(registry: SharedRegistry) -> Self {
         Self { registry }
     }
 }
@@ -42,7 +42,7 @@ impl<S> Layer<S> for AuthenticateLayer {
 #[derive(Clone, Debug)]
 pub struct Authenticate<S> {
     inner: S,
-    registry: Arc<TenantRegistry>,
+    registry: SharedRegistry,
 }
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for Authenticate<S>
@@ -68,7 +68,7 @@ where
         if !request.uri().path().starts_with(API_PATH_PREFIX) {
             return self.inner.call(request).boxed();
         }
-        let caller = match self.registry.authenticate(request.headers()) {
+        let caller = match self.registry.load().authenticate(request.headers()) {
             Ok(caller) => caller,
             Err(error) => {
                 tracing::info!(path = request.uri().path(), error = %error, "call refused");

@@ -4,7 +4,7 @@
 
 mod layer;
 
-pub use layer::AuthenticateLayer;
+pub use layer::{Authenticate, AuthenticateLayer};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -60,6 +60,9 @@ pub struct KeyGrant {
     /// The key's hash.
     pub hash: ApiKeyHash,
 }
+
+/// The registry in force; a configuration reload swaps in a new one, calls in flight keep theirs.
+pub type SharedRegistry = Arc<arc_swap::ArcSwap<TenantRegistry>>;
 
 /// The tenants and the keys granted each.
 #[derive(Debug, Default)]

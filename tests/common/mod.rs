@@ -15,6 +15,7 @@ use sfgate::pb::contact_service_client::ContactServiceClient;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::opportunity_service_client::OpportunityServiceClient;
 use sfgate::sandbox::{self, SandboxConfig, SandboxHandle};
+use sfgate::tenancy::ApiKeyHash;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -198,4 +199,32 @@ pub fn init_test_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         sfgate::telemetry::init(sfgate::telemetry::LogFormat::Text);
     }
+}
+
+/// A configuration file with tenants `(name, [keys])` on the sandbox org.
+pub fn config_text(org: &SandboxHandle, tenants: &[(&str, &[&str])], extra: &str) -> String {
+    let credentials = org.credentials();
+    let mut text = String::from("reload_poll_seconds = 1\n");
+    text.push_str(extra);
+    for (name, keys) in tenants {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| {
+                format!(
+                    "{{ caller = \"{key}\", sha256 = \"{}\" }}",
+                    ApiKeyHash::of_key(key).to_hex()
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            "\n[tenants.{name}]\nlogin_url = \"{}\"\ngrant = \"password\"\ncredentials_provider = \"file\"\ncredentials_path = \"org\"\nallowed_instance_hosts = [\"127.0.0.1\"]\napi_keys = [{}]\n",
+            org.base_url(),
+            keys.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\n[credentials.file.org]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n",
+        credentials.client_id, credentials.client_secret, credentials.username, credentials.password
+    ));
+    text
 }

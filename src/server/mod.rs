@@ -1,11 +1,15 @@
-//! Wires a [`Config`] into a running gRPC server: credentials, org connections, tenant registry,
-//! services, reflection (v1 and v1alpha), health, and graceful shutdown.
+//! Wires a [`Config`] into a running gRPC server: the per-tenant state ([`tenants`]), services,
+//! reflection (v1 and v1alpha), health, configuration reload (SIGHUP or a changed file), and
+//! graceful shutdown.
+
+mod tenants;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use secrecy::SecretString;
@@ -14,38 +18,29 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use url::Url;
 
-use crate::api::Gateway;
 use crate::api::account::AccountApi;
 use crate::api::campaign::CampaignApi;
 use crate::api::case::CaseApi;
 use crate::api::contact::ContactApi;
-use crate::api::context::TenantId;
 use crate::api::lead::LeadApi;
 use crate::api::opportunity::OpportunityApi;
-use crate::auth::{OAuthGrant, OrgAuthConfig, OrgAuthenticator};
+use crate::auth::OAuthGrant;
 use crate::config::{
-    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, RateLimitConfig,
-    TenantConfig, VaultAuthSettings, VaultSettings, default_shutdown_grace_seconds,
-    default_upstream_timeout_ms,
+    ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
+    default_reload_poll_seconds, default_shutdown_grace_seconds, default_upstream_timeout_ms,
 };
-use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
-use crate::credentials::{
-    CredentialProvider, EnvCredentialProvider, OrgCredentials, StaticCredentialProvider,
-    VaultCredentialProvider,
-};
+use crate::credentials::OrgCredentials;
 use crate::pb::account_service_server::AccountServiceServer;
 use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
 use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
 use crate::pb::opportunity_service_server::OpportunityServiceServer;
-use crate::ratelimit::{RateLimitLayer, RateLimits, TenantLimits};
-use crate::salesforce::{SalesforceClient, http_client};
+use crate::ratelimit::RateLimitLayer;
+use crate::salesforce::http_client;
 use crate::sandbox::SandboxHandle;
-use crate::tenancy::{ApiKeyHash, AuthenticateLayer, KeyGrant, TenantRegistry};
-
-/// Time limit of one token request.
-const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::tenancy::{ApiKeyHash, AuthenticateLayer};
+use tenants::Tenants;
 
 /// Serves the gateway on `listener` until `shutdown` completes, then lets in-flight calls finish
 /// within the configured grace period.
@@ -54,8 +49,30 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (registry, limits, gateway) = build(&config)?;
-    let gateway = Arc::new(gateway);
+    run_reloading(config, None, listener, shutdown).await
+}
+
+/// Like [`run`], and reloads the configuration from `config_path` on SIGHUP or when the file
+/// changes. A configuration that does not load or build is refused with a log line and changes
+/// nothing; calls in flight finish with the configuration they started with.
+pub async fn run_reloading(
+    config: Config,
+    config_path: Option<PathBuf>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let tenants = Arc::new(Tenants::build(&config, http_client())?);
+    let gateway = Arc::clone(&tenants.gateway);
+    if let Some(path) = config_path {
+        let poll = (config.reload_poll_seconds > 0)
+            .then(|| Duration::from_secs(config.reload_poll_seconds));
+        tokio::spawn(watch_config(
+            path,
+            poll,
+            Arc::clone(&tenants),
+            config.listen,
+        ));
+    }
 
     // The google.rpc error details are served too, so that grpcurl and other reflection clients
     // can decode the ErrorInfo, BadRequest and RetryInfo every error carries.
@@ -114,8 +131,8 @@ pub async fn run(
         let _ = drain_started.send(());
     };
     let server = Server::builder()
-        .layer(AuthenticateLayer::new(Arc::new(registry)))
-        .layer(RateLimitLayer::new(Arc::new(limits)))
+        .layer(AuthenticateLayer::new(Arc::clone(&tenants.registry)))
+        .layer(RateLimitLayer::new(Arc::clone(&tenants.limits)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -144,6 +161,80 @@ pub async fn run(
     }
     tracing::info!("sfgate stopped");
     Ok(())
+}
+
+/// Reloads the configuration on SIGHUP and, with `poll`, when the file's modification time changes.
+async fn watch_config(
+    path: PathBuf,
+    poll: Option<Duration>,
+    tenants: Arc<Tenants>,
+    listen: SocketAddr,
+) {
+    #[cfg(unix)]
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; reloading on file changes only");
+            None
+        }
+    };
+    let mut last_modified = modified(&path);
+    loop {
+        let hangup_received = async {
+            #[cfg(unix)]
+            if let Some(hangup) = hangup.as_mut() {
+                hangup.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
+        let trigger = tokio::select! {
+            () = hangup_received => "SIGHUP",
+            () = sleep_or_forever(poll) => {
+                let now_modified = modified(&path);
+                if now_modified == last_modified {
+                    continue;
+                }
+                "file change"
+            }
+        };
+        last_modified = modified(&path);
+        match Config::load(&path) {
+            Ok(config) => {
+                if config.listen != listen {
+                    tracing::warn!(listen = %config.listen, "a new listen address takes effect only after a restart");
+                }
+                match tenants.reload(&config) {
+                    Ok(()) => tracing::info!(
+                        trigger,
+                        tenants = config.tenants.len(),
+                        "configuration reloaded"
+                    ),
+                    Err(error) => tracing::error!(
+                        trigger,
+                        "configuration reload rejected: {error:#}; still serving the previous configuration"
+                    ),
+                }
+            }
+            Err(error) => tracing::error!(
+                trigger,
+                "configuration reload rejected: {error:#}; still serving the previous configuration"
+            ),
+        }
+    }
+}
+
+async fn sleep_or_forever(period: Option<Duration>) {
+    match period {
+        Some(period) => tokio::time::sleep(period).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
 }
 
 /// The configuration of the no-config run and the tests: one tenant, `sandbox`, in front of the
@@ -184,146 +275,11 @@ pub fn sandbox_config(
     Ok(Config {
         listen,
         shutdown_grace_seconds: default_shutdown_grace_seconds(),
+        reload_poll_seconds: default_reload_poll_seconds(),
         tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
         credentials: CredentialsConfig {
             vault: None,
             file: HashMap::from([("sandbox".to_owned(), credentials)]),
         },
-    })
-}
-
-/// Builds the tenant registry and each tenant's org connection from the configuration.
-fn build(config: &Config) -> anyhow::Result<(TenantRegistry, RateLimits, Gateway)> {
-    let http = http_client();
-    let providers = credential_providers(config, &http)?;
-    let mut grants = HashMap::new();
-    let mut clients = HashMap::new();
-    let mut limits = Vec::new();
-    for (name, tenant) in &config.tenants {
-        let tenant_id = TenantId::new(name);
-        let keys = tenant
-            .api_keys
-            .iter()
-            .filter_map(|key| {
-                Some(KeyGrant {
-                    caller: Arc::from(key.caller.as_str()),
-                    hash: ApiKeyHash::from_hex(&key.sha256)?,
-                })
-            })
-            .collect();
-        grants.insert(tenant_id.clone(), keys);
-        let provider = providers
-            .get(&tenant.credentials_provider)
-            .with_context(|| {
-                format!(
-                    "tenant {name}: credential provider {:?} is not configured",
-                    tenant.credentials_provider
-                )
-            })?;
-        let auth = OrgAuthenticator::new(
-            http.clone(),
-            OrgAuthConfig {
-                login_url: tenant.login_url.clone(),
-                grant: tenant.grant,
-                credentials_path: tenant.credentials_path.clone(),
-                allowed_instance_hosts: tenant.allowed_instance_hosts.clone(),
-                timeout: TOKEN_REQUEST_TIMEOUT,
-                jwt_audience: tenant.jwt_audience.clone(),
-            },
-            Arc::clone(provider),
-        );
-        let client = SalesforceClient::new(
-            http.clone(),
-            auth,
-            tenant.api_version.clone(),
-            tenant.upstream_timeout(),
-            tenant.api_budget_percent,
-        );
-        clients.insert(tenant_id.clone(), client);
-        let tenant_limits = TenantLimits {
-            rate: tenant.rate_limit.as_ref().map(RateLimitConfig::rate),
-            max_concurrent_calls: tenant.max_concurrent_calls,
-        };
-        limits.push((tenant_id, tenant_limits));
-    }
-    Ok((
-        TenantRegistry::new(grants),
-        RateLimits::new(limits),
-        Gateway::new(clients),
-    ))
-}
-
-/// One instance of each configured credential provider, shared by the tenants that use it.
-fn credential_providers(
-    config: &Config,
-    http: &reqwest::Client,
-) -> anyhow::Result<HashMap<ProviderKind, Arc<dyn CredentialProvider>>> {
-    let mut providers: HashMap<ProviderKind, Arc<dyn CredentialProvider>> = HashMap::new();
-    providers.insert(
-        ProviderKind::File,
-        Arc::new(StaticCredentialProvider::new(
-            config.credentials.file.clone(),
-        )),
-    );
-    providers.insert(ProviderKind::Env, Arc::new(EnvCredentialProvider));
-    if let Some(settings) = &config.credentials.vault {
-        let vault = VaultCredentialProvider::new(http.clone(), vault_config(settings)?);
-        providers.insert(ProviderKind::Vault, Arc::new(vault));
-    }
-    Ok(providers)
-}
-
-/// Resolves the Vault settings, reading the login secret from where the settings point.
-fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
-    let from_env = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|value| !value.is_empty())
-            .map(SecretString::from)
-    };
-    let auth = match &settings.auth {
-        VaultAuthSettings::Token { token } => VaultAuth::Token(
-            token
-                .clone()
-                .or_else(|| from_env("VAULT_TOKEN"))
-                .context("vault token auth: set auth.token or VAULT_TOKEN")?,
-        ),
-        VaultAuthSettings::Approle {
-            mount,
-            role_id,
-            secret_id,
-            secret_id_file,
-        } => {
-            let secret_id = match (secret_id, secret_id_file) {
-                (Some(secret_id), _) => SecretIdSource::Value(secret_id.clone()),
-                (None, Some(path)) => SecretIdSource::File(path.clone()),
-                (None, None) => SecretIdSource::Value(
-                    from_env("VAULT_SECRET_ID")
-                        .context("vault approle auth: set auth.secret_id, auth.secret_id_file or VAULT_SECRET_ID")?,
-                ),
-            };
-            VaultAuth::AppRole {
-                mount: mount.clone(),
-                role_id: role_id.clone(),
-                secret_id,
-            }
-        }
-        VaultAuthSettings::Kubernetes {
-            mount,
-            role,
-            jwt_path,
-        } => VaultAuth::Kubernetes {
-            mount: mount.clone(),
-            role: role.clone(),
-            jwt_path: jwt_path.clone(),
-        },
-    };
-    Ok(VaultConfig {
-        address: settings.address.clone(),
-        mount: settings.mount.clone(),
-        auth,
-        refresh_after: Duration::from_secs(settings.refresh_after_seconds),
-        max_stale: Duration::from_secs(settings.max_stale_seconds),
-        timeout: Duration::from_secs(settings.timeout_seconds),
     })
 }

@@ -1,0 +1,298 @@
+//! The per-tenant state built from a configuration — the tenant registry, the rate limits, each
+//! tenant's org connection and the credential providers — and its replacement when the
+//! configuration reloads.
+//!
+//! A reload builds everything first and swaps only if all of it built, so a bad configuration
+//! changes nothing. Calls in flight keep the state they started with. A tenant whose org settings
+//! did not change keeps its org connection (and so its cached token) and its limiter state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::api::Gateway;
+use crate::api::context::TenantId;
+use crate::auth::{OrgAuthConfig, OrgAuthenticator};
+use crate::config::{
+    Config, ProviderKind, RateLimitConfig, TenantConfig, VaultAuthSettings, VaultSettings,
+};
+use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
+use crate::credentials::{
+    CredentialProvider, EnvCredentialProvider, StaticCredentialProvider, VaultCredentialProvider,
+};
+use crate::ratelimit::{RateLimits, SharedRateLimits, TenantLimits};
+use crate::salesforce::SalesforceClient;
+use crate::tenancy::{ApiKeyHash, KeyGrant, SharedRegistry, TenantRegistry};
+
+/// Time limit of one token request.
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an org connection is built from; equal settings let a reload keep the connection.
+#[derive(Debug, Clone, PartialEq)]
+struct OrgSettings {
+    tenant: TenantConfig,
+    /// For Vault tenants, the Vault settings they read through.
+    vault: Option<String>,
+}
+
+/// The live per-tenant state, shared with the layers and services.
+pub(crate) struct Tenants {
+    pub(crate) registry: SharedRegistry,
+    pub(crate) limits: SharedRateLimits,
+    pub(crate) gateway: Arc<Gateway>,
+    http: reqwest::Client,
+    file: Arc<StaticCredentialProvider>,
+    env: Arc<EnvCredentialProvider>,
+    vault: Mutex<Option<(String, Arc<VaultCredentialProvider>)>>,
+    org_settings: Mutex<HashMap<TenantId, OrgSettings>>,
+}
+
+/// Everything a configuration needs, built but not yet in force.
+struct Built {
+    registry: TenantRegistry,
+    limits: RateLimits,
+    clients: HashMap<TenantId, SalesforceClient>,
+    org_settings: HashMap<TenantId, OrgSettings>,
+    vault: Option<(String, Arc<VaultCredentialProvider>)>,
+}
+
+impl Tenants {
+    /// Builds the state of a configuration.
+    pub(crate) fn build(config: &Config, http: reqwest::Client) -> anyhow::Result<Self> {
+        let tenants = Self {
+            registry: Arc::new(ArcSwap::from_pointee(TenantRegistry::default())),
+            limits: Arc::new(ArcSwap::from_pointee(RateLimits::default())),
+            gateway: Arc::new(Gateway::new(HashMap::new())),
+            http,
+            file: Arc::new(StaticCredentialProvider::new(HashMap::new())),
+            env: Arc::new(EnvCredentialProvider),
+            vault: Mutex::new(None),
+            org_settings: Mutex::new(HashMap::new()),
+        };
+        tenants.reload(config)?;
+        Ok(tenants)
+    }
+
+    /// Puts a new configuration in force, or changes nothing if any part of it fails to build.
+    pub(crate) fn reload(&self, config: &Config) -> anyhow::Result<()> {
+        let built = self.prepare(config)?;
+        self.file.replace(config.credentials.file.clone());
+        // Connections before limits before the registry: a tenant the registry admits always has
+        // its connection and limits in place.
+        self.gateway.replace_clients(built.clients);
+        self.limits.store(Arc::new(built.limits));
+        self.registry.store(Arc::new(built.registry));
+        *self.vault.lock() = built.vault;
+        *self.org_settings.lock() = built.org_settings;
+        Ok(())
+    }
+
+    fn prepare(&self, config: &Config) -> anyhow::Result<Built> {
+        let vault = match &config.credentials.vault {
+            Some(settings) => {
+                let fingerprint = vault_fingerprint(settings);
+                let current = self.vault.lock().clone();
+                match current {
+                    Some((kept, provider)) if kept == fingerprint => Some((kept, provider)),
+                    _ => Some((
+                        fingerprint,
+                        Arc::new(VaultCredentialProvider::new(
+                            self.http.clone(),
+                            vault_config(settings)?,
+                        )),
+                    )),
+                }
+            }
+            None => None,
+        };
+        let previous_clients = self.gateway.clients();
+        let previous_settings = self.org_settings.lock().clone();
+        let previous_limits = self.limits.load_full();
+        let mut grants = HashMap::new();
+        let mut clients = HashMap::new();
+        let mut org_settings = HashMap::new();
+        let mut limits = Vec::new();
+        for (name, tenant) in &config.tenants {
+            let tenant_id = TenantId::new(name);
+            let keys = tenant
+                .api_keys
+                .iter()
+                .filter_map(|key| {
+                    Some(KeyGrant {
+                        caller: Arc::from(key.caller.as_str()),
+                        hash: ApiKeyHash::from_hex(&key.sha256)?,
+                    })
+                })
+                .collect();
+            grants.insert(tenant_id.clone(), keys);
+            let settings = OrgSettings {
+                tenant: TenantConfig {
+                    api_keys: Vec::new(),
+                    rate_limit: None,
+                    max_concurrent_calls: None,
+                    ..tenant.clone()
+                },
+                vault: match tenant.credentials_provider {
+                    ProviderKind::Vault => {
+                        vault.as_ref().map(|(fingerprint, _)| fingerprint.clone())
+                    }
+                    ProviderKind::File | ProviderKind::Env => None,
+                },
+            };
+            let kept = previous_settings
+                .get(&tenant_id)
+                .filter(|previous| **previous == settings)
+                .and_then(|_| previous_clients.get(&tenant_id).cloned());
+            let client = match kept {
+                Some(client) => client,
+                None => self.connect(name, tenant, vault.as_ref().map(|(_, provider)| provider))?,
+            };
+            clients.insert(tenant_id.clone(), client);
+            org_settings.insert(tenant_id.clone(), settings);
+            let tenant_limits = TenantLimits {
+                rate: tenant.rate_limit.as_ref().map(RateLimitConfig::rate),
+                max_concurrent_calls: tenant.max_concurrent_calls,
+            };
+            limits.push((tenant_id, tenant_limits));
+        }
+        Ok(Built {
+            registry: TenantRegistry::new(grants),
+            limits: RateLimits::carrying_over(&previous_limits, limits),
+            clients,
+            org_settings,
+            vault,
+        })
+    }
+
+    fn connect(
+        &self,
+        name: &str,
+        tenant: &TenantConfig,
+        vault: Option<&Arc<VaultCredentialProvider>>,
+    ) -> anyhow::Result<SalesforceClient> {
+        let provider: Arc<dyn CredentialProvider> = match tenant.credentials_provider {
+            ProviderKind::File => self.file.clone(),
+            ProviderKind::Env => self.env.clone(),
+            ProviderKind::Vault => vault
+                .cloned()
+                .with_context(|| format!("tenant {name}: [credentials.vault] is not configured"))?,
+        };
+        let auth = OrgAuthenticator::new(
+            self.http.clone(),
+            OrgAuthConfig {
+                login_url: tenant.login_url.clone(),
+                grant: tenant.grant,
+                credentials_path: tenant.credentials_path.clone(),
+                allowed_instance_hosts: tenant.allowed_instance_hosts.clone(),
+                timeout: TOKEN_REQUEST_TIMEOUT,
+                jwt_audience: tenant.jwt_audience.clone(),
+            },
+            provider,
+        );
+        Ok(SalesforceClient::new(
+            self.http.clone(),
+            auth,
+            tenant.api_version.clone(),
+            tenant.upstream_timeout(),
+            tenant.api_budget_percent,
+        ))
+    }
+}
+
+/// A digest of everything the Vault provider is built from, secrets included, so that any change
+/// (a new token, say) builds a new provider and nothing else does.
+fn vault_fingerprint(settings: &VaultSettings) -> String {
+    let secret = |value: &Option<SecretString>| {
+        value
+            .as_ref()
+            .map(|secret| secret.expose_secret().to_owned())
+    };
+    let auth = match &settings.auth {
+        VaultAuthSettings::Token { token } => format!("token|{:?}", secret(token)),
+        VaultAuthSettings::Approle {
+            mount,
+            role_id,
+            secret_id,
+            secret_id_file,
+        } => {
+            format!(
+                "approle|{mount}|{role_id}|{:?}|{secret_id_file:?}",
+                secret(secret_id)
+            )
+        }
+        VaultAuthSettings::Kubernetes {
+            mount,
+            role,
+            jwt_path,
+        } => format!("kubernetes|{mount}|{role}|{jwt_path:?}"),
+    };
+    let text = format!(
+        "{}|{}|{auth}|{}|{}|{}",
+        settings.address,
+        settings.mount,
+        settings.refresh_after_seconds,
+        settings.max_stale_seconds,
+        settings.timeout_seconds
+    );
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .map(SecretString::from)
+    };
+    let auth = match &settings.auth {
+        VaultAuthSettings::Token { token } => VaultAuth::Token(
+            token
+                .clone()
+                .or_else(|| from_env("VAULT_TOKEN"))
+                .context("vault token auth: set auth.token or VAULT_TOKEN")?,
+        ),
+        VaultAuthSettings::Approle {
+            mount,
+            role_id,
+            secret_id,
+            secret_id_file,
+        } => {
+            let secret_id = match (secret_id, secret_id_file) {
+                (Some(secret_id), _) => SecretIdSource::Value(secret_id.clone()),
+                (None, Some(path)) => SecretIdSource::File(path.clone()),
+                (None, None) => SecretIdSource::Value(
+                    from_env("VAULT_SECRET_ID")
+                        .context("vault approle auth: set auth.secret_id, auth.secret_id_file or VAULT_SECRET_ID")?,
+                ),
+            };
+            VaultAuth::AppRole {
+                mount: mount.clone(),
+                role_id: role_id.clone(),
+                secret_id,
+            }
+        }
+        VaultAuthSettings::Kubernetes {
+            mount,
+            role,
+            jwt_path,
+        } => VaultAuth::Kubernetes {
+            mount: mount.clone(),
+            role: role.clone(),
+            jwt_path: jwt_path.clone(),
+        },
+    };
+    Ok(VaultConfig {
+        address: settings.address.clone(),
+        mount: settings.mount.clone(),
+        auth,
+        refresh_after: Duration::from_secs(settings.refresh_after_seconds),
+        max_stale: Duration::from_secs(settings.max_stale_seconds),
+        timeout: Duration::from_secs(settings.timeout_seconds),
+    })
+}
