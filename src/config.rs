@@ -39,6 +39,26 @@ pub struct Config {
     /// Where the tenants' Salesforce secrets come from.
     #[serde(default)]
     pub credentials: CredentialsConfig,
+    /// Share tenant rate limits across replicas through Redis.
+    pub shared_limits: Option<SharedLimitsSettings>,
+}
+
+/// Shared mode: the replicas of one deployment enforce each tenant's rate together.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedLimitsSettings {
+    /// The Redis URL, e.g. `redis://redis.sfgate.svc:6379`.
+    pub redis_url: String,
+    /// The number of replicas; while Redis is down each enforces `1 / expected_replicas` of a
+    /// tenant's rate locally.
+    pub expected_replicas: u32,
+    /// The longest a call waits for Redis's decision before the local share decides.
+    #[serde(default = "default_redis_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_redis_timeout_ms() -> u64 {
+    50
 }
 
 /// One tenant: one Salesforce org and the callers allowed to use it.
@@ -266,6 +286,16 @@ impl Config {
 
     /// Checks what serde cannot: names, versions, hashes, references between sections.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(shared) = &self.shared_limits {
+            if shared.expected_replicas == 0 {
+                bail!("shared_limits.expected_replicas must be at least 1");
+            }
+            if !shared.redis_url.starts_with("redis://")
+                && !shared.redis_url.starts_with("rediss://")
+            {
+                bail!("shared_limits.redis_url must be a redis:// or rediss:// URL");
+            }
+        }
         if self.tenants.is_empty() {
             bail!("no tenants configured: add a [tenants.<id>] section");
         }

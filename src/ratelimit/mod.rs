@@ -1,11 +1,14 @@
 //! Per-tenant limits as a tower layer, after authentication: a GCRA rate (requests per second
 //! with a burst) and a cap on concurrent calls. A call over either limit fails at once with
 //! RESOURCE_EXHAUSTED, `RetryInfo` (when a call would be admitted) and `QuotaFailure`; calls of
-//! other tenants never wait on it.
+//! other tenants never wait on it. In shared mode ([`SharedStore`]) the rate is decided in Redis,
+//! across replicas; the concurrency cap is always per replica.
 
 mod gcra;
+mod shared;
 
 pub use gcra::{Gcra, Rate};
+pub use shared::{SharedLimitsConfig, SharedStore};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,10 +60,12 @@ struct TenantLimiter {
 }
 
 impl TenantLimiter {
-    fn new(limits: TenantLimits) -> Self {
+    /// A limiter enforcing `limits` locally, or (with a shared store) its local share of them.
+    fn new(limits: TenantLimits, shared: Option<&SharedStore>) -> Self {
+        let local_rate = |rate: Rate| shared.map_or(rate, |store| store.local_share(rate));
         Self {
             limits,
-            rate: limits.rate.map(Gcra::new),
+            rate: limits.rate.map(|rate| Gcra::new(local_rate(rate))),
             concurrency: limits
                 .max_concurrent_calls
                 .map(|cap| (Arc::new(Semaphore::new(cap as usize)), cap)),
@@ -72,6 +77,7 @@ impl TenantLimiter {
 #[derive(Debug, Default)]
 pub struct RateLimits {
     by_tenant: HashMap<TenantId, Arc<TenantLimiter>>,
+    shared: Option<Arc<SharedStore>>,
 }
 
 /// The limits in force; a configuration reload swaps in new ones.
@@ -86,7 +92,7 @@ pub struct Admission {
 impl RateLimits {
     /// Creates the limiters from each tenant's limits.
     pub fn new(limits: impl IntoIterator<Item = (TenantId, TenantLimits)>) -> Self {
-        Self::carrying_over(&Self::default(), limits)
+        Self::carrying_over(&Self::default(), limits, None)
     }
 
     /// Creates the limiters for a reloaded configuration: a tenant whose limits did not change
@@ -94,22 +100,28 @@ impl RateLimits {
     pub fn carrying_over(
         previous: &Self,
         limits: impl IntoIterator<Item = (TenantId, TenantLimits)>,
+        shared: Option<Arc<SharedStore>>,
     ) -> Self {
+        let same_store = match (&previous.shared, &shared) {
+            (Some(before), Some(after)) => Arc::ptr_eq(before, after),
+            (None, None) => true,
+            _ => false,
+        };
         let by_tenant = limits
             .into_iter()
             .map(|(tenant, limits)| {
                 let limiter = match previous.by_tenant.get(&tenant) {
-                    Some(kept) if kept.limits == limits => Arc::clone(kept),
-                    _ => Arc::new(TenantLimiter::new(limits)),
+                    Some(kept) if kept.limits == limits && same_store => Arc::clone(kept),
+                    _ => Arc::new(TenantLimiter::new(limits, shared.as_deref())),
                 };
                 (tenant, limiter)
             })
             .collect();
-        Self { by_tenant }
+        Self { by_tenant, shared }
     }
 
     /// Admits a call of `tenant` now, or says which limit it is over.
-    pub fn admit(&self, tenant: &TenantId) -> Result<Admission, LimitExceeded> {
+    pub async fn admit(&self, tenant: &TenantId) -> Result<Admission, LimitExceeded> {
         let Some(limiter) = self.by_tenant.get(tenant) else {
             return Ok(Admission { _slot: None });
         };
@@ -125,13 +137,20 @@ impl RateLimits {
             }
             None => None,
         };
-        if let Some(gcra) = &limiter.rate {
-            gcra.check(tokio::time::Instant::now())
-                .map_err(|retry_after| LimitExceeded::Rate {
-                    tenant: tenant.clone(),
-                    rate: gcra.rate(),
-                    retry_after,
-                })?;
+        if let (Some(rate), Some(local)) = (limiter.limits.rate, &limiter.rate) {
+            // Shared mode asks Redis; the local limiter (this replica's share) decides only when
+            // Redis cannot.
+            let shared_decision = match &self.shared {
+                Some(store) => store.decide(tenant.as_str(), rate).await,
+                None => None,
+            };
+            let decision =
+                shared_decision.unwrap_or_else(|| local.check(tokio::time::Instant::now()));
+            decision.map_err(|retry_after| LimitExceeded::Rate {
+                tenant: tenant.clone(),
+                rate,
+                retry_after,
+            })?;
         }
         Ok(Admission { _slot: slot })
     }
@@ -188,20 +207,26 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        let Some(caller) = request.extensions().get::<Caller>() else {
+        let Some(tenant) = request
+            .extensions()
+            .get::<Caller>()
+            .map(|caller| caller.tenant.clone())
+        else {
             return self.inner.call(request).boxed();
         };
-        let admission = match self.limits.load().admit(&caller.tenant) {
-            Ok(admission) => admission,
-            Err(exceeded) => {
-                tracing::debug!(tenant = %caller.tenant, ?exceeded, "call over the tenant's limit");
-                let status = tonic::Status::from(GatewayError::LimitExceeded(exceeded));
-                return futures::future::ready(Ok(status.into_http())).boxed();
-            }
-        };
+        let limits = self.limits.load_full();
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
         async move {
+            let admission = match limits.admit(&tenant).await {
+                Ok(admission) => admission,
+                Err(exceeded) => {
+                    tracing::debug!(%tenant, ?exceeded, "call over the tenant's limit");
+                    return Ok(
+                        tonic::Status::from(GatewayError::LimitExceeded(exceeded)).into_http()
+                    );
+                }
+            };
             let response = ready.call(request).await;
             drop(admission);
             response
@@ -224,17 +249,17 @@ mod tests {
                 max_concurrent_calls: Some(2),
             },
         )]);
-        let first = limits.admit(&tenant).unwrap();
-        let _second = limits.admit(&tenant).unwrap();
+        let first = limits.admit(&tenant).await.unwrap();
+        let _second = limits.admit(&tenant).await.unwrap();
         assert!(matches!(
-            limits.admit(&tenant),
+            limits.admit(&tenant).await,
             Err(LimitExceeded::Concurrency {
                 max_concurrent_calls: 2,
                 ..
             })
         ));
         drop(first);
-        assert!(limits.admit(&tenant).is_ok());
+        assert!(limits.admit(&tenant).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -248,16 +273,16 @@ mod tests {
             max_concurrent_calls: None,
         };
         let limits = RateLimits::new([(noisy.clone(), rate), (quiet.clone(), rate)]);
-        assert!(limits.admit(&noisy).is_ok());
+        assert!(limits.admit(&noisy).await.is_ok());
         assert!(matches!(
-            limits.admit(&noisy),
+            limits.admit(&noisy).await,
             Err(LimitExceeded::Rate { .. })
         ));
         assert!(
-            limits.admit(&quiet).is_ok(),
+            limits.admit(&quiet).await.is_ok(),
             "the quiet tenant keeps its own allowance"
         );
-        assert!(limits.admit(&TenantId::new("unlimited")).is_ok());
+        assert!(limits.admit(&TenantId::new("unlimited")).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -274,8 +299,8 @@ mod tests {
             (kept.clone(), one_per_second),
             (changed.clone(), one_per_second),
         ]);
-        assert!(before.admit(&kept).is_ok());
-        assert!(before.admit(&changed).is_ok());
+        assert!(before.admit(&kept).await.is_ok());
+        assert!(before.admit(&changed).await.is_ok());
         let faster = TenantLimits {
             rate: Some(Rate {
                 per_second: 10.0,
@@ -286,12 +311,16 @@ mod tests {
         let after = RateLimits::carrying_over(
             &before,
             [(kept.clone(), one_per_second), (changed.clone(), faster)],
+            None,
         );
         assert!(
-            after.admit(&kept).is_err(),
+            after.admit(&kept).await.is_err(),
             "the spent burst stays spent across the reload"
         );
-        assert!(after.admit(&changed).is_ok(), "new limits start fresh");
+        assert!(
+            after.admit(&changed).await.is_ok(),
+            "new limits start fresh"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -307,15 +336,15 @@ mod tests {
                 max_concurrent_calls: Some(1),
             },
         )]);
-        let held = limits.admit(&tenant).unwrap();
+        let held = limits.admit(&tenant).await.unwrap();
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(matches!(
-            limits.admit(&tenant),
+            limits.admit(&tenant).await,
             Err(LimitExceeded::Concurrency { .. })
         ));
         drop(held);
         assert!(
-            limits.admit(&tenant).is_ok(),
+            limits.admit(&tenant).await.is_ok(),
             "the rate allowance was not spent by the refused call"
         );
     }

@@ -112,6 +112,13 @@ pub async fn run_reloading(
         .set_serving::<CampaignServiceServer<CampaignApi>>()
         .await;
 
+    if let Some(store) = &tenants.shared {
+        tokio::spawn(report_shared_limits(
+            store.degraded(),
+            health_reporter.clone(),
+        ));
+    }
+
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let address = listener
         .local_addr()
@@ -224,6 +231,30 @@ async fn watch_config(
     }
 }
 
+/// The health service `sfgate.SharedRateLimits` is SERVING while limits are shared through Redis
+/// and NOT_SERVING while each replica enforces its share locally.
+async fn report_shared_limits(
+    mut degraded: tokio::sync::watch::Receiver<bool>,
+    health: tonic_health::server::HealthReporter,
+) {
+    loop {
+        let status = if *degraded.borrow_and_update() {
+            tonic_health::ServingStatus::NotServing
+        } else {
+            tonic_health::ServingStatus::Serving
+        };
+        health
+            .set_service_status(SHARED_LIMITS_HEALTH, status)
+            .await;
+        if degraded.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The health service name reporting whether tenant limits are shared.
+pub const SHARED_LIMITS_HEALTH: &str = "sfgate.SharedRateLimits";
+
 async fn sleep_or_forever(period: Option<Duration>) {
     match period {
         Some(period) => tokio::time::sleep(period).await,
@@ -276,6 +307,7 @@ pub fn sandbox_config(
         listen,
         shutdown_grace_seconds: default_shutdown_grace_seconds(),
         reload_poll_seconds: default_reload_poll_seconds(),
+        shared_limits: None,
         tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
         credentials: CredentialsConfig {
             vault: None,

@@ -26,7 +26,9 @@ use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
 use crate::credentials::{
     CredentialProvider, EnvCredentialProvider, StaticCredentialProvider, VaultCredentialProvider,
 };
-use crate::ratelimit::{RateLimits, SharedRateLimits, TenantLimits};
+use crate::ratelimit::{
+    RateLimits, SharedLimitsConfig, SharedRateLimits, SharedStore, TenantLimits,
+};
 use crate::salesforce::SalesforceClient;
 use crate::tenancy::{ApiKeyHash, KeyGrant, SharedRegistry, TenantRegistry};
 
@@ -51,6 +53,8 @@ pub(crate) struct Tenants {
     env: Arc<EnvCredentialProvider>,
     vault: Mutex<Option<(String, Arc<VaultCredentialProvider>)>>,
     org_settings: Mutex<HashMap<TenantId, OrgSettings>>,
+    /// Redis-backed limits, set up at start (a change needs a restart).
+    pub(crate) shared: Option<Arc<SharedStore>>,
 }
 
 /// Everything a configuration needs, built but not yet in force.
@@ -65,6 +69,17 @@ struct Built {
 impl Tenants {
     /// Builds the state of a configuration.
     pub(crate) fn build(config: &Config, http: reqwest::Client) -> anyhow::Result<Self> {
+        let shared = match &config.shared_limits {
+            Some(settings) => Some(Arc::new(
+                SharedStore::new(SharedLimitsConfig {
+                    redis_url: settings.redis_url.clone(),
+                    expected_replicas: settings.expected_replicas,
+                    timeout: Duration::from_millis(settings.timeout_ms),
+                })
+                .context("shared_limits.redis_url")?,
+            )),
+            None => None,
+        };
         let tenants = Self {
             registry: Arc::new(ArcSwap::from_pointee(TenantRegistry::default())),
             limits: Arc::new(ArcSwap::from_pointee(RateLimits::default())),
@@ -74,6 +89,7 @@ impl Tenants {
             env: Arc::new(EnvCredentialProvider),
             vault: Mutex::new(None),
             org_settings: Mutex::new(HashMap::new()),
+            shared,
         };
         tenants.reload(config)?;
         Ok(tenants)
@@ -163,7 +179,7 @@ impl Tenants {
         }
         Ok(Built {
             registry: TenantRegistry::new(grants),
-            limits: RateLimits::carrying_over(&previous_limits, limits),
+            limits: RateLimits::carrying_over(&previous_limits, limits, self.shared.clone()),
             clients,
             org_settings,
             vault,

@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod openbao;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,0 +1,153 @@
+//! Shared mode: each tenant's GCRA state lives in Redis, so all replicas draw on one allowance.
+//! One Lua script decides atomically, on Redis's own clock (replicas' clocks may differ).
+//!
+//! When Redis is unreachable or slow (past `timeout`), each replica falls back to its share of
+//! the limit (`rate / expected_replicas`) locally, says so once in the log, reports it, and tries
+//! Redis again every second until it answers; no call waits on a dead Redis beyond the timeout.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use redis::aio::ConnectionManager;
+use tokio::sync::{OnceCell, watch};
+use tokio::time::Instant;
+
+use super::gcra::Rate;
+
+/// The GCRA decision: `{1, 0}` admitted, `{0, microseconds until admitted}` refused.
+const GCRA_SCRIPT: &str = r"
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now_us)
+if tat < now_us then tat = now_us end
+local allowed_from = tat - tolerance
+if now_us < allowed_from then
+  return {0, allowed_from - now_us}
+end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now_us) / 1000) + 1000)
+return {1, 0}
+";
+
+/// How long after a Redis failure the next attempt is made.
+const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
+
+/// Where shared limits live and how long to wait for them.
+#[derive(Debug, Clone)]
+pub struct SharedLimitsConfig {
+    /// The Redis URL, e.g. `redis://redis:6379`.
+    pub redis_url: String,
+    /// How many replicas share the limits; each falls back to `1 / expected_replicas` of them.
+    pub expected_replicas: u32,
+    /// The longest a decision may wait for Redis.
+    pub timeout: Duration,
+}
+
+/// The connection to the shared limit store, and whether it is working.
+pub struct SharedStore {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    script: redis::Script,
+    config: SharedLimitsConfig,
+    unavailable_until: Mutex<Option<Instant>>,
+    degraded: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SharedStore")
+            .field("expected_replicas", &self.config.expected_replicas)
+            .field("degraded", &*self.degraded.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Prepares the store; Redis is first contacted by the first decision.
+    pub fn new(config: SharedLimitsConfig) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            client: redis::Client::open(config.redis_url.as_str())?,
+            connection: OnceCell::new(),
+            script: redis::Script::new(GCRA_SCRIPT),
+            config,
+            unavailable_until: Mutex::new(None),
+            degraded: watch::Sender::new(false),
+        })
+    }
+
+    /// `true` while limits are enforced locally because Redis is unavailable.
+    pub fn degraded(&self) -> watch::Receiver<bool> {
+        self.degraded.subscribe()
+    }
+
+    /// This replica's share of a rate, for when Redis is unavailable.
+    pub fn local_share(&self, rate: Rate) -> Rate {
+        let replicas = self.config.expected_replicas.max(1);
+        Rate {
+            per_second: rate.per_second / f64::from(replicas),
+            burst: (rate.burst / replicas).max(1),
+        }
+    }
+
+    /// Decides a call of `key` at `rate` in Redis: `Some(Ok)` admitted, `Some(Err(wait))`
+    /// refused, `None` when Redis cannot decide (the caller falls back to its local share).
+    pub async fn decide(&self, key: &str, rate: Rate) -> Option<Result<(), Duration>> {
+        if self
+            .unavailable_until
+            .lock()
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return None;
+        }
+        let decision = tokio::time::timeout(self.config.timeout, self.run_script(key, rate)).await;
+        match decision {
+            Ok(Ok((admitted, wait_us))) => {
+                if self.degraded.send_replace(false) {
+                    tracing::info!("redis is back: tenant limits are shared across replicas again");
+                }
+                *self.unavailable_until.lock() = None;
+                Some(if admitted == 1 {
+                    Ok(())
+                } else {
+                    Err(Duration::from_micros(wait_us.max(1)))
+                })
+            }
+            failure => {
+                let reason = match failure {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => format!("no answer within {} ms", self.config.timeout.as_millis()),
+                };
+                *self.unavailable_until.lock() = Some(Instant::now() + RETRY_REDIS_AFTER);
+                if !self.degraded.send_replace(true) {
+                    tracing::warn!(
+                        %reason,
+                        replicas = self.config.expected_replicas,
+                        "redis unavailable: limiting each tenant to this replica's share, locally"
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    async fn run_script(&self, key: &str, rate: Rate) -> Result<(u64, u64), redis::RedisError> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async { ConnectionManager::new(self.client.clone()).await })
+            .await?;
+        let mut connection = connection.clone();
+        let interval_us = rate.emission_interval().as_micros() as u64;
+        let tolerance_us = rate.burst_tolerance().as_micros() as u64;
+        let (admitted, wait_us): (u64, u64) = self
+            .script
+            .key(format!("sfgate:rate:{key}"))
+            .arg(interval_us)
+            .arg(tolerance_us)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok((admitted, wait_us))
+    }
+}
