@@ -238,13 +238,15 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
             .instance_url()
             .await
             .map_err(|error| upstream(object, error))?;
-        let mut records = call
+        let page = call
             .client
             .query(&query)
             .await
-            .map_err(|error| upstream(object, error))?
-            .records;
-        let has_more = records.len() > page_size as usize;
+            .map_err(|error| upstream(object, error))?;
+        // More than a page came back, or Salesforce split the result (it should not, as the
+        // page size stays below its batch size).
+        let has_more = page.records.len() > page_size as usize || !page.done;
+        let mut records = page.records;
         records.truncate(page_size as usize);
         let next_page_token = match records
             .last()

@@ -125,13 +125,17 @@ fn bearer_key(headers: &HeaderMap) -> Result<&str, GatewayError> {
         reason: "API_KEY_MISSING",
         message: "metadata `authorization: Bearer <api key>` is required".into(),
     };
+    let malformed = || GatewayError::Unauthenticated {
+        reason: "API_KEY_MISSING",
+        message: "metadata `authorization` must be `Bearer <api key>`".into(),
+    };
     let value = headers
         .get(http::header::AUTHORIZATION)
         .ok_or_else(missing)?;
-    let value = value.to_str().map_err(|_| missing())?;
-    let (scheme, key) = value.split_once(' ').ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, key) = value.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
-        return Err(missing());
+        return Err(malformed());
     }
     Ok(key.trim())
 }
@@ -201,6 +205,16 @@ mod tests {
         assert_eq!(
             code(registry.authenticate(&headers(Some("acme"), Some("Basic abc")))),
             Code::Unauthenticated
+        );
+        let malformed = tonic::Status::from(
+            registry
+                .authenticate(&headers(Some("acme"), Some("acme-key")))
+                .unwrap_err(),
+        );
+        assert!(
+            malformed.message().contains("must be `Bearer <api key>`"),
+            "{}",
+            malformed.message()
         );
         assert_eq!(
             code(registry.authenticate(&headers(None, Some("Bearer acme-key")))),
