@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use url::Url;
 
 use crate::api::account::AccountApi;
@@ -155,7 +155,8 @@ pub async fn run_reloading(
         )))
         .add_service(CaseServiceServer::new(CaseApi::new(Arc::clone(&gateway))))
         .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
 
     tokio::pin!(server);
     tokio::select! {

@@ -1,0 +1,240 @@
+//! Tenant limits, measured: `cargo bench --bench tenant_limits`.
+//!
+//! 1. The limiter's cost per call, with 10,000 tenants configured.
+//! 2. Isolation: tenant B's latency at half its limit, alone and while tenant A sends ten times
+//!    its own limit, through a real gateway in front of the sandbox org.
+//! 3. The memory of an `sfgate` process with 1 and with 10,000 tenants configured.
+//!
+//! Under `cargo test` (no `--bench` argument) it runs each part briefly, as a smoke test.
+
+use std::time::{Duration, Instant};
+
+use sfgate::api::context::TenantId;
+use sfgate::config::RateLimitConfig;
+use sfgate::pb::GetLeadRequest;
+use sfgate::pb::lead_service_client::LeadServiceClient;
+use sfgate::ratelimit::{Rate, RateLimits, TenantLimits};
+use sfgate::tenancy::ApiKeyHash;
+
+const TENANTS: usize = 10_000;
+
+fn main() {
+    let full = std::env::args().any(|argument| argument == "--bench");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "# sfgate tenant limits ({})",
+        if full { "full run" } else { "smoke run" }
+    );
+    runtime.block_on(limiter_cost(full));
+    runtime.block_on(isolation(full));
+    memory(full);
+}
+
+async fn limiter_cost(full: bool) {
+    let calls = if full { 2_000_000 } else { 20_000 };
+    let tenants: Vec<TenantId> = (0..TENANTS)
+        .map(|index| TenantId::new(&format!("tenant-{index}")))
+        .collect();
+    let generous = Rate {
+        per_second: 1e9,
+        burst: 1_000_000,
+    };
+    for (label, limits) in [
+        ("no limits configured", TenantLimits::default()),
+        (
+            "rate",
+            TenantLimits {
+                rate: Some(generous),
+                max_concurrent_calls: None,
+            },
+        ),
+        (
+            "rate + concurrency cap",
+            TenantLimits {
+                rate: Some(generous),
+                max_concurrent_calls: Some(1_000),
+            },
+        ),
+    ] {
+        let limiter = RateLimits::new(tenants.iter().map(|tenant| (tenant.clone(), limits)));
+        let started = Instant::now();
+        for call in 0..calls {
+            let admission = limiter
+                .admit(&tenants[call % TENANTS])
+                .await
+                .expect("admitted");
+            drop(admission);
+        }
+        let per_call = started.elapsed().as_nanos() as f64 / calls as f64;
+        println!("limiter cost, {TENANTS} tenants, {label}: {per_call:.0} ns per call");
+    }
+}
+
+/// Latency percentiles of a sorted sample.
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
+}
+
+async fn isolation(full: bool) {
+    let seconds = if full { 10.0 } else { 1.0 };
+    let org = sfgate::sandbox::start(sfgate::sandbox::SandboxConfig {
+        daily_api_limit: u64::MAX / 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut config = sfgate::server::sandbox_config(address, &org, "bench-key").unwrap();
+    let mut tenant = config.tenants["sandbox"].clone();
+    tenant.rate_limit = Some(RateLimitConfig {
+        requests_per_second: 100.0,
+        burst: Some(10),
+    });
+    config.tenants.insert("a".into(), tenant.clone());
+    config.tenants.insert("b".into(), tenant);
+    tokio::spawn(sfgate::server::run(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = move |tenant: &'static str| {
+        let (channel, id) = (channel.clone(), id.clone());
+        async move {
+            let mut request = tonic::Request::new(GetLeadRequest { id, fields: None });
+            request
+                .metadata_mut()
+                .insert("x-tenant-id", tenant.parse().unwrap());
+            request
+                .metadata_mut()
+                .insert("authorization", "Bearer bench-key".parse().unwrap());
+            let started = Instant::now();
+            let outcome = LeadServiceClient::new(channel).get_lead(request).await;
+            (outcome.is_ok(), started.elapsed())
+        }
+    };
+    // B at half its limit: 50 calls per second.
+    let run_b = |seconds: f64| {
+        let call = call.clone();
+        async move {
+            let mut latencies = Vec::new();
+            let mut refused = 0;
+            let mut ticker = tokio::time::interval(Duration::from_millis(20));
+            let started = Instant::now();
+            while started.elapsed().as_secs_f64() < seconds {
+                ticker.tick().await;
+                let (admitted, latency) = call("b").await;
+                if !admitted {
+                    refused += 1;
+                }
+                latencies.push(latency);
+            }
+            latencies.sort();
+            (
+                percentile(&latencies, 0.5),
+                percentile(&latencies, 0.99),
+                refused,
+                latencies.len(),
+            )
+        }
+    };
+    call("b").await; // warm up: token, connections
+    let alone = run_b(seconds).await;
+    // A at ten times its limit: 1,000 calls per second from 20 callers.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noisy: Vec<_> = (0..20)
+        .map(|_| {
+            let (call, stop) = (call.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_millis(20));
+                let mut refused = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    ticker.tick().await;
+                    if !call("a").await.0 {
+                        refused += 1;
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    let beside_noise = run_b(seconds).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut a_refused = 0;
+    for task in noisy {
+        a_refused += task.await.unwrap();
+    }
+    println!(
+        "isolation, B at 50/s (limit 100/s) alone: p50 {:?} p99 {:?}, {} refused of {}",
+        alone.0, alone.1, alone.2, alone.3
+    );
+    println!(
+        "isolation, B at 50/s beside A at 1000/s (limit 100/s): p50 {:?} p99 {:?}, {} refused of {}; A refused {a_refused}",
+        beside_noise.0, beside_noise.1, beside_noise.2, beside_noise.3
+    );
+    println!(
+        "isolation, B's p99 beside A / alone: {:.2}x",
+        beside_noise.1.as_secs_f64() / alone.1.as_secs_f64()
+    );
+}
+
+fn memory(full: bool) {
+    let many = if full { TENANTS } else { 100 };
+    for tenants in [1, many] {
+        let mut text = String::from("listen = \"127.0.0.1:0\"\nreload_poll_seconds = 0\n");
+        let hash = ApiKeyHash::of_key("bench-key").to_hex();
+        for index in 0..tenants {
+            text.push_str(&format!(
+                "[tenants.t{index}]\nlogin_url = \"https://t{index}.my.salesforce.com\"\ngrant = \"client_credentials\"\ncredentials_provider = \"file\"\ncredentials_path = \"shared\"\nrate_limit = {{ requests_per_second = 50, burst = 100 }}\nmax_concurrent_calls = 20\napi_keys = [{{ caller = \"c{index}\", sha256 = \"{hash}\" }}]\n"
+            ));
+        }
+        text.push_str(
+            "[credentials.file.shared]\nclient_id = \"id\"\nclient_secret = \"secret\"\n",
+        );
+        let file = std::env::temp_dir().join(format!("sfgate-bench-{tenants}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
+            .arg("--config")
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Serving once it logs so; then its resident memory settles.
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let started = Instant::now();
+        while let Some(Ok(line)) = lines.next() {
+            if line.contains("sfgate serving") {
+                break;
+            }
+        }
+        let ready_after = started.elapsed();
+        std::thread::sleep(Duration::from_millis(300));
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let rss = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .unwrap_or("VmRSS: ?")
+            .trim()
+            .to_owned();
+        println!("memory, {tenants} tenants configured: {rss} (serving after {ready_after:?})");
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(file);
+    }
+}
