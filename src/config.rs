@@ -41,6 +41,23 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     /// Share tenant rate limits across replicas through Redis.
     pub shared_limits: Option<SharedLimitsSettings>,
+    /// Serve gRPC over TLS, optionally requiring client certificates (mutual TLS).
+    pub tls: Option<TlsSettings>,
+}
+
+/// TLS for the gRPC port.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// The server's private key (PEM).
+    pub key_file: PathBuf,
+    /// The CA that signs client certificates (PEM); enables mutual TLS.
+    pub client_ca_file: Option<PathBuf>,
+    /// Refuse connections without a client certificate (otherwise API keys remain an option).
+    #[serde(default)]
+    pub require_client_certificate: bool,
 }
 
 /// Shared mode: the replicas of one deployment enforce each tenant's rate together.
@@ -89,12 +106,26 @@ pub struct TenantConfig {
     /// The callers allowed to act for this tenant.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    /// Callers identified by their client certificate (mutual TLS).
+    #[serde(default)]
+    pub client_certificates: Vec<ClientCertificateConfig>,
     /// The tenant's request rate; unlimited when absent.
     pub rate_limit: Option<RateLimitConfig>,
     /// The most calls of this tenant in flight at once; unlimited when absent.
     pub max_concurrent_calls: Option<u32>,
     /// Refuse calls once the org has used this percentage of its daily API requests (e.g. 90).
     pub api_budget_percent: Option<f64>,
+}
+
+/// A caller identified by the SHA-256 fingerprint of its client certificate
+/// (`openssl x509 -in client.pem -noout -fingerprint -sha256`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateConfig {
+    /// The caller's name, for logs.
+    pub caller: String,
+    /// The certificate's SHA-256 fingerprint, hex with or without colons.
+    pub sha256: String,
 }
 
 /// A request rate with a burst.
@@ -336,6 +367,23 @@ impl Config {
             }
             if tenant.allowed_instance_hosts.is_empty() {
                 bail!("tenants.{id}.allowed_instance_hosts must not be empty");
+            }
+            for certificate in &tenant.client_certificates {
+                if ApiKeyHash::from_hex(&certificate.sha256.replace(':', "")).is_none() {
+                    bail!(
+                        "tenants.{id}.client_certificates (caller {:?}): sha256 must be the certificate's SHA-256 fingerprint",
+                        certificate.caller
+                    );
+                }
+                if self
+                    .tls
+                    .as_ref()
+                    .is_none_or(|tls| tls.client_ca_file.is_none())
+                {
+                    bail!(
+                        "tenants.{id}.client_certificates need [tls] with client_ca_file (mutual TLS)"
+                    );
+                }
             }
             for key in &tenant.api_keys {
                 if ApiKeyHash::from_hex(&key.sha256).is_none() {

@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use url::Url;
 
 use crate::api::account::AccountApi;
@@ -27,7 +28,8 @@ use crate::api::opportunity::OpportunityApi;
 use crate::auth::OAuthGrant;
 use crate::config::{
     ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
-    default_reload_poll_seconds, default_shutdown_grace_seconds, default_upstream_timeout_ms,
+    TlsSettings, default_reload_poll_seconds, default_shutdown_grace_seconds,
+    default_upstream_timeout_ms,
 };
 use crate::credentials::OrgCredentials;
 use crate::pb::account_service_server::AccountServiceServer;
@@ -137,7 +139,13 @@ pub async fn run_reloading(
             .await;
         let _ = drain_started.send(());
     };
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(server_tls(tls)?)
+            .context("configuring TLS")?;
+    }
+    let server = builder
         .layer(AuthenticateLayer::new(Arc::clone(&tenants.registry)))
         .layer(RateLimitLayer::new(Arc::clone(&tenants.limits)))
         .add_service(health_service)
@@ -232,6 +240,23 @@ async fn watch_config(
     }
 }
 
+/// TLS for the gRPC port; with a client CA, mutual TLS (client certificates optional unless
+/// required, so that API-key callers keep working).
+fn server_tls(settings: &TlsSettings) -> anyhow::Result<ServerTlsConfig> {
+    let read =
+        |path: &Path| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(&settings.cert_file)?,
+        read(&settings.key_file)?,
+    ));
+    if let Some(client_ca) = &settings.client_ca_file {
+        tls = tls
+            .client_ca_root(Certificate::from_pem(read(client_ca)?))
+            .client_auth_optional(!settings.require_client_certificate);
+    }
+    Ok(tls)
+}
+
 /// The health service `sfgate.SharedRateLimits` is SERVING while limits are shared through Redis
 /// and NOT_SERVING while each replica enforces its share locally.
 async fn report_shared_limits(
@@ -303,12 +328,14 @@ pub fn sandbox_config(
         rate_limit: None,
         max_concurrent_calls: None,
         api_budget_percent: None,
+        client_certificates: Vec::new(),
     };
     Ok(Config {
         listen,
         shutdown_grace_seconds: default_shutdown_grace_seconds(),
         reload_poll_seconds: default_reload_poll_seconds(),
         shared_limits: None,
+        tls: None,
         tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
         credentials: CredentialsConfig {
             vault: None,

@@ -30,7 +30,7 @@ use crate::ratelimit::{
     RateLimits, SharedLimitsConfig, SharedRateLimits, SharedStore, TenantLimits,
 };
 use crate::salesforce::SalesforceClient;
-use crate::tenancy::{ApiKeyHash, KeyGrant, SharedRegistry, TenantRegistry};
+use crate::tenancy::{ApiKeyHash, CredentialKind, KeyGrant, SharedRegistry, TenantRegistry};
 
 /// Time limit of one token request.
 const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -136,13 +136,24 @@ impl Tenants {
         let mut limits = Vec::new();
         for (name, tenant) in &config.tenants {
             let tenant_id = TenantId::new(name);
-            let keys = tenant
+            let api_keys = tenant
                 .api_keys
                 .iter()
-                .filter_map(|key| {
+                .map(|key| (&key.caller, key.sha256.clone(), CredentialKind::ApiKey));
+            let certificates = tenant.client_certificates.iter().map(|certificate| {
+                (
+                    &certificate.caller,
+                    certificate.sha256.replace(':', ""),
+                    CredentialKind::ClientCertificate,
+                )
+            });
+            let keys = api_keys
+                .chain(certificates)
+                .filter_map(|(caller, sha256, kind)| {
                     Some(KeyGrant {
-                        caller: Arc::from(key.caller.as_str()),
-                        hash: ApiKeyHash::from_hex(&key.sha256)?,
+                        caller: Arc::from(caller.as_str()),
+                        hash: ApiKeyHash::from_hex(&sha256)?,
+                        kind,
                     })
                 })
                 .collect();
@@ -150,6 +161,7 @@ impl Tenants {
             let settings = OrgSettings {
                 tenant: TenantConfig {
                     api_keys: Vec::new(),
+                    client_certificates: Vec::new(),
                     rate_limit: None,
                     max_concurrent_calls: None,
                     ..tenant.clone()

@@ -68,7 +68,12 @@ where
         if !request.uri().path().starts_with(API_PATH_PREFIX) {
             return self.inner.call(request).boxed();
         }
-        let caller = match self.registry.load().authenticate(request.headers()) {
+        let client_certificate = client_certificate_fingerprint(&request);
+        let caller = match self
+            .registry
+            .load()
+            .authenticate(request.headers(), client_certificate.as_ref())
+        {
             Ok(caller) => caller,
             Err(error) => {
                 tracing::info!(path = request.uri().path(), error = %error, "call refused");
@@ -85,6 +90,17 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         async move { ready.call(request).await }.boxed()
     }
+}
+
+/// The SHA-256 fingerprint of the client's certificate, when the connection is mutual TLS.
+fn client_certificate_fingerprint<B>(request: &http::Request<B>) -> Option<super::ApiKeyHash> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let certificates = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
+    let leaf = certificates.first()?;
+    Some(super::ApiKeyHash::of_bytes(leaf.as_ref()))
 }
 
 /// Reads `grpc-timeout` (e.g. `100m`, `5S`) into the instant the handler must beat.

@@ -27,7 +27,12 @@ pub struct ApiKeyHash([u8; 32]);
 impl ApiKeyHash {
     /// Hashes a presented key.
     pub fn of_key(key: &str) -> Self {
-        Self(Sha256::digest(key.as_bytes()).into())
+        Self::of_bytes(key.as_bytes())
+    }
+
+    /// Hashes bytes, e.g. a certificate's DER encoding (its SHA-256 fingerprint).
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
     }
 
     /// Reads a hash written as 64 hex digits.
@@ -52,72 +57,133 @@ impl fmt::Debug for ApiKeyHash {
     }
 }
 
-/// A key granted to a caller for a tenant.
+/// How a caller proves who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `authorization: Bearer <api key>`; the grant holds the key's SHA-256.
+    ApiKey,
+    /// A client certificate (mutual TLS); the grant holds the certificate's SHA-256 fingerprint.
+    ClientCertificate,
+}
+
+/// A credential granted to a caller for a tenant.
 #[derive(Clone, Debug)]
 pub struct KeyGrant {
-    /// Who holds the key.
+    /// Who holds the credential.
     pub caller: Arc<str>,
-    /// The key's hash.
+    /// The SHA-256 of the key, or of the certificate.
     pub hash: ApiKeyHash,
+    /// Which kind of credential it is.
+    pub kind: CredentialKind,
 }
 
 /// The registry in force; a configuration reload swaps in a new one, calls in flight keep theirs.
 pub type SharedRegistry = Arc<arc_swap::ArcSwap<TenantRegistry>>;
 
-/// The tenants and the keys granted each.
+/// The tenants and the credentials granted each.
 #[derive(Debug, Default)]
 pub struct TenantRegistry {
     grants: HashMap<TenantId, Vec<KeyGrant>>,
 }
 
 impl TenantRegistry {
-    /// Creates a registry from each tenant's key grants.
+    /// Creates a registry from each tenant's grants.
     pub fn new(grants: HashMap<TenantId, Vec<KeyGrant>>) -> Self {
         Self { grants }
     }
 
-    /// Authenticates a call from its metadata.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, GatewayError> {
-        let key = bearer_key(headers)?;
-        let tenant_name = headers
-            .get(TENANT_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| {
-                GatewayError::invalid_field(
-                    TENANT_HEADER,
-                    "is required: it names the tenant (org) to call",
-                )
-            })?;
-        let presented = ApiKeyHash::of_key(key);
-        let tenant = TenantId::new(tenant_name);
-        if let Some(grant) = self
-            .grants
-            .get(&tenant)
-            .and_then(|grants| grants.iter().find(|grant| grant.hash.matches(&presented)))
-        {
-            return Ok(Caller {
-                tenant,
-                name: Arc::clone(&grant.caller),
-            });
+    /// Authenticates a call from its metadata and, over mutual TLS, the fingerprint of the
+    /// client's certificate. A certificate granted the tenant is enough; otherwise the API key
+    /// decides.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client_certificate: Option<&ApiKeyHash>,
+    ) -> Result<Caller, GatewayError> {
+        let key = match (bearer_key(headers), client_certificate) {
+            (Err(missing), None) => return Err(missing),
+            (key, _) => key,
+        };
+        let tenant = TenantId::new(tenant_name(headers)?);
+        if let Some(fingerprint) = client_certificate {
+            if let Some(caller) =
+                self.granted(&tenant, fingerprint, CredentialKind::ClientCertificate)
+            {
+                return Ok(caller);
+            }
+            if key.is_err() {
+                return Err(self.refusal(&tenant, fingerprint, CredentialKind::ClientCertificate));
+            }
         }
+        let presented = ApiKeyHash::of_key(key?);
+        self.granted(&tenant, &presented, CredentialKind::ApiKey)
+            .ok_or_else(|| self.refusal(&tenant, &presented, CredentialKind::ApiKey))
+    }
+
+    fn granted(
+        &self,
+        tenant: &TenantId,
+        presented: &ApiKeyHash,
+        kind: CredentialKind,
+    ) -> Option<Caller> {
+        let grant = self
+            .grants
+            .get(tenant)?
+            .iter()
+            .find(|grant| grant.kind == kind && grant.hash.matches(presented))?;
+        Some(Caller {
+            tenant: tenant.clone(),
+            name: Arc::clone(&grant.caller),
+        })
+    }
+
+    /// PERMISSION_DENIED for a credential granted other tenants (or an unknown tenant), else
+    /// UNAUTHENTICATED.
+    fn refusal(
+        &self,
+        tenant: &TenantId,
+        presented: &ApiKeyHash,
+        kind: CredentialKind,
+    ) -> GatewayError {
         let known_elsewhere = self
             .grants
             .values()
             .flatten()
-            .any(|grant| grant.hash.matches(&presented));
+            .any(|grant| grant.kind == kind && grant.hash.matches(presented));
+        let what = match kind {
+            CredentialKind::ApiKey => "API key",
+            CredentialKind::ClientCertificate => "client certificate",
+        };
         if known_elsewhere {
-            return Err(GatewayError::PermissionDenied {
+            return GatewayError::PermissionDenied {
                 reason: "TENANT_NOT_GRANTED",
-                message: format!("this API key is not granted tenant {tenant_name:?}"),
-            });
+                message: format!("this {what} is not granted tenant {:?}", tenant.as_str()),
+            };
         }
-        Err(GatewayError::Unauthenticated {
-            reason: "API_KEY_INVALID",
-            message: "the API key is not valid".into(),
-        })
+        match kind {
+            CredentialKind::ApiKey => {
+                GatewayError::Unauthenticated { reason: "API_KEY_INVALID", message: "the API key is not valid".into() }
+            }
+            CredentialKind::ClientCertificate => GatewayError::Unauthenticated {
+                reason: "CLIENT_CERTIFICATE_NOT_GRANTED",
+                message: "the client certificate is not granted any tenant; present a granted one or an API key".into(),
+            },
+        }
     }
+}
+
+fn tenant_name(headers: &HeaderMap) -> Result<&str, GatewayError> {
+    headers
+        .get(TENANT_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| {
+            GatewayError::invalid_field(
+                TENANT_HEADER,
+                "is required: it names the tenant (org) to call",
+            )
+        })
 }
 
 fn bearer_key(headers: &HeaderMap) -> Result<&str, GatewayError> {
@@ -149,6 +215,7 @@ mod tests {
         let grant = |caller: &str, key: &str| KeyGrant {
             caller: Arc::from(caller),
             hash: ApiKeyHash::of_key(key),
+            kind: CredentialKind::ApiKey,
         };
         TenantRegistry::new(HashMap::from([
             (
@@ -178,37 +245,37 @@ mod tests {
     fn grants_decide_access() {
         let registry = registry();
         let caller = registry
-            .authenticate(&headers(Some("acme"), Some("Bearer acme-key")))
+            .authenticate(&headers(Some("acme"), Some("Bearer acme-key")), None)
             .unwrap();
         assert_eq!((caller.tenant.as_str(), &*caller.name), ("acme", "ivr"));
         assert!(
             registry
-                .authenticate(&headers(Some("globex"), Some("bearer shared-key")))
+                .authenticate(&headers(Some("globex"), Some("bearer shared-key")), None)
                 .is_ok()
         );
         assert_eq!(
-            code(registry.authenticate(&headers(Some("globex"), Some("Bearer acme-key")))),
+            code(registry.authenticate(&headers(Some("globex"), Some("Bearer acme-key")), None)),
             Code::PermissionDenied
         );
         assert_eq!(
-            code(registry.authenticate(&headers(Some("nobody"), Some("Bearer acme-key")))),
+            code(registry.authenticate(&headers(Some("nobody"), Some("Bearer acme-key")), None)),
             Code::PermissionDenied
         );
         assert_eq!(
-            code(registry.authenticate(&headers(Some("acme"), Some("Bearer wrong")))),
+            code(registry.authenticate(&headers(Some("acme"), Some("Bearer wrong")), None)),
             Code::Unauthenticated
         );
         assert_eq!(
-            code(registry.authenticate(&headers(Some("acme"), None))),
+            code(registry.authenticate(&headers(Some("acme"), None), None)),
             Code::Unauthenticated
         );
         assert_eq!(
-            code(registry.authenticate(&headers(Some("acme"), Some("Basic abc")))),
+            code(registry.authenticate(&headers(Some("acme"), Some("Basic abc")), None)),
             Code::Unauthenticated
         );
         let malformed = tonic::Status::from(
             registry
-                .authenticate(&headers(Some("acme"), Some("acme-key")))
+                .authenticate(&headers(Some("acme"), Some("acme-key")), None)
                 .unwrap_err(),
         );
         assert!(
@@ -217,8 +284,53 @@ mod tests {
             malformed.message()
         );
         assert_eq!(
-            code(registry.authenticate(&headers(None, Some("Bearer acme-key")))),
+            code(registry.authenticate(&headers(None, Some("Bearer acme-key")), None)),
             Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn a_granted_client_certificate_stands_in_for_the_key() {
+        let certificate = ApiKeyHash::of_key("certificate der bytes");
+        let mut grants = registry().grants;
+        grants
+            .get_mut(&TenantId::new("acme"))
+            .unwrap()
+            .push(KeyGrant {
+                caller: Arc::from("ivr-mtls"),
+                hash: certificate,
+                kind: CredentialKind::ClientCertificate,
+            });
+        let registry = TenantRegistry::new(grants);
+        let caller = registry
+            .authenticate(&headers(Some("acme"), None), Some(&certificate))
+            .unwrap();
+        assert_eq!(&*caller.name, "ivr-mtls");
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("globex"), None), Some(&certificate))),
+            Code::PermissionDenied
+        );
+        let stranger = ApiKeyHash::of_key("another certificate");
+        assert_eq!(
+            code(registry.authenticate(&headers(Some("acme"), None), Some(&stranger))),
+            Code::Unauthenticated
+        );
+        let with_key = registry
+            .authenticate(
+                &headers(Some("acme"), Some("Bearer acme-key")),
+                Some(&stranger),
+            )
+            .unwrap();
+        assert_eq!(
+            &*with_key.name, "ivr",
+            "an ungranted certificate falls back to the API key"
+        );
+        let key_as_certificate = ApiKeyHash::of_key("acme-key");
+        assert!(
+            registry
+                .authenticate(&headers(Some("acme"), None), Some(&key_as_certificate))
+                .is_err(),
+            "a certificate never matches an API key grant"
         );
     }
 

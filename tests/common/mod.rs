@@ -66,9 +66,7 @@ pub async fn spawn_app_on(
     }));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .unwrap()
-        .connect()
-        .await
-        .expect("connect to sfgate");
+        .connect_lazy();
     TestApp {
         sandbox,
         address,
