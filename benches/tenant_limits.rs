@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use sfgate::api::context::TenantId;
-use sfgate::config::RateLimitConfig;
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::ratelimit::{Rate, RateLimits, TenantLimits};
@@ -79,38 +78,91 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
 }
 
+/// Starts an `sfgate` process with `args` and waits until it logs `ready`.
+fn start_process(args: &[&str], env: &[(&str, &str)], ready: &str) -> std::process::Child {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains(ready) {
+            break;
+        }
+    }
+    // Keep draining the log so the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The sandbox org and the gateway run as their own processes, as in production; this process
+/// only makes the calls.
 async fn isolation(full: bool) {
     let seconds = if full { 10.0 } else { 1.0 };
-    let org = sfgate::sandbox::start(sfgate::sandbox::SandboxConfig {
-        daily_api_limit: u64::MAX / 2,
+    let org_port = free_port();
+    let org_listen = format!("127.0.0.1:{org_port}");
+    let mut org = start_process(
+        &["sandbox", "--listen", &org_listen],
+        &[
+            ("SFGATE_SANDBOX_CLIENT_ID", "bench-client"),
+            ("SFGATE_SANDBOX_CLIENT_SECRET", "bench-secret"),
+        ],
+        "sandbox org started",
+    );
+    let gateway_port = free_port();
+    let hash = ApiKeyHash::of_key("bench-key").to_hex();
+    let mut config = format!("listen = \"127.0.0.1:{gateway_port}\"\nreload_poll_seconds = 0\n");
+    for tenant in ["a", "b"] {
+        config.push_str(&format!(
+            "[tenants.{tenant}]\nlogin_url = \"http://{org_listen}\"\ngrant = \"client_credentials\"\ncredentials_provider = \"file\"\ncredentials_path = \"org\"\nallowed_instance_hosts = [\"127.0.0.1\"]\nrate_limit = {{ requests_per_second = 100, burst = 10 }}\napi_keys = [{{ caller = \"bench\", sha256 = \"{hash}\" }}]\n"
+        ));
+    }
+    config.push_str(
+        "[credentials.file.org]\nclient_id = \"bench-client\"\nclient_secret = \"bench-secret\"\n",
+    );
+    let config_file =
+        std::env::temp_dir().join(format!("sfgate-bench-isolation-{gateway_port}.toml"));
+    std::fs::write(&config_file, config).unwrap();
+    let mut gateway = start_process(
+        &["--config", config_file.to_str().unwrap()],
+        &[],
+        "sfgate serving",
+    );
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{gateway_port}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    // A lead id from the org, through the gateway.
+    let mut find = tonic::Request::new(sfgate::pb::FindLeadsRequest {
+        last_name: "Reed".into(),
         ..Default::default()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let mut config = sfgate::server::sandbox_config(address, &org, "bench-key").unwrap();
-    let mut tenant = config.tenants["sandbox"].clone();
-    tenant.rate_limit = Some(RateLimitConfig {
-        requests_per_second: 100.0,
-        burst: Some(10),
     });
-    config.tenants.insert("a".into(), tenant.clone());
-    config.tenants.insert("b".into(), tenant);
-    tokio::spawn(sfgate::server::run(
-        config,
-        listener,
-        std::future::pending(),
-    ));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
+    find.metadata_mut()
+        .insert("x-tenant-id", "b".parse().unwrap());
+    find.metadata_mut()
+        .insert("authorization", "Bearer bench-key".parse().unwrap());
+    let id = LeadServiceClient::new(channel.clone())
+        .find_leads(find)
         .await
-        .unwrap();
-    let id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
-        .as_str()
         .unwrap()
-        .to_owned();
+        .into_inner()
+        .leads[0]
+        .id
+        .clone();
     let call = move |tenant: &'static str| {
         let (channel, id) = (channel.clone(), id.clone());
         async move {
@@ -189,6 +241,11 @@ async fn isolation(full: bool) {
         "isolation, B's p99 beside A / alone: {:.2}x",
         beside_noise.1.as_secs_f64() / alone.1.as_secs_f64()
     );
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let _ = org.kill();
+    let _ = org.wait();
+    let _ = std::fs::remove_file(config_file);
 }
 
 fn memory(full: bool) {
