@@ -115,6 +115,9 @@ pub struct TenantConfig {
     pub max_concurrent_calls: Option<u32>,
     /// Refuse calls once the org has used this percentage of its daily API requests (e.g. 90).
     pub api_budget_percent: Option<f64>,
+    /// While refusing for the budget, let one call through this often to re-read the usage.
+    #[serde(default = "default_api_budget_recheck_seconds")]
+    pub api_budget_recheck_seconds: u64,
 }
 
 /// A caller identified by the SHA-256 fingerprint of its client certificate
@@ -278,6 +281,11 @@ fn default_vault_timeout_seconds() -> u64 {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 50051))
+}
+
+/// The default interval at which a tenant over its API budget re-reads the org's usage.
+pub fn default_api_budget_recheck_seconds() -> u64 {
+    60
 }
 
 pub(crate) fn default_reload_poll_seconds() -> u64 {

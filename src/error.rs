@@ -225,10 +225,6 @@ impl From<GatewayError> for Status {
     }
 }
 
-/// How soon a tenant over its org API budget may try again: Salesforce's daily limit is a rolling
-/// 24-hour window, so usage falls as old requests age out.
-const API_BUDGET_RETRY_DELAY: Duration = Duration::from_secs(300);
-
 /// How soon a call refused for concurrency may be retried: calls usually last well under a second.
 const CONCURRENCY_RETRY_DELAY: Duration = Duration::from_millis(100);
 
@@ -307,6 +303,7 @@ fn salesforce_status(error: SalesforceError) -> Status {
             used,
             limit,
             ceiling_percent,
+            retry_after,
         } => {
             let mut details = ErrorDetails::with_error_info(
                 "ORG_API_BUDGET",
@@ -316,7 +313,7 @@ fn salesforce_status(error: SalesforceError) -> Status {
                     ("limit".to_string(), limit.to_string()),
                 ],
             );
-            details.set_retry_info(Some(API_BUDGET_RETRY_DELAY));
+            details.set_retry_info(Some(retry_after));
             details.add_quota_failure_violation(
                 "salesforce-org",
                 format!(

@@ -228,11 +228,9 @@ async fn a_tenant_past_its_org_api_budget_ceiling_is_refused_before_burning_requ
         ..SandboxConfig::default()
     };
     let app = spawn_app_on(sandbox, |config| {
-        config
-            .tenants
-            .get_mut("sandbox")
-            .unwrap()
-            .api_budget_percent = Some(50.0);
+        let tenant = config.tenants.get_mut("sandbox").unwrap();
+        tenant.api_budget_percent = Some(50.0);
+        tenant.api_budget_recheck_seconds = 1;
     })
     .await;
     let id = seeded_lead(&app);
@@ -258,6 +256,29 @@ async fn a_tenant_past_its_org_api_budget_ceiling_is_refused_before_burning_requ
         app.sandbox.api_usage(),
         used,
         "refused calls burn none of the org's requests"
+    );
+    let retry = status
+        .get_error_details()
+        .retry_info()
+        .and_then(|retry| retry.retry_delay)
+        .expect("RetryInfo");
+    assert!(
+        retry <= Duration::from_secs(1),
+        "retry when the usage is re-read: {retry:?}"
+    );
+
+    // After the recheck interval one call goes out to re-read the usage (the daily limit is a
+    // rolling window and may have reopened); here it has not, so refusals resume.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    get_lead(&app, "sandbox", &id)
+        .await
+        .expect("one call re-reads the usage");
+    assert_eq!(app.sandbox.api_usage(), used + 1);
+    get_lead(&app, "sandbox", &id).await.unwrap_err();
+    assert_eq!(
+        app.sandbox.api_usage(),
+        used + 1,
+        "then refused again until the next recheck"
     );
 }
 

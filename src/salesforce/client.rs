@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
@@ -49,6 +49,8 @@ pub struct QueryPage {
 pub struct ApiUsage {
     used: AtomicU64,
     limit: AtomicU64,
+    /// When the usage was last reported (or last let a call through to be re-read).
+    read_at: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl ApiUsage {
@@ -69,6 +71,7 @@ impl ApiUsage {
         {
             self.used.store(used, Ordering::Relaxed);
             self.limit.store(limit, Ordering::Relaxed);
+            *self.read_at.lock() = Some(Instant::now());
         }
     }
 }
@@ -93,7 +96,16 @@ struct Inner {
     api_version: String,
     timeout: Duration,
     api_usage: ApiUsage,
-    api_budget_percent: Option<f64>,
+    api_budget: Option<ApiBudget>,
+}
+
+/// A tenant's ceiling on its org's daily API usage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiBudget {
+    /// Refuse calls once usage reaches this percentage of the daily limit.
+    pub ceiling_percent: f64,
+    /// While refusing, let one call through this often to re-read the usage.
+    pub recheck_after: Duration,
 }
 
 impl fmt::Debug for SalesforceClient {
@@ -113,14 +125,14 @@ struct CreateResponse {
 
 impl SalesforceClient {
     /// Creates a client for the org behind `auth`, speaking API version `api_version` (`v66.0`).
-    /// With `api_budget_percent`, calls are refused once the org's reported daily API usage
-    /// reaches that share of its limit.
+    /// With `api_budget`, calls are refused once the org's reported daily API usage reaches
+    /// the ceiling.
     pub fn new(
         http: reqwest::Client,
         auth: OrgAuthenticator,
         api_version: String,
         timeout: Duration,
-        api_budget_percent: Option<f64>,
+        api_budget: Option<ApiBudget>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -129,7 +141,7 @@ impl SalesforceClient {
                 api_version,
                 timeout,
                 api_usage: ApiUsage::default(),
-                api_budget_percent,
+                api_budget,
             }),
         }
     }
@@ -326,20 +338,32 @@ impl SalesforceClient {
 
     /// Refuses a call once the org's usage, as Salesforce last reported it, is past the ceiling,
     /// so that the org's last requests are kept for what needs them most.
+    ///
+    /// Usage is only learnt from responses, so once the ceiling is reached one call is let
+    /// through every `recheck_after` to read it again: the daily limit is a rolling window, and
+    /// the budget reopens as old requests age out.
     fn check_api_budget(&self) -> Result<(), SalesforceError> {
-        let (Some(ceiling_percent), Some((used, limit))) =
-            (self.inner.api_budget_percent, self.inner.api_usage.get())
+        let (Some(budget), Some((used, limit))) =
+            (self.inner.api_budget, self.inner.api_usage.get())
         else {
             return Ok(());
         };
-        if used as f64 >= limit as f64 * ceiling_percent / 100.0 {
-            return Err(SalesforceError::ApiBudgetExhausted {
-                used,
-                limit,
-                ceiling_percent,
-            });
+        if (used as f64) < limit as f64 * budget.ceiling_percent / 100.0 {
+            return Ok(());
         }
-        Ok(())
+        let mut read_at = self.inner.api_usage.read_at.lock();
+        let since_read = read_at.map_or(Duration::MAX, |at| at.elapsed());
+        if since_read >= budget.recheck_after {
+            // This call goes out and its response refreshes the usage; others wait for it.
+            *read_at = Some(Instant::now());
+            return Ok(());
+        }
+        Err(SalesforceError::ApiBudgetExhausted {
+            used,
+            limit,
+            ceiling_percent: budget.ceiling_percent,
+            retry_after: budget.recheck_after - since_read,
+        })
     }
 
     /// Sends a data-API call, refreshing the session once if Salesforce rejects it.

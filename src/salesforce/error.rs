@@ -61,6 +61,8 @@ pub enum SalesforceError {
         limit: u64,
         /// The tenant's ceiling, in percent of the limit.
         ceiling_percent: f64,
+        /// When the usage will be read again.
+        retry_after: std::time::Duration,
     },
     /// The org did not answer in time.
     #[error("salesforce did not answer in time")]

@@ -7,7 +7,7 @@ pub mod id;
 mod soap;
 pub mod soql;
 
-pub use client::{ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome};
+pub use client::{ApiBudget, ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome};
 pub use error::{ApiErrorItem, SalesforceError};
 pub use id::{IdError, SalesforceId};
 pub use soap::{LeadConversion, LeadConvert};

@@ -328,6 +328,7 @@ pub fn sandbox_config(
         rate_limit: None,
         max_concurrent_calls: None,
         api_budget_percent: None,
+        api_budget_recheck_seconds: crate::config::default_api_budget_recheck_seconds(),
         client_certificates: Vec::new(),
     };
     Ok(Config {

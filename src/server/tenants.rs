@@ -29,7 +29,7 @@ use crate::credentials::{
 use crate::ratelimit::{
     RateLimits, SharedLimitsConfig, SharedRateLimits, SharedStore, TenantLimits,
 };
-use crate::salesforce::SalesforceClient;
+use crate::salesforce::{ApiBudget, SalesforceClient};
 use crate::tenancy::{ApiKeyHash, CredentialKind, KeyGrant, SharedRegistry, TenantRegistry};
 
 /// Time limit of one token request.
@@ -228,7 +228,10 @@ impl Tenants {
             auth,
             tenant.api_version.clone(),
             tenant.upstream_timeout(),
-            tenant.api_budget_percent,
+            tenant.api_budget_percent.map(|ceiling_percent| ApiBudget {
+                ceiling_percent,
+                recheck_after: Duration::from_secs(tenant.api_budget_recheck_seconds),
+            }),
         ))
     }
 }
