@@ -72,6 +72,13 @@ pub struct SharedLimitsSettings {
     /// The longest a call waits for Redis's decision before the local share decides.
     #[serde(default = "default_redis_timeout_ms")]
     pub timeout_ms: u64,
+    /// Prefix of the Redis keys, so that deployments sharing one Redis keep separate limits.
+    #[serde(default = "default_redis_key_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_redis_key_prefix() -> String {
+    "sfgate".to_owned()
 }
 
 fn default_redis_timeout_ms() -> u64 {
@@ -329,11 +336,22 @@ impl Config {
             if shared.expected_replicas == 0 {
                 bail!("shared_limits.expected_replicas must be at least 1");
             }
+            if shared.timeout_ms == 0 {
+                bail!("shared_limits.timeout_ms must be at least 1");
+            }
             if !shared.redis_url.starts_with("redis://")
                 && !shared.redis_url.starts_with("rediss://")
             {
                 bail!("shared_limits.redis_url must be a redis:// or rediss:// URL");
             }
+        }
+        if let Some(tls) = &self.tls
+            && tls.require_client_certificate
+            && tls.client_ca_file.is_none()
+        {
+            bail!(
+                "tls.require_client_certificate needs tls.client_ca_file to check client certificates against"
+            );
         }
         if self.tenants.is_empty() {
             bail!("no tenants configured: add a [tenants.<id>] section");
@@ -357,12 +375,11 @@ impl Config {
                 bail!("tenants.{id}.upstream_timeout_ms must be positive");
             }
             if let Some(rate) = &tenant.rate_limit
-                && !(rate.requests_per_second.is_finite()
-                    && rate.requests_per_second > 0.0
+                && !((0.001..=1_000_000.0).contains(&rate.requests_per_second)
                     && rate.burst != Some(0))
             {
                 bail!(
-                    "tenants.{id}.rate_limit: requests_per_second must be positive and burst at least 1"
+                    "tenants.{id}.rate_limit: requests_per_second must be from 0.001 to 1000000, burst at least 1"
                 );
             }
             if tenant.max_concurrent_calls == Some(0) {
@@ -503,7 +520,7 @@ client_secret = "shh"
                     "[tenants.acme]",
                     "[tenants.acme]\nrate_limit = { requests_per_second = 0 }",
                 ),
-                "requests_per_second must be positive",
+                "requests_per_second must be from 0.001 to 1000000",
             ),
             (
                 EXAMPLE.replace("[tenants.acme]", "[tenants.acme]\napi_budget_percent = 120"),

@@ -177,6 +177,35 @@ async fn two_replicas_share_one_rate_and_fall_back_to_their_share_without_redis(
         "SERVING: limits are shared"
     );
 
+    // Redis hung (stopped, not gone): decisions time out after 50 ms, the local share decides,
+    // and no call waits longer than that.
+    redis.signal("STOP");
+    let (hung, _, slowest) = drive(first.channel.clone(), id.clone(), Duration::from_secs(2)).await;
+    assert!(hung > 0, "calls were admitted by the local share");
+    assert!(
+        slowest < Duration::from_millis(300),
+        "a call waited {slowest:?} on a hung Redis"
+    );
+    assert_eq!(
+        health(&first.channel).await,
+        2,
+        "NOT_SERVING while Redis hangs"
+    );
+    redis.signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while health(&first.channel).await != 1 {
+        drive(
+            first.channel.clone(),
+            id.clone(),
+            Duration::from_millis(100),
+        )
+        .await;
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not go back to shared limits after the hang"
+        );
+    }
+
     // Redis down: each replica enforces half the rate locally, and no call waits on Redis.
     redis.stop();
     let window = Duration::from_secs(3);

@@ -5,6 +5,8 @@
 //! the limit (`rate / expected_replicas`) locally, says so once in the log, reports it, and tries
 //! Redis again every second until it answers; no call waits on a dead Redis beyond the timeout.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -33,6 +35,8 @@ return {1, 0}
 
 /// How long after a Redis failure the next attempt is made.
 const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
+/// How long establishing the connection may take (in the background, never on a call's path).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where shared limits live and how long to wait for them.
 #[derive(Debug, Clone)]
@@ -43,12 +47,15 @@ pub struct SharedLimitsConfig {
     pub expected_replicas: u32,
     /// The longest a decision may wait for Redis.
     pub timeout: Duration,
+    /// Prefix of the Redis keys, so that deployments sharing a Redis keep separate limits.
+    pub key_prefix: String,
 }
 
 /// The connection to the shared limit store, and whether it is working.
 pub struct SharedStore {
     client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    connection: Arc<OnceCell<ConnectionManager>>,
+    connecting: Arc<AtomicBool>,
     script: redis::Script,
     config: SharedLimitsConfig,
     unavailable_until: Mutex<Option<Instant>>,
@@ -70,7 +77,8 @@ impl SharedStore {
     pub fn new(config: SharedLimitsConfig) -> Result<Self, redis::RedisError> {
         Ok(Self {
             client: redis::Client::open(config.redis_url.as_str())?,
-            connection: OnceCell::new(),
+            connection: Arc::new(OnceCell::new()),
+            connecting: Arc::new(AtomicBool::new(false)),
             script: redis::Script::new(GCRA_SCRIPT),
             config,
             unavailable_until: Mutex::new(None),
@@ -95,6 +103,10 @@ impl SharedStore {
     /// Decides a call of `key` at `rate` in Redis: `Some(Ok)` admitted, `Some(Err(wait))`
     /// refused, `None` when Redis cannot decide (the caller falls back to its local share).
     pub async fn decide(&self, key: &str, rate: Rate) -> Option<Result<(), Duration>> {
+        let Some(connection) = self.connection.get() else {
+            self.connect_in_background();
+            return None;
+        };
         if self
             .unavailable_until
             .lock()
@@ -102,7 +114,8 @@ impl SharedStore {
         {
             return None;
         }
-        let decision = tokio::time::timeout(self.config.timeout, self.run_script(key, rate)).await;
+        let decision =
+            tokio::time::timeout(self.config.timeout, self.run_script(connection, key, rate)).await;
         match decision {
             Ok(Ok((admitted, wait_us))) => {
                 if self.degraded.send_replace(false) {
@@ -133,17 +146,57 @@ impl SharedStore {
         }
     }
 
-    async fn run_script(&self, key: &str, rate: Rate) -> Result<(u64, u64), redis::RedisError> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| async { ConnectionManager::new(self.client.clone()).await })
-            .await?;
+    /// Connects once, off the calls' path (a slow first handshake must not make every call time
+    /// out); calls use the local share until the connection is up. The connection manager then
+    /// reconnects by itself.
+    fn connect_in_background(&self) {
+        if self.connecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (client, cell, connecting) = (
+            self.client.clone(),
+            Arc::clone(&self.connection),
+            Arc::clone(&self.connecting),
+        );
+        let degraded = self.degraded.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, ConnectionManager::new(client)).await {
+                Ok(Ok(connection)) => {
+                    let _ = cell.set(connection);
+                    if degraded.send_replace(false) {
+                        tracing::info!(
+                            "redis is back: tenant limits are shared across replicas again"
+                        );
+                    }
+                }
+                failure => {
+                    let reason = match failure {
+                        Ok(Err(error)) => error.to_string(),
+                        _ => "connection timed out".to_owned(),
+                    };
+                    if !degraded.send_replace(true) {
+                        tracing::warn!(%reason, "redis unavailable: limiting each tenant to this replica's share, locally");
+                    }
+                    // A pause before the next attempt, which the next call starts.
+                    tokio::time::sleep(RETRY_REDIS_AFTER).await;
+                }
+            }
+            connecting.store(false, Ordering::Release);
+        });
+    }
+
+    async fn run_script(
+        &self,
+        connection: &ConnectionManager,
+        key: &str,
+        rate: Rate,
+    ) -> Result<(u64, u64), redis::RedisError> {
         let mut connection = connection.clone();
         let interval_us = rate.emission_interval().as_micros() as u64;
         let tolerance_us = rate.burst_tolerance().as_micros() as u64;
         let (admitted, wait_us): (u64, u64) = self
             .script
-            .key(format!("sfgate:rate:{key}"))
+            .key(format!("{}:rate:{key}", self.config.key_prefix))
             .arg(interval_us)
             .arg(tolerance_us)
             .invoke_async(&mut connection)

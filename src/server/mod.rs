@@ -72,7 +72,7 @@ pub async fn run_reloading(
             path,
             poll,
             Arc::clone(&tenants),
-            config.listen,
+            RestartOnly::of(&config),
         ));
     }
 
@@ -180,11 +180,29 @@ pub async fn run_reloading(
 }
 
 /// Reloads the configuration on SIGHUP and, with `poll`, when the file's modification time changes.
+/// The settings a reload cannot change: a new value needs a restart.
+#[derive(Debug, PartialEq)]
+struct RestartOnly {
+    listen: SocketAddr,
+    tls: Option<TlsSettings>,
+    shared_limits: Option<crate::config::SharedLimitsSettings>,
+}
+
+impl RestartOnly {
+    fn of(config: &Config) -> Self {
+        Self {
+            listen: config.listen,
+            tls: config.tls.clone(),
+            shared_limits: config.shared_limits.clone(),
+        }
+    }
+}
+
 async fn watch_config(
     path: PathBuf,
     poll: Option<Duration>,
     tenants: Arc<Tenants>,
-    listen: SocketAddr,
+    running: RestartOnly,
 ) {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -217,8 +235,10 @@ async fn watch_config(
         last_modified = modified(&path);
         match Config::load(&path) {
             Ok(config) => {
-                if config.listen != listen {
-                    tracing::warn!(listen = %config.listen, "a new listen address takes effect only after a restart");
+                if RestartOnly::of(&config) != running {
+                    tracing::warn!(
+                        "changes to listen, [tls] or [shared_limits] take effect only after a restart"
+                    );
                 }
                 match tenants.reload(&config) {
                     Ok(()) => tracing::info!(

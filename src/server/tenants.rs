@@ -75,6 +75,7 @@ impl Tenants {
                     redis_url: settings.redis_url.clone(),
                     expected_replicas: settings.expected_replicas,
                     timeout: Duration::from_millis(settings.timeout_ms),
+                    key_prefix: settings.key_prefix.clone(),
                 })
                 .context("shared_limits.redis_url")?,
             )),
@@ -99,11 +100,20 @@ impl Tenants {
     pub(crate) fn reload(&self, config: &Config) -> anyhow::Result<()> {
         let built = self.prepare(config)?;
         self.file.replace(config.credentials.file.clone());
-        // Connections before limits before the registry: a tenant the registry admits always has
-        // its connection and limits in place.
-        self.gateway.replace_clients(built.clients);
+        // Connections (old and new) before limits before the registry, and the old-only
+        // connections dropped last: whatever registry a call is admitted by, its tenant's
+        // connection and limits are in place.
+        let mut during_swap = (*self.gateway.clients()).clone();
+        during_swap.extend(
+            built
+                .clients
+                .iter()
+                .map(|(tenant, client)| (tenant.clone(), client.clone())),
+        );
+        self.gateway.replace_clients(during_swap);
         self.limits.store(Arc::new(built.limits));
         self.registry.store(Arc::new(built.registry));
+        self.gateway.replace_clients(built.clients);
         *self.vault.lock() = built.vault;
         *self.org_settings.lock() = built.org_settings;
         Ok(())

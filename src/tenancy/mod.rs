@@ -21,7 +21,7 @@ use crate::error::GatewayError;
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
 /// The SHA-256 of an API key, as stored in the configuration.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ApiKeyHash([u8; 32]);
 
 impl ApiKeyHash {
@@ -58,7 +58,7 @@ impl fmt::Debug for ApiKeyHash {
 }
 
 /// How a caller proves who it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
     /// `authorization: Bearer <api key>`; the grant holds the key's SHA-256.
     ApiKey,
@@ -84,12 +84,19 @@ pub type SharedRegistry = Arc<arc_swap::ArcSwap<TenantRegistry>>;
 #[derive(Debug, Default)]
 pub struct TenantRegistry {
     grants: HashMap<TenantId, Vec<KeyGrant>>,
+    /// Every granted credential, to tell "granted elsewhere" from "unknown" in one lookup.
+    known: std::collections::HashSet<(CredentialKind, ApiKeyHash)>,
 }
 
 impl TenantRegistry {
     /// Creates a registry from each tenant's grants.
     pub fn new(grants: HashMap<TenantId, Vec<KeyGrant>>) -> Self {
-        Self { grants }
+        let known = grants
+            .values()
+            .flatten()
+            .map(|grant| (grant.kind, grant.hash))
+            .collect();
+        Self { grants, known }
     }
 
     /// Authenticates a call from its metadata and, over mutual TLS, the fingerprint of the
@@ -145,11 +152,7 @@ impl TenantRegistry {
         presented: &ApiKeyHash,
         kind: CredentialKind,
     ) -> GatewayError {
-        let known_elsewhere = self
-            .grants
-            .values()
-            .flatten()
-            .any(|grant| grant.kind == kind && grant.hash.matches(presented));
+        let known_elsewhere = self.known.contains(&(kind, *presented));
         let what = match kind {
             CredentialKind::ApiKey => "API key",
             CredentialKind::ClientCertificate => "client certificate",

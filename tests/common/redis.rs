@@ -70,6 +70,15 @@ impl Redis {
         }
     }
 
+    /// Sends a signal (e.g. `STOP`, `CONT`) to the server by its PID.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+    }
+
     /// Stops the server by its PID.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
