@@ -80,6 +80,9 @@ fn tls(require_client_certificate: bool) -> TlsSettings {
 async fn a_granted_client_certificate_authenticates_its_caller() {
     let app = spawn_app_with(|config| {
         config.tls = Some(tls(false));
+        let mut other = config.tenants["sandbox"].clone();
+        other.client_certificates.clear();
+        config.tenants.insert("other".into(), other);
         config
             .tenants
             .get_mut("sandbox")
@@ -100,6 +103,19 @@ async fn a_granted_client_certificate_authenticates_its_caller() {
         .get_lead(get_lead(&id, None))
         .await
         .expect("the certificate is the credential");
+    let mut elsewhere = get_lead(&id, None);
+    elsewhere
+        .metadata_mut()
+        .insert("x-tenant-id", "other".parse().unwrap());
+    let ivr = connect(app.address, Some("ivr")).await.unwrap();
+    let status = LeadServiceClient::new(ivr)
+        .get_lead(elsewhere)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::PermissionDenied, "TENANT_NOT_GRANTED")
+    );
 
     let rogue = connect(app.address, Some("rogue")).await.unwrap();
     let status = LeadServiceClient::new(rogue.clone())
