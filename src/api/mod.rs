@@ -8,9 +8,11 @@ pub mod case;
 pub mod contact;
 pub mod context;
 pub mod lead;
+pub mod lookup;
 mod object_type;
 pub mod opportunity;
 mod paging;
+mod phone;
 mod record_codec;
 mod records;
 

@@ -16,6 +16,7 @@ use super::error::SalesforceError;
 use super::id::SalesforceId;
 use super::soap::{self, LeadConversion, LeadConvert};
 use super::soql::SelectQuery;
+use super::sosl::PhoneSearch;
 use crate::auth::{OrgAuthenticator, Session};
 
 /// A record as Salesforce sends it: API field names to JSON values (with `attributes`).
@@ -298,6 +299,27 @@ impl SalesforceClient {
             .await?;
         expect_status(status, &body, &[StatusCode::OK])?;
         decode(status, &body)
+    }
+
+    /// Runs a SOSL phone search built by the one builder; returns the records of every object.
+    pub async fn search(&self, search: &PhoneSearch) -> Result<Vec<Record>, SalesforceError> {
+        let sosl = search.to_sosl();
+        tracing::trace!(sosl = %sosl, "sosl search");
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &["search"],
+                Some(vec![("q", sosl)]),
+                Payload::Empty,
+            )
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SearchResult {
+            search_records: Vec<Record>,
+        }
+        Ok(decode::<SearchResult>(status, &body)?.search_records)
     }
 
     /// Converts leads through the SOAP partner API (`convertLead`).

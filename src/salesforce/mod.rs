@@ -1,4 +1,4 @@
-//! Salesforce itself: the REST client, the SOQL builder and escaper, record IDs, the SOAP
+//! Salesforce itself: the REST client, the SOQL and SOSL builders and escapers, record IDs, the SOAP
 //! `convertLead` call and the decoding of Salesforce's errors.
 
 mod client;
@@ -6,6 +6,7 @@ mod error;
 pub mod id;
 mod soap;
 pub mod soql;
+pub mod sosl;
 
 pub use client::{ApiBudget, ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome};
 pub use error::{ApiErrorItem, SalesforceError};

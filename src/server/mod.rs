@@ -24,6 +24,7 @@ use crate::api::campaign::CampaignApi;
 use crate::api::case::CaseApi;
 use crate::api::contact::ContactApi;
 use crate::api::lead::LeadApi;
+use crate::api::lookup::LookupApi;
 use crate::api::opportunity::OpportunityApi;
 use crate::auth::OAuthGrant;
 use crate::config::{
@@ -37,6 +38,7 @@ use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
 use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
+use crate::pb::lookup_service_server::LookupServiceServer;
 use crate::pb::opportunity_service_server::OpportunityServiceServer;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::http_client;
@@ -113,6 +115,9 @@ pub async fn run_reloading(
     health_reporter
         .set_serving::<CampaignServiceServer<CampaignApi>>()
         .await;
+    health_reporter
+        .set_serving::<LookupServiceServer<LookupApi>>()
+        .await;
 
     if let Some(store) = &tenants.shared {
         tokio::spawn(report_shared_limits(
@@ -162,6 +167,9 @@ pub async fn run_reloading(
             Arc::clone(&gateway),
         )))
         .add_service(CaseServiceServer::new(CaseApi::new(Arc::clone(&gateway))))
+        .add_service(LookupServiceServer::new(LookupApi::new(Arc::clone(
+            &gateway,
+        ))))
         .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
         // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
