@@ -129,6 +129,16 @@ pub enum GatewayError {
     /// The tenant is over its rate or concurrency limit; nothing was sent to Salesforce.
     #[error("{}", describe_limit(.0))]
     LimitExceeded(LimitExceeded),
+    /// The idempotency key was used before with a different request.
+    #[error(
+        "this idempotency-key was used with a different request; use a new key for a new request"
+    )]
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key is still running.
+    #[error(
+        "a request with this idempotency-key is still in progress; retry shortly for its result"
+    )]
+    IdempotencyKeyInUse,
     /// A bug: something the gateway should have guaranteed did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -216,6 +226,19 @@ impl From<GatewayError> for Status {
                 gateway_info("DEADLINE_EXCEEDED"),
             ),
             GatewayError::LimitExceeded(exceeded) => limit_status(message, &exceeded),
+            GatewayError::IdempotencyKeyReused => {
+                let mut details = gateway_info("IDEMPOTENCY_KEY_REUSED");
+                details.add_bad_request_violation(
+                    "idempotency-key",
+                    "was used with a different request",
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            GatewayError::IdempotencyKeyInUse => {
+                let mut details = gateway_info("IDEMPOTENCY_KEY_IN_USE");
+                details.set_retry_info(Some(Duration::from_secs(1)));
+                Status::with_error_details(Code::Aborted, message, details)
+            }
             GatewayError::Internal(_) => {
                 tracing::error!(error = %message, "internal error");
                 Status::with_error_details(Code::Internal, message, gateway_info("INTERNAL"))

@@ -128,7 +128,7 @@ async fn add_comment(
             .create_record(CASE_COMMENT.api_name, &fields)
             .await
             .map_err(|error| records::upstream(&CASE_COMMENT, error))?;
-        records::read(call, &CASE_COMMENT, &id, None).await
+        records::read(&call.client, &CASE_COMMENT, &id, None).await
     })
     .await
 }

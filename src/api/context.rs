@@ -53,8 +53,12 @@ pub struct CallDeadline(pub Instant);
 
 /// What a handler needs to serve one call: the tenant's org and the caller's deadline.
 pub(crate) struct CallContext {
+    pub(crate) tenant: TenantId,
     pub(crate) client: SalesforceClient,
     pub(crate) deadline: Option<Instant>,
+    /// The caller's `idempotency-key`, checked.
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) idempotency: Arc<super::idempotency::IdempotencyStore>,
 }
 
 impl CallContext {

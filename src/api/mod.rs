@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod case;
 pub mod contact;
 pub mod context;
+mod idempotency;
 pub mod lead;
 pub mod lookup;
 mod object_type;
@@ -30,6 +31,7 @@ use context::{CallContext, CallDeadline, Caller, TenantId};
 /// configuration reloads (a call in flight keeps the connection it started with).
 pub struct Gateway {
     clients: arc_swap::ArcSwap<HashMap<TenantId, SalesforceClient>>,
+    idempotency: Arc<idempotency::IdempotencyStore>,
 }
 
 impl fmt::Debug for Gateway {
@@ -49,6 +51,7 @@ impl Gateway {
     pub fn new(clients: HashMap<TenantId, SalesforceClient>) -> Self {
         Self {
             clients: arc_swap::ArcSwap::from_pointee(clients),
+            idempotency: Arc::default(),
         }
     }
 
@@ -84,7 +87,26 @@ impl Gateway {
             .extensions()
             .get::<CallDeadline>()
             .map(|CallDeadline(at)| *at);
-        Ok(CallContext { client, deadline })
+        let idempotency_key = match request.metadata().get(idempotency::IDEMPOTENCY_HEADER) {
+            Some(value) => {
+                let key = value.to_str().map_err(|_| {
+                    GatewayError::invalid_field(
+                        idempotency::IDEMPOTENCY_HEADER,
+                        "must be printable ASCII",
+                    )
+                })?;
+                idempotency::check_key(key)?;
+                Some(key.to_owned())
+            }
+            None => None,
+        };
+        Ok(CallContext {
+            tenant: caller.tenant,
+            client,
+            deadline,
+            idempotency_key,
+            idempotency: Arc::clone(&self.idempotency),
+        })
     }
 }
 

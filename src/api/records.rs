@@ -1,16 +1,18 @@
 //! The operations every typed object shares (create, get, update, delete, find, upsert), written
 //! once over an [`ObjectType`].
 
+use bytes::Bytes;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
 use super::context::CallContext;
+use super::idempotency;
 use super::object_type::{CriterionKind, ObjectType};
 use super::paging::{self, PageToken};
 use super::record_codec as codec;
 use crate::error::GatewayError;
 use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
-use crate::salesforce::{SalesforceError, SalesforceId};
+use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId};
 
 /// Default and maximum `page_size` of the find RPCs.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -52,26 +54,41 @@ fn required<M>(object: &ObjectType, resource: Option<M>) -> Result<M, GatewayErr
 /// Creates a record and returns it as stored.
 pub(crate) async fn create<M: Message + Default>(
     call: &CallContext,
-    object: &ObjectType,
+    object: &'static ObjectType,
     resource: Option<M>,
 ) -> Result<M, GatewayError> {
-    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
-    if !codec::resource_id(&resource).is_empty() {
+    let resource = required(object, resource)?;
+    let dynamic = codec::to_dynamic(object.message, &resource)?;
+    if !codec::resource_id(&dynamic).is_empty() {
         return Err(GatewayError::invalid_field(
             format!("{}.id", object.request_field),
             "must be empty on create: Salesforce assigns the ID",
         ));
     }
-    let fields = codec::create_fields(object, &resource)?;
-    call.within_deadline(async {
-        let id = call
-            .client
+    let fields = codec::create_fields(object, &dynamic)?;
+    let client = call.client.clone();
+    let create_and_read = async move {
+        let id = client
             .create_record(object.api_name, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        read(call, object, &id, None).await
+        read::<M>(&client, object, &id, None).await
+    };
+    let Some(key) = &call.idempotency_key else {
+        return call.within_deadline(create_and_read).await;
+    };
+    let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
+    let work = async move {
+        create_and_read
+            .await
+            .map(|created| Bytes::from(created.encode_to_vec()))
+    };
+    let stored = call
+        .within_deadline(call.idempotency.run(&call.tenant, key, fingerprint, work))
+        .await?;
+    M::decode(stored).map_err(|error| {
+        GatewayError::Internal(format!("decoding a stored create result: {error}"))
     })
-    .await
 }
 
 /// Reads a record, all fields or those of the mask.
@@ -84,7 +101,7 @@ pub(crate) async fn get<M: Message + Default>(
     let id = parse_id(object, "id", id)?;
     let mask = fields.map(|mask| mask.paths).unwrap_or_default();
     let api_fields = codec::read_fields(object, &mask)?;
-    call.within_deadline(read(call, object, &id, api_fields))
+    call.within_deadline(read(&call.client, object, &id, api_fields))
         .await
 }
 
@@ -108,7 +125,7 @@ pub(crate) async fn update<M: Message + Default>(
             .update_record(object.api_name, &id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        read(call, object, &id, None).await
+        read(&call.client, object, &id, None).await
     })
     .await
 }
@@ -178,7 +195,7 @@ pub(crate) async fn upsert<M: Message + Default>(
             .await
             .map_err(|error| upstream(object, error))?;
         Ok((
-            read(call, object, &outcome.id, None).await?,
+            read(&call.client, object, &outcome.id, None).await?,
             outcome.created,
         ))
     })
@@ -364,18 +381,16 @@ fn criteria(
 
 /// Reads a record and turns it into the typed resource.
 pub(crate) async fn read<M: Message + Default>(
-    call: &CallContext,
+    client: &SalesforceClient,
     object: &ObjectType,
     id: &SalesforceId,
     api_fields: Option<Vec<String>>,
 ) -> Result<M, GatewayError> {
-    let record = call
-        .client
+    let record = client
         .get_record(object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
-    let instance_url = call
-        .client
+    let instance_url = client
         .instance_url()
         .await
         .map_err(|error| upstream(object, error))?;
