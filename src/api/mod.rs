@@ -5,6 +5,7 @@
 pub mod account;
 pub mod campaign;
 pub mod case;
+pub mod connection;
 pub mod contact;
 pub mod context;
 mod idempotency;

@@ -448,3 +448,17 @@ fn unknown_path(object: &ObjectType, mask: &str, path: &str) -> GatewayError {
         ),
     )
 }
+
+/// Every RPC of the public API, as `Service.Method` (the actions a workflow builder can offer).
+pub(crate) fn api_actions() -> Vec<String> {
+    DESCRIPTORS
+        .services()
+        .filter(|service| service.package_name() == "sfgate.v1")
+        .flat_map(|service| {
+            service
+                .methods()
+                .map(|method| format!("{}.{}", service.name(), method.name()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -59,6 +59,7 @@ pub struct OrgAuthConfig {
 pub struct Session {
     access_token: SecretString,
     instance_url: Url,
+    scopes: Vec<String>,
 }
 
 impl Session {
@@ -79,6 +80,11 @@ impl Session {
     /// The org's instance, e.g. `https://acme.my.salesforce.com`.
     pub fn instance_url(&self) -> &Url {
         &self.instance_url
+    }
+
+    /// The OAuth scopes the token endpoint granted.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 }
 
@@ -198,6 +204,9 @@ impl fmt::Debug for OrgAuthenticator {
 struct TokenResponse {
     access_token: SecretString,
     instance_url: String,
+    /// Space-separated granted scopes (`api refresh_token`); absent in some flows.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -352,9 +361,16 @@ impl OrgAuthenticator {
             .map_err(|_| AuthError::BadResponse("instance_url is not a URL".into()))?;
         check_instance_url(&instance_url, &self.config.allowed_instance_hosts)?;
         tracing::info!(login_url = %self.config.login_url, instance_url = %instance_url, grant = ?self.config.grant, "minted salesforce access token");
+        let scopes = token
+            .scope
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         Ok(Session {
             access_token: token.access_token,
             instance_url,
+            scopes,
         })
     }
 }
@@ -594,6 +610,7 @@ mod tests {
         let session = Session {
             access_token: SecretString::from("00Dcanary!SECRET"),
             instance_url: Url::parse("https://acme.my.salesforce.com").unwrap(),
+            scopes: vec!["api".into()],
         };
         let shown = format!("{session:?}");
         assert!(!shown.contains("SECRET"), "{shown}");

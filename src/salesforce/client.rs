@@ -31,6 +31,23 @@ pub struct UpsertOutcome {
     pub created: bool,
 }
 
+/// The user a session acts as (`/services/oauth2/userinfo`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserInfo {
+    /// User ID.
+    #[serde(default)]
+    pub user_id: String,
+    /// Org ID.
+    #[serde(default)]
+    pub organization_id: String,
+    /// Username.
+    #[serde(default)]
+    pub preferred_username: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+}
+
 /// One page of SOQL results.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -299,6 +316,55 @@ impl SalesforceClient {
             .await?;
         expect_status(status, &body, &[StatusCode::OK])?;
         decode(status, &body)
+    }
+
+    /// The OAuth scopes of the current session (minting a token if none is cached).
+    pub async fn scopes(&self) -> Result<Vec<String>, SalesforceError> {
+        Ok(self.inner.auth.session().await?.scopes().to_vec())
+    }
+
+    /// `GET /services/oauth2/userinfo` on the instance: the user sfgate acts as, and the org.
+    pub async fn user_info(&self) -> Result<UserInfo, SalesforceError> {
+        for attempt in 0..2 {
+            let session = self.inner.auth.session().await?;
+            let mut url = session.instance_url().clone();
+            url.path_segments_mut()
+                .map_err(|()| bad_instance())?
+                .pop_if_empty()
+                .extend(["services", "oauth2", "userinfo"]);
+            let (status, body) = self
+                .send(Method::GET, url, &session, Payload::Empty)
+                .await?;
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.inner.auth.invalidate(&session);
+                continue;
+            }
+            expect_status(status, &body, &[StatusCode::OK])?;
+            return decode(status, &body);
+        }
+        Err(SalesforceError::SessionRejected)
+    }
+
+    /// `GET /limits`: the org's daily API requests, `(used, limit)`.
+    pub async fn daily_api_requests(&self) -> Result<(u64, u64), SalesforceError> {
+        let (status, body) = self
+            .call(Method::GET, &["limits"], None, Payload::Empty)
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Limit {
+            max: u64,
+            remaining: u64,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Limits {
+            daily_api_requests: Limit,
+        }
+        let limits: Limits = decode(status, &body)?;
+        let daily = limits.daily_api_requests;
+        Ok((daily.max.saturating_sub(daily.remaining), daily.max))
     }
 
     /// Runs a SOSL phone search built by the one builder; returns the records of every object.

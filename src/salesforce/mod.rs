@@ -8,7 +8,9 @@ mod soap;
 pub mod soql;
 pub mod sosl;
 
-pub use client::{ApiBudget, ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome};
+pub use client::{
+    ApiBudget, ApiUsage, QueryPage, Record, SalesforceClient, UpsertOutcome, UserInfo,
+};
 pub use error::{ApiErrorItem, SalesforceError};
 pub use id::{IdError, SalesforceId};
 pub use soap::{LeadConversion, LeadConvert};

@@ -22,6 +22,7 @@ use url::Url;
 use crate::api::account::AccountApi;
 use crate::api::campaign::CampaignApi;
 use crate::api::case::CaseApi;
+use crate::api::connection::ConnectionApi;
 use crate::api::contact::ContactApi;
 use crate::api::lead::LeadApi;
 use crate::api::lookup::LookupApi;
@@ -36,6 +37,7 @@ use crate::credentials::OrgCredentials;
 use crate::pb::account_service_server::AccountServiceServer;
 use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
+use crate::pb::connection_service_server::ConnectionServiceServer;
 use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
 use crate::pb::lookup_service_server::LookupServiceServer;
@@ -118,6 +120,9 @@ pub async fn run_reloading(
     health_reporter
         .set_serving::<LookupServiceServer<LookupApi>>()
         .await;
+    health_reporter
+        .set_serving::<ConnectionServiceServer<ConnectionApi>>()
+        .await;
 
     if let Some(store) = &tenants.shared {
         tokio::spawn(report_shared_limits(
@@ -170,6 +175,9 @@ pub async fn run_reloading(
         .add_service(LookupServiceServer::new(LookupApi::new(Arc::clone(
             &gateway,
         ))))
+        .add_service(ConnectionServiceServer::new(ConnectionApi::new(
+            Arc::clone(&gateway),
+        )))
         .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
         // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);

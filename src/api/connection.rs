@@ -1,0 +1,79 @@
+//! `ConnectionService`: the connection indicator and instance details an action builder shows.
+//! A failing connection is described, not returned as an error.
+
+use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
+
+use super::context::CallContext;
+use super::{Gateway, record_codec};
+use crate::error::GatewayError;
+use crate::pb::connection_service_server::ConnectionService;
+use crate::pb::{ApiUsage, ConnectedUser, Connection, GetConnectionRequest};
+
+/// The connection service.
+#[derive(Debug, Clone)]
+pub struct ConnectionApi {
+    gateway: std::sync::Arc<Gateway>,
+}
+
+impl ConnectionApi {
+    /// Creates the service over the shared gateway state.
+    pub fn new(gateway: std::sync::Arc<Gateway>) -> Self {
+        Self { gateway }
+    }
+}
+
+#[tonic::async_trait]
+impl ConnectionService for ConnectionApi {
+    async fn get_connection(
+        &self,
+        request: Request<GetConnectionRequest>,
+    ) -> Result<Response<Connection>, Status> {
+        let call = self.gateway.call_context(&request)?;
+        Ok(Response::new(describe(&call).await))
+    }
+}
+
+async fn describe(call: &CallContext) -> Connection {
+    let mut connection = Connection {
+        api_version: call.client.api_version().to_owned(),
+        actions: record_codec::api_actions(),
+        ..Connection::default()
+    };
+    let details = call
+        .within_deadline(async {
+            let user = call.client.user_info().await?;
+            let instance_url = call.client.instance_url().await?;
+            let scopes = call.client.scopes().await?;
+            let (used, limit) = call.client.daily_api_requests().await?;
+            Ok::<_, GatewayError>((user, instance_url, scopes, used, limit))
+        })
+        .await;
+    match details {
+        Ok((user, instance_url, scopes, used, limit)) => {
+            connection.connected = true;
+            connection.instance_url = instance_url.as_str().trim_end_matches('/').to_owned();
+            connection.org_id = user.organization_id;
+            connection.user = Some(ConnectedUser {
+                id: user.user_id,
+                username: user.preferred_username,
+                name: user.name,
+            });
+            connection.scopes = scopes;
+            connection.api_usage = Some(ApiUsage {
+                used: i64::try_from(used).unwrap_or(i64::MAX),
+                limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            });
+        }
+        Err(error) => {
+            let status = Status::from(error);
+            connection.error_reason = status
+                .get_error_details()
+                .error_info()
+                .map(|info| info.reason.clone())
+                .unwrap_or_default();
+            connection.error_message = status.message().to_owned();
+        }
+    }
+    connection
+}
