@@ -64,6 +64,10 @@ fi
 # Error details decode through reflection (the google.rpc types are served too).
 grep -Eq '"reason": ?"API_KEY_INVALID"' <<<"$refused" || fail "ErrorInfo not decoded: $refused"
 
+# The polyglot example: the contact-center flow from Python with stubs generated from proto/.
+python3 examples/python/contact_center.py --address "$address" --api-key "$key" >/dev/null \
+    || fail "examples/python/contact_center.py failed"
+
 kill -TERM "$pid"
 wait "$pid" || fail "sfgate did not exit cleanly on SIGTERM"
 trap - EXIT
