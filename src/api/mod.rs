@@ -15,6 +15,7 @@ mod object_type;
 pub mod opportunity;
 mod paging;
 mod phone;
+pub mod record;
 mod record_codec;
 mod records;
 

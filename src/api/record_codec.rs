@@ -395,7 +395,10 @@ fn extra_fields(
     Ok(pairs)
 }
 
-fn json_of_struct_value(path: &str, value: prost_types::Value) -> Result<JsonValue, GatewayError> {
+pub(crate) fn json_of_struct_value(
+    path: &str,
+    value: prost_types::Value,
+) -> Result<JsonValue, GatewayError> {
     use prost_types::value::Kind as StructKind;
     Ok(match value.kind {
         None | Some(StructKind::NullValue(_)) => JsonValue::Null,

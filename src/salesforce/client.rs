@@ -15,7 +15,7 @@ use url::Url;
 use super::error::SalesforceError;
 use super::id::SalesforceId;
 use super::soap::{self, LeadConversion, LeadConvert};
-use super::soql::SelectQuery;
+use super::soql::{BoundSoql, SelectQuery};
 use super::sosl::PhoneSearch;
 use crate::auth::{OrgAuthenticator, Session};
 
@@ -365,6 +365,55 @@ impl SalesforceClient {
         let limits: Limits = decode(status, &body)?;
         let daily = limits.daily_api_requests;
         Ok((daily.max.saturating_sub(daily.remaining), daily.max))
+    }
+
+    /// Runs a SOQL query whose values were bound by [`super::soql::bind`]; returns the first page.
+    pub async fn query_bound(&self, soql: &BoundSoql) -> Result<QueryPage, SalesforceError> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &["query"],
+                Some(vec![("q", soql.as_str().to_owned())]),
+                Payload::Empty,
+            )
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
+    }
+
+    /// Follows a `nextRecordsUrl` (`/services/data/vXX.X/query/<locator>`) to the next page.
+    pub async fn query_more(&self, next_records_url: &str) -> Result<QueryPage, SalesforceError> {
+        let locator = next_records_url
+            .strip_prefix(&format!("/services/data/{}/query/", self.inner.api_version))
+            .filter(|locator| {
+                !locator.is_empty()
+                    && locator
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            .ok_or_else(|| SalesforceError::UnexpectedResponse {
+                http_status: 200,
+                detail: "nextRecordsUrl is not a query locator of this API version".into(),
+            })?;
+        let (status, body) = self
+            .call(Method::GET, &["query", locator], None, Payload::Empty)
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
+    }
+
+    /// `GET /sobjects/{object}/describe`.
+    pub async fn describe(&self, object: &str) -> Result<serde_json::Value, SalesforceError> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &["sobjects", object, "describe"],
+                None,
+                Payload::Empty,
+            )
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
     }
 
     /// Runs a SOSL phone search built by the one builder; returns the records of every object.

@@ -167,6 +167,106 @@ impl SelectQuery {
     }
 }
 
+/// A value bound to a `:name` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SoqlParam {
+    /// One value.
+    Value(SoqlValue),
+    /// A list, for `IN :names`: written `('a', 'b')`.
+    List(Vec<SoqlValue>),
+}
+
+/// SOQL text whose values were all written by [`bind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundSoql(String);
+
+impl BoundSoql {
+    /// The SOQL text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a query's placeholders could not be bound.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// `:name` appears in the query but not in the parameters.
+    #[error("the query uses :{0} but params has no {0}")]
+    Missing(String),
+    /// A parameter the query does not use (a typo in the query or in the parameters).
+    #[error("params.{0} is not used by the query")]
+    Unused(String),
+    /// An empty list, which SOQL cannot express.
+    #[error("params.{0} is an empty list")]
+    EmptyList(String),
+    /// A string literal in the query does not end.
+    #[error("the query has an unterminated string literal")]
+    UnterminatedLiteral,
+}
+
+/// Replaces every `:name` placeholder outside string literals with the escaped literal of
+/// `params[name]`. Values never become SOQL text any other way.
+pub fn bind(
+    template: &str,
+    params: &std::collections::BTreeMap<String, SoqlParam>,
+) -> Result<BoundSoql, BindError> {
+    let mut soql = String::with_capacity(template.len());
+    let mut used = std::collections::BTreeSet::new();
+    let mut characters = template.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '\'' => {
+                soql.push(character);
+                loop {
+                    let Some(inner) = characters.next() else {
+                        return Err(BindError::UnterminatedLiteral);
+                    };
+                    soql.push(inner);
+                    match inner {
+                        '\\' => soql.push(characters.next().ok_or(BindError::UnterminatedLiteral)?),
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+            }
+            ':' if characters
+                .peek()
+                .is_some_and(|next| next.is_ascii_alphabetic() || *next == '_') =>
+            {
+                let mut name = String::new();
+                while let Some(next) =
+                    characters.next_if(|next| next.is_ascii_alphanumeric() || *next == '_')
+                {
+                    name.push(next);
+                }
+                match params.get(&name) {
+                    Some(SoqlParam::Value(value)) => write_value(&mut soql, value),
+                    Some(SoqlParam::List(values)) if values.is_empty() => {
+                        return Err(BindError::EmptyList(name));
+                    }
+                    Some(SoqlParam::List(values)) => {
+                        soql.push('(');
+                        for (index, value) in values.iter().enumerate() {
+                            if index > 0 {
+                                soql.push_str(", ");
+                            }
+                            write_value(&mut soql, value);
+                        }
+                        soql.push(')');
+                    }
+                    None => return Err(BindError::Missing(name)),
+                }
+                used.insert(name);
+            }
+            other => soql.push(other),
+        }
+    }
+    if let Some(unused) = params.keys().find(|name| !used.contains(*name)) {
+        return Err(BindError::Unused(unused.clone()));
+    }
+    Ok(BoundSoql(soql))
+}
+
 /// Quotes and escapes a string so that it is exactly one SOQL string literal with this value.
 ///
 /// Escapes backslash, both quotes and the control characters Salesforce names (`\n \r \t \b \f`).
@@ -366,6 +466,56 @@ mod tests {
             let (decoded, length) = read_literal(&soql[literal_start..], false).expect("one literal");
             prop_assert_eq!(decoded, value);
             prop_assert_eq!(&soql[literal_start + length..], " LIMIT 5");
+        }
+    }
+
+    fn params(pairs: &[(&str, SoqlParam)]) -> std::collections::BTreeMap<String, SoqlParam> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn binds_placeholders_outside_literals_only() {
+        let bound = bind(
+            "SELECT Id FROM Case WHERE Subject = :subject AND Status IN :statuses AND Description != ':subject' AND CreatedDate = LAST_N_DAYS:30",
+            &params(&[
+                ("subject", SoqlParam::Value(SoqlValue::Text("it's".into()))),
+                ("statuses", SoqlParam::List(vec![SoqlValue::Text("New".into()), SoqlValue::Text("Working".into())])),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            bound.as_str(),
+            r"SELECT Id FROM Case WHERE Subject = 'it's' AND Status IN ('New', 'Working') AND Description != ':subject' AND CreatedDate = LAST_N_DAYS:30"
+        );
+        assert_eq!(
+            bind("SELECT Id FROM Case WHERE Id = :id", &params(&[])),
+            Err(BindError::Missing("id".into()))
+        );
+        assert_eq!(
+            bind(
+                "SELECT Id FROM Case",
+                &params(&[("id", SoqlParam::Value(SoqlValue::Null))])
+            ),
+            Err(BindError::Unused("id".into()))
+        );
+        assert_eq!(
+            bind("SELECT Id FROM Case WHERE Name = 'open", &params(&[])),
+            Err(BindError::UnterminatedLiteral)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_bound_value_stays_inside_its_literal(value in any::<String>()) {
+            let bound = bind("SELECT Id FROM Lead WHERE Email = :email LIMIT 1", &params(&[("email", SoqlParam::Value(SoqlValue::Text(value.clone())))])).unwrap();
+            let text = bound.as_str();
+            let start = "SELECT Id FROM Lead WHERE Email = ".len();
+            let (decoded, length) = read_literal(&text[start..], false).expect("one literal");
+            prop_assert_eq!(decoded, value);
+            prop_assert_eq!(&text[start + length..], " LIMIT 1");
         }
     }
 

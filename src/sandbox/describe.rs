@@ -22,7 +22,7 @@ fn summary(obj: &ObjectDef, version: &str) -> Json {
     Json::object()
         .with("activateable", false)
         .with("createable", obj.writable)
-        .with("custom", false)
+        .with("custom", obj.custom)
         .with("customSetting", false)
         .with("deletable", obj.writable)
         .with("deprecatedAndHidden", false)

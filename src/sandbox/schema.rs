@@ -236,6 +236,11 @@ impl FieldDef {
         self.name_field = true;
         self
     }
+    /// A custom field (API name ends in `__c`).
+    const fn custom(mut self) -> Self {
+        self.custom = true;
+        self
+    }
 
     /// Whether the field may be written on create (`create`) or update.
     pub(crate) fn writable(&self, create: bool) -> bool {
@@ -259,11 +264,16 @@ pub(crate) struct ObjectDef {
     pub(crate) label: &'static str,
     pub(crate) label_plural: &'static str,
     pub(crate) key_prefix: &'static str,
+    /// A custom object (API name ends in `__c`).
+    pub(crate) custom: bool,
     /// Whether the API may create, update and delete records.
     pub(crate) writable: bool,
     pub(crate) has_owner: bool,
     /// Searched by SOSL when no RETURNING clause is given.
     pub(crate) searchable: bool,
+    /// A text field naming the only object whose references may point at a
+    /// record of this object (RecordType's `SobjectType`); `None` when any may.
+    pub(crate) scope_field: Option<&'static str>,
     /// The object-specific fields, in describe order.
     pub(crate) own_fields: &'static [FieldDef],
 }
@@ -377,9 +387,11 @@ static LEAD: ObjectDef = ObjectDef {
     label: "Lead",
     label_plural: "Leads",
     key_prefix: "00Q",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("Name", "Full Name", 121).system().name_field(),
         text("FirstName", "First Name", 40),
@@ -430,9 +442,11 @@ static CONTACT: ObjectDef = ObjectDef {
     label: "Contact",
     label_plural: "Contacts",
     key_prefix: "003",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("Name", "Full Name", 121).system().name_field(),
         text("FirstName", "First Name", 40),
@@ -460,9 +474,11 @@ static ACCOUNT: ObjectDef = ObjectDef {
     label: "Account",
     label_plural: "Accounts",
     key_prefix: "001",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("Name", "Account Name", 255).required().name_field(),
         text("AccountNumber", "Account Number", 40),
@@ -498,9 +514,11 @@ static OPPORTUNITY: ObjectDef = ObjectDef {
     label: "Opportunity",
     label_plural: "Opportunities",
     key_prefix: "006",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("Name", "Name", 120).required().name_field(),
         reference("AccountId", "Account ID", &["Account"], "Account"),
@@ -534,9 +552,11 @@ static CASE: ObjectDef = ObjectDef {
     label: "Case",
     label_plural: "Cases",
     key_prefix: "500",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("CaseNumber", "Case Number", 30).system().name_field(),
         text("Subject", "Subject", 255).name_field(),
@@ -579,6 +599,12 @@ static CASE: ObjectDef = ObjectDef {
         boolean("IsClosed", "Closed").system(),
         datetime("ClosedDate", "Closed Date").system(),
         reference("ParentId", "Parent Case ID", &["Case"], "Parent"),
+        reference(
+            "RecordTypeId",
+            "Record Type ID",
+            &["RecordType"],
+            "RecordType",
+        ),
         external_id("External_Id__c", "External Id", true),
     ],
 };
@@ -588,9 +614,11 @@ static CAMPAIGN: ObjectDef = ObjectDef {
     label: "Campaign",
     label_plural: "Campaigns",
     key_prefix: "701",
+    custom: false,
     writable: true,
     has_owner: true,
     searchable: true,
+    scope_field: None,
     own_fields: &[
         text("Name", "Name", 80).required().name_field(),
         picklist(
@@ -622,9 +650,11 @@ static CASE_COMMENT: ObjectDef = ObjectDef {
     label: "Case Comment",
     label_plural: "Case Comments",
     key_prefix: "00a",
+    custom: false,
     writable: true,
     has_owner: false,
     searchable: false,
+    scope_field: None,
     own_fields: &[
         reference("ParentId", "Parent ID", &["Case"], "Parent").required(),
         boolean("IsPublished", "Published"),
@@ -637,9 +667,11 @@ static USER: ObjectDef = ObjectDef {
     label: "User",
     label_plural: "Users",
     key_prefix: "005",
+    custom: false,
     writable: false,
     has_owner: false,
     searchable: false,
+    scope_field: None,
     own_fields: &[
         text("Username", "Username", 80).read_only(),
         text("Name", "Full Name", 121).system().name_field(),
@@ -655,9 +687,11 @@ static ORGANIZATION: ObjectDef = ObjectDef {
     label: "Organization",
     label_plural: "Organizations",
     key_prefix: "00D",
+    custom: false,
     writable: false,
     has_owner: false,
     searchable: false,
+    scope_field: None,
     own_fields: &[
         text("Name", "Name", 80).read_only(),
         picklist(
@@ -679,15 +713,63 @@ static LEAD_STATUS: ObjectDef = ObjectDef {
     label: "Lead Status Value",
     label_plural: "Lead Status Value",
     key_prefix: "01J",
+    custom: false,
     writable: false,
     has_owner: false,
     searchable: false,
+    scope_field: None,
     own_fields: &[
         text("MasterLabel", "Master Label", 255).read_only(),
         text("ApiName", "Api Name", 255).read_only(),
         int("SortOrder", "Sort Order").read_only(),
         boolean("IsDefault", "Is Default").read_only(),
         boolean("IsConverted", "Is Converted").read_only(),
+    ],
+};
+
+static RECORD_TYPE: ObjectDef = ObjectDef {
+    name: "RecordType",
+    label: "Record Type",
+    label_plural: "Record Types",
+    key_prefix: "012",
+    custom: false,
+    writable: false,
+    has_owner: false,
+    searchable: false,
+    scope_field: Some("SobjectType"),
+    own_fields: &[
+        text("Name", "Name", 80).read_only().name_field(),
+        text("DeveloperName", "Record Type Name", 80).read_only(),
+        text("SobjectType", "SObject Type Name", 40).read_only(),
+        boolean("IsActive", "Active").read_only(),
+        text("Description", "Description", 255).read_only(),
+    ],
+};
+
+/// Social networks of the Hootsuite contact persona.
+const SOCIAL_NETWORKS: &[&str] = &["Twitter", "Facebook", "Instagram", "LinkedIn", "WhatsApp"];
+
+static CONTACT_PERSONA: ObjectDef = ObjectDef {
+    name: "Hootsuite_Contact_Persona__c",
+    label: "Contact Persona",
+    label_plural: "Contact Personas",
+    key_prefix: "a0H",
+    custom: true,
+    writable: true,
+    has_owner: true,
+    searchable: true,
+    scope_field: None,
+    own_fields: &[
+        text("Name", "Contact Persona Name", 80)
+            .required()
+            .name_field(),
+        reference("Case__c", "Case", &["Case"], "Case__r").custom(),
+        reference("Contact__c", "Contact", &["Contact"], "Contact__r").custom(),
+        picklist("Social_Network__c", "Social Network", SOCIAL_NETWORKS).custom(),
+        text("Social_Handle__c", "Social Handle", 255).custom(),
+        url("Profile_Url__c", "Profile URL").custom(),
+        double("Follower_Count__c", "Follower Count").custom(),
+        external_id("External_Id__c", "External Id", true),
     ],
 };
 
@@ -698,10 +780,12 @@ pub(crate) static OBJECTS: &[&ObjectDef] = &[
     &CASE,
     &CASE_COMMENT,
     &CONTACT,
+    &CONTACT_PERSONA,
     &LEAD,
     &LEAD_STATUS,
     &OPPORTUNITY,
     &ORGANIZATION,
+    &RECORD_TYPE,
     &USER,
 ];
 

@@ -1,4 +1,4 @@
-//! Deterministic seed data: the org's users and lead statuses always, and a
+//! Deterministic seed data: the org's users, lead statuses and record types always, and a
 //! realistic set of sample business records when asked for.
 //!
 //! Phone numbers use the fictional 555-01xx range in mixed formats; emails use
@@ -61,7 +61,8 @@ impl Seeder<'_> {
     }
 }
 
-/// Loads the users, organization and lead statuses, plus sample data if `sample`.
+/// Loads the users, organization, lead statuses and record types, plus sample
+/// data if `sample`.
 pub(crate) fn load(store: &mut Store, sample: bool) -> Seeded {
     let start = Utc
         .with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
@@ -102,6 +103,8 @@ pub(crate) fn load(store: &mut Store, sample: bool) -> Seeded {
     if sample {
         sample_data(&mut s, &agents);
     }
+    // After the sample data, so the sample records keep their ids and dates.
+    s.add_all("RecordType", record_types());
     Seeded {
         org_id,
         integration_user,
@@ -145,6 +148,16 @@ fn sample_data(s: &mut Seeder<'_>, agents: &[String]) {
     let cases = s.add_all("Case", cases(&acc, &con, &agent));
     let case = |i: usize| cases.get(i).cloned().unwrap_or_default();
     s.add_all("CaseComment", case_comments(&case));
+}
+
+/// The org's record types: Case has a social-care inbox and a support queue.
+fn record_types() -> Vec<Value> {
+    vec![
+        json!({"Name": "Social Care", "DeveloperName": "Social_Care", "SobjectType": "Case",
+               "IsActive": true, "Description": "Cases from social networks (Hootsuite inbox)"}),
+        json!({"Name": "Support", "DeveloperName": "Support", "SobjectType": "Case",
+               "IsActive": true, "Description": "Standard support cases"}),
+    ]
 }
 
 fn accounts() -> Vec<Value> {
@@ -700,6 +713,7 @@ mod tests {
             ("User", 3),
             ("Organization", 1),
             ("LeadStatus", 4),
+            ("RecordType", 2),
             ("Account", 8),
             ("Contact", 12),
             ("Lead", 10),
@@ -719,5 +733,6 @@ mod tests {
         load(&mut empty, false);
         assert_eq!(count(&empty, "Account"), 0);
         assert_eq!(count(&empty, "LeadStatus"), 4);
+        assert_eq!(count(&empty, "RecordType"), 2);
     }
 }

@@ -174,7 +174,7 @@ impl Store {
         input: Input,
         actor: Actor<'_>,
     ) -> ApiResult<String> {
-        let input = self.check_values(&input)?;
+        let input = self.check_values(obj, &input)?;
         let mut fields = blank(obj);
         let now = Value::String(values::format_datetime(actor.now));
         let user = Value::String(actor.user_id.to_string());
@@ -225,7 +225,7 @@ impl Store {
                 &[] as &[&str],
             ));
         }
-        let input = self.check_values(&input)?;
+        let input = self.check_values(obj, &input)?;
         let mut fields = old.clone();
         for (f, v) in &input {
             fields.insert(f.name.to_string(), v.clone());
@@ -265,14 +265,14 @@ impl Store {
 
     /// Per-value checks: lengths, email syntax, restricted picklists, references.
     /// Returns the input with references in their canonical 18-char form.
-    fn check_values(&self, input: &Input) -> ApiResult<Input> {
+    fn check_values(&self, obj: &ObjectDef, input: &Input) -> ApiResult<Input> {
         input
             .iter()
-            .map(|(f, v)| Ok((*f, self.check_value(f, v)?)))
+            .map(|(f, v)| Ok((*f, self.check_value(obj, f, v)?)))
             .collect()
     }
 
-    fn check_value(&self, f: &'static FieldDef, v: &Value) -> ApiResult<Value> {
+    fn check_value(&self, obj: &ObjectDef, f: &'static FieldDef, v: &Value) -> ApiResult<Value> {
         let Some(s) = v.as_str() else {
             return Ok(v.clone());
         };
@@ -301,12 +301,14 @@ impl Store {
             ));
         }
         if f.ty == FieldType::Reference {
-            return self.check_reference(f, s).map(Value::String);
+            return self.check_reference(obj, f, s).map(Value::String);
         }
         Ok(v.clone())
     }
 
-    fn check_reference(&self, f: &FieldDef, s: &str) -> ApiResult<String> {
+    /// A reference must name a live record of one of the field's targets; a
+    /// target scoped to one object (a RecordType) must be scoped to `obj`.
+    fn check_reference(&self, obj: &ObjectDef, f: &FieldDef, s: &str) -> ApiResult<String> {
         let id = ids::parse(s).map_err(|IdError::Malformed| {
             ApiError::dml(
                 "MALFORMED_ID",
@@ -314,9 +316,12 @@ impl Store {
                 &[f.name],
             )
         })?;
-        let target_ok = self
-            .live_by_id(&id)
-            .is_some_and(|r| f.reference_to.contains(&r.object.name));
+        let target_ok = self.live_by_id(&id).is_some_and(|r| {
+            f.reference_to.contains(&r.object.name)
+                && r.object
+                    .scope_field
+                    .is_none_or(|scope| r.text(scope) == Some(obj.name))
+        });
         if !target_ok {
             return Err(ApiError::dml(
                 "INVALID_CROSS_REFERENCE_KEY",

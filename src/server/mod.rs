@@ -27,6 +27,7 @@ use crate::api::contact::ContactApi;
 use crate::api::lead::LeadApi;
 use crate::api::lookup::LookupApi;
 use crate::api::opportunity::OpportunityApi;
+use crate::api::record::RecordApi;
 use crate::auth::OAuthGrant;
 use crate::config::{
     ApiKeyConfig, Config, CredentialsConfig, DEFAULT_API_VERSION, ProviderKind, TenantConfig,
@@ -42,6 +43,7 @@ use crate::pb::contact_service_server::ContactServiceServer;
 use crate::pb::lead_service_server::LeadServiceServer;
 use crate::pb::lookup_service_server::LookupServiceServer;
 use crate::pb::opportunity_service_server::OpportunityServiceServer;
+use crate::pb::record_service_server::RecordServiceServer;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::http_client;
 use crate::sandbox::SandboxHandle;
@@ -123,6 +125,9 @@ pub async fn run_reloading(
     health_reporter
         .set_serving::<ConnectionServiceServer<ConnectionApi>>()
         .await;
+    health_reporter
+        .set_serving::<RecordServiceServer<RecordApi>>()
+        .await;
 
     if let Some(store) = &tenants.shared {
         tokio::spawn(report_shared_limits(
@@ -178,6 +183,9 @@ pub async fn run_reloading(
         .add_service(ConnectionServiceServer::new(ConnectionApi::new(
             Arc::clone(&gateway),
         )))
+        .add_service(RecordServiceServer::new(RecordApi::new(Arc::clone(
+            &gateway,
+        ))))
         .add_service(CampaignServiceServer::new(CampaignApi::new(gateway)))
         // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
