@@ -488,7 +488,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             bound.as_str(),
-            r"SELECT Id FROM Case WHERE Subject = 'it's' AND Status IN ('New', 'Working') AND Description != ':subject' AND CreatedDate = LAST_N_DAYS:30"
+            r"SELECT Id FROM Case WHERE Subject = 'it\'s' AND Status IN ('New', 'Working') AND Description != ':subject' AND CreatedDate = LAST_N_DAYS:30"
         );
         assert_eq!(
             bind("SELECT Id FROM Case WHERE Id = :id", &params(&[])),
