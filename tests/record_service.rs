@@ -36,18 +36,29 @@ async fn query(
     soql: &str,
     params: Option<Struct>,
 ) -> Result<Vec<Record>, tonic::Status> {
+    Ok(query_pages(app, soql, params, 0).await?.concat())
+}
+
+/// The records of each streamed page.
+async fn query_pages(
+    app: &common::TestApp,
+    soql: &str,
+    params: Option<Struct>,
+    batch_size: i32,
+) -> Result<Vec<Vec<Record>>, tonic::Status> {
     let mut stream = RecordServiceClient::new(app.channel.clone())
         .query(app.request(QueryRequest {
             soql: soql.into(),
             params,
+            batch_size,
         }))
         .await?
         .into_inner();
-    let mut records = Vec::new();
+    let mut pages = Vec::new();
     while let Some(page) = stream.next().await {
-        records.extend(page?.records);
+        pages.push(page?.records);
     }
-    Ok(records)
+    Ok(pages)
 }
 
 #[tokio::test]
@@ -271,4 +282,61 @@ async fn describes_a_custom_object() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&bad), vec!["object".to_string()]);
+}
+
+#[tokio::test]
+async fn query_streams_every_page_through_next_records_url() {
+    let app = spawn_app().await;
+    let mut records = RecordServiceClient::new(app.channel.clone());
+    for index in 0..450 {
+        records
+            .create_record(app.request(CreateRecordRequest {
+                object: "Campaign".into(),
+                fields: fields(&[
+                    ("Name", text(&format!("Paged {index:03}"))),
+                    ("Type", text("Email")),
+                ]),
+            }))
+            .await
+            .unwrap();
+    }
+    let pages = query_pages(
+        &app,
+        "SELECT Id, Name FROM Campaign WHERE Type = :kind",
+        fields(&[("kind", text("Email"))]),
+        200,
+    )
+    .await
+    .unwrap();
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert!(
+        sizes.len() >= 3 && sizes.iter().all(|size| *size <= 200),
+        "pages of at most 200: {sizes:?}"
+    );
+    let ids: std::collections::HashSet<String> = pages
+        .iter()
+        .flatten()
+        .map(|record| record.id.clone())
+        .collect();
+    assert!(
+        ids.len() >= 450,
+        "every record once across the pages ({})",
+        ids.len()
+    );
+    assert_eq!(ids.len(), sizes.iter().sum::<usize>(), "no record twice");
+    let locators = app
+        .data_requests()
+        .iter()
+        .filter(|request| request.path.contains("/query/"))
+        .count();
+    assert_eq!(
+        locators,
+        sizes.len() - 1,
+        "the pages after the first came from nextRecordsUrl"
+    );
+
+    let bad = query_pages(&app, "SELECT Id FROM Campaign", None, 50)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad), vec!["batch_size".to_string()]);
 }

@@ -362,6 +362,16 @@ fn query(
             GatewayError::invalid_field("soql", error.to_string())
         }
     })?;
+    let batch_size = match request.batch_size {
+        0 => None,
+        size @ 200..=2000 => Some(size as u32),
+        _ => {
+            return Err(GatewayError::invalid_field(
+                "batch_size",
+                "must be from 200 to 2000 (or 0 for the default)",
+            ));
+        }
+    };
     let (pages, receiver) = tokio::sync::mpsc::channel(QUERY_PAGES_AHEAD);
     tokio::spawn(async move {
         let send_page =
@@ -374,7 +384,12 @@ fn query(
                 total_size: i64::try_from(page.total_size).unwrap_or(i64::MAX),
             };
         let first = call
-            .within_deadline(async { call.client.query_bound(&soql).await.map_err(upstream) })
+            .within_deadline(async {
+                call.client
+                    .query_bound(&soql, batch_size)
+                    .await
+                    .map_err(upstream)
+            })
             .await;
         let mut next = match first {
             Ok(page) => Some(page),

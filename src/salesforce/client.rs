@@ -98,6 +98,8 @@ impl ApiUsage {
 #[derive(Clone)]
 enum Payload<'a> {
     Empty,
+    /// No body; the `Sforce-Query-Options` header.
+    QueryOptions(String),
     Json(&'a Record),
     Soap(String),
 }
@@ -368,13 +370,22 @@ impl SalesforceClient {
     }
 
     /// Runs a SOQL query whose values were bound by [`super::soql::bind`]; returns the first page.
-    pub async fn query_bound(&self, soql: &BoundSoql) -> Result<QueryPage, SalesforceError> {
+    /// `batch_size` (200-2000) asks Salesforce for pages of that size.
+    pub async fn query_bound(
+        &self,
+        soql: &BoundSoql,
+        batch_size: Option<u32>,
+    ) -> Result<QueryPage, SalesforceError> {
+        let payload = match batch_size {
+            Some(size) => Payload::QueryOptions(format!("batchSize={size}")),
+            None => Payload::Empty,
+        };
         let (status, body) = self
             .call(
                 Method::GET,
                 &["query"],
                 Some(vec![("q", soql.as_str().to_owned())]),
-                Payload::Empty,
+                payload,
             )
             .await?;
         expect_status(status, &body, &[StatusCode::OK])?;
@@ -554,6 +565,7 @@ impl SalesforceClient {
             .header(http::header::AUTHORIZATION, session.authorization_header());
         let request = match payload {
             Payload::Empty => request,
+            Payload::QueryOptions(options) => request.header("Sforce-Query-Options", options),
             Payload::Json(fields) => request.json(fields),
             Payload::Soap(envelope) => request
                 .header(http::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
