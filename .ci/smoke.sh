@@ -67,6 +67,8 @@ grep -Eq '"reason": ?"API_KEY_INVALID"' <<<"$refused" || fail "ErrorInfo not dec
 # The polyglot example: the contact-center flow from Python with stubs generated from proto/.
 python3 examples/python/contact_center.py --address "$address" --api-key "$key" >/dev/null \
     || fail "examples/python/contact_center.py failed"
+SFGATE_ADDRESS="$address" SFGATE_API_KEY="$key" node examples/node/action_flow.js >/dev/null \
+    || fail "examples/node/action_flow.js failed"
 
 kill -TERM "$pid"
 wait "$pid" || fail "sfgate did not exit cleanly on SIGTERM"
