@@ -257,3 +257,62 @@ async fn two_replicas_share_one_rate_and_fall_back_to_their_share_without_redis(
             .contains("redis is back")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_create_retried_on_another_replica_is_not_repeated() {
+    use sfgate::pb::{CreateLeadRequest, Lead};
+    let Some(redis) = Redis::start() else { return };
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let shared = format!(
+        "[shared_limits]\nredis_url = \"{}\"\nexpected_replicas = 2\n",
+        redis.url()
+    );
+    let text = config_text(&org, &[("acme", &["key-a"])], "")
+        .replace("reload_poll_seconds = 1", "reload_poll_seconds = 0")
+        + &shared;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let first = start_replica(file.path()).await;
+    let second = start_replica(file.path()).await;
+    let create = |company: &str| {
+        let mut request = with_metadata(
+            CreateLeadRequest {
+                lead: Some(Lead {
+                    last_name: Some("Replicated".into()),
+                    company: Some(company.into()),
+                    ..Lead::default()
+                }),
+            },
+            "acme",
+            "key-a",
+        );
+        request
+            .metadata_mut()
+            .insert("idempotency-key", "step-7f".parse().unwrap());
+        request
+    };
+    let on_first = LeadServiceClient::new(first.channel.clone())
+        .create_lead(create("Retry Co"))
+        .await
+        .unwrap()
+        .into_inner();
+    let on_second = LeadServiceClient::new(second.channel.clone())
+        .create_lead(create("Retry Co"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        on_first.id, on_second.id,
+        "the second replica returned the first result"
+    );
+    assert_eq!(
+        org.find_records("Lead", "LastName", "Replicated").len(),
+        1,
+        "exactly one record"
+    );
+    let reused = LeadServiceClient::new(second.channel.clone())
+        .create_lead(create("Other Co"))
+        .await
+        .unwrap_err();
+    assert_eq!(common::reason(&reused), "IDEMPOTENCY_KEY_REUSED");
+}

@@ -5,6 +5,10 @@
 //! even if the caller's connection is cut mid-way (the case retries exist for). The same key with
 //! the same request returns that result for 24 hours; with a different request it is refused; while
 //! the first is still running, a retry is told to retry shortly.
+//!
+//! Keys live in memory, or in Redis when shared mode is configured, so that a retry that lands on
+//! another replica still finds the first result. If Redis fails, this replica's memory serves (a
+//! retry on another replica could then create a second record; the log says so).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,6 +47,124 @@ struct Entry {
 pub(crate) struct IdempotencyStore {
     entries: Mutex<HashMap<(TenantId, String), Entry>>,
     inserted: Mutex<usize>,
+    redis: Option<RedisKeys>,
+}
+
+/// Idempotency keys in Redis: `R:<fingerprint>` while running, `D:<fingerprint>:<result>` after.
+struct RedisKeys {
+    client: redis::Client,
+    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    prefix: String,
+}
+
+/// How long a Redis operation may take before this replica's memory is used instead.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What Redis knows of a key.
+enum Claim {
+    Claimed,
+    Running,
+    Done(Bytes),
+    Reused,
+}
+
+impl RedisKeys {
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
+        let connection = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            self.connection
+                .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone())),
+        )
+        .await
+        .map_err(|_| "timed out connecting".to_owned())?
+        .map_err(|error| error.to_string())?;
+        Ok(connection.clone())
+    }
+
+    fn key(&self, tenant: &TenantId, key: &str) -> String {
+        format!(
+            "{}:idempotency:{}:{}",
+            self.prefix,
+            tenant,
+            hex::encode(Sha256::digest(key.as_bytes()))
+        )
+    }
+
+    async fn claim(&self, redis_key: &str, fingerprint: &[u8; 32]) -> Result<Claim, String> {
+        use base64::Engine as _;
+        let mut connection = self.connection().await?;
+        let running = format!("R:{}", hex::encode(fingerprint));
+        let claimed: Option<String> = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            redis::cmd("SET")
+                .arg(redis_key)
+                .arg(&running)
+                .arg("NX")
+                .arg("EX")
+                .arg(KEEP_RESULTS_FOR.as_secs())
+                .query_async(&mut connection),
+        )
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|error| error.to_string())?;
+        if claimed.is_some() {
+            return Ok(Claim::Claimed);
+        }
+        let existing: Option<String> = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            redis::cmd("GET")
+                .arg(redis_key)
+                .query_async(&mut connection),
+        )
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|error| error.to_string())?;
+        let Some(existing) = existing else {
+            return Ok(Claim::Running); // released a moment ago: the caller retries
+        };
+        let (state, rest) = existing.split_at(existing.find(':').map_or(0, |at| at + 1));
+        let (stored_fingerprint, result) = rest.split_once(':').unwrap_or((rest, ""));
+        if stored_fingerprint != hex::encode(fingerprint) {
+            return Ok(Claim::Reused);
+        }
+        match state {
+            "D:" => base64::engine::general_purpose::STANDARD
+                .decode(result)
+                .map(|bytes| Claim::Done(Bytes::from(bytes)))
+                .map_err(|_| "unreadable stored result".to_owned()),
+            _ => Ok(Claim::Running),
+        }
+    }
+
+    async fn finish(
+        &self,
+        redis_key: &str,
+        fingerprint: &[u8; 32],
+        outcome: &Result<Bytes, GatewayError>,
+    ) -> Result<(), String> {
+        use base64::Engine as _;
+        let mut connection = self.connection().await?;
+        let command = match outcome {
+            Ok(result) => {
+                let done = format!(
+                    "D:{}:{}",
+                    hex::encode(fingerprint),
+                    base64::engine::general_purpose::STANDARD.encode(result)
+                );
+                redis::cmd("SET")
+                    .arg(redis_key)
+                    .arg(done)
+                    .arg("EX")
+                    .arg(KEEP_RESULTS_FOR.as_secs())
+                    .to_owned()
+            }
+            Err(_) => redis::cmd("DEL").arg(redis_key).to_owned(),
+        };
+        tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<()>(&mut connection))
+            .await
+            .map_err(|_| "timed out".to_owned())?
+            .map_err(|error| error.to_string())
+    }
 }
 
 /// A digest of what a request asks for; the same key must come with the same request.
@@ -66,6 +188,18 @@ pub(crate) fn check_key(key: &str) -> Result<(), GatewayError> {
 }
 
 impl IdempotencyStore {
+    /// A store keeping keys in Redis at `redis_url` (keys prefixed with `prefix`).
+    pub(crate) fn shared(redis_url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            redis: Some(RedisKeys {
+                client: redis::Client::open(redis_url)?,
+                connection: tokio::sync::OnceCell::new(),
+                prefix: prefix.to_owned(),
+            }),
+            ..Self::default()
+        })
+    }
+
     /// Runs `work` once per `(tenant, key)`: a repeat with the same fingerprint gets the first
     /// result (encoded), a repeat with another fingerprint is refused.
     pub(crate) async fn run<F>(
@@ -78,6 +212,37 @@ impl IdempotencyStore {
     where
         F: Future<Output = Result<Bytes, GatewayError>> + Send + 'static,
     {
+        if let Some(redis) = &self.redis {
+            let redis_key = redis.key(tenant, key);
+            match redis.claim(&redis_key, &fingerprint).await {
+                Ok(Claim::Done(result)) => return Ok(result),
+                Ok(Claim::Running) => return Err(GatewayError::IdempotencyKeyInUse),
+                Ok(Claim::Reused) => return Err(GatewayError::IdempotencyKeyReused),
+                Ok(Claim::Claimed) => {
+                    let store = std::sync::Arc::clone(self);
+                    let (result_sender, result) = oneshot::channel();
+                    tokio::spawn(async move {
+                        let outcome = work.await;
+                        if let Some(redis) = &store.redis
+                            && let Err(reason) =
+                                redis.finish(&redis_key, &fingerprint, &outcome).await
+                        {
+                            tracing::warn!(%reason, "could not record an idempotent create's result in redis");
+                        }
+                        let _ = result_sender.send(outcome);
+                    });
+                    return result.await.unwrap_or_else(|_| {
+                        Err(GatewayError::Internal(
+                            "the create task ended without a result".into(),
+                        ))
+                    });
+                }
+                Err(reason) => tracing::warn!(
+                    %reason,
+                    "redis unavailable for idempotency keys: using this replica's memory (a retry on another replica could create a second record)"
+                ),
+            }
+        }
         let entry_key = (tenant.clone(), key.to_owned());
         {
             let mut entries = self.entries.lock();

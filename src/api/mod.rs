@@ -57,6 +57,20 @@ impl Gateway {
         }
     }
 
+    /// Creates the gateway state with idempotency keys kept in Redis (shared mode).
+    pub fn with_shared_idempotency(
+        clients: HashMap<TenantId, SalesforceClient>,
+        redis_url: &str,
+        key_prefix: &str,
+    ) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            clients: arc_swap::ArcSwap::from_pointee(clients),
+            idempotency: Arc::new(idempotency::IdempotencyStore::shared(
+                redis_url, key_prefix,
+            )?),
+        })
+    }
+
     /// Puts a reloaded configuration's org connections in force.
     pub fn replace_clients(&self, clients: HashMap<TenantId, SalesforceClient>) {
         self.clients.store(Arc::new(clients));

@@ -84,7 +84,15 @@ impl Tenants {
         let tenants = Self {
             registry: Arc::new(ArcSwap::from_pointee(TenantRegistry::default())),
             limits: Arc::new(ArcSwap::from_pointee(RateLimits::default())),
-            gateway: Arc::new(Gateway::new(HashMap::new())),
+            gateway: Arc::new(match &config.shared_limits {
+                Some(settings) => Gateway::with_shared_idempotency(
+                    HashMap::new(),
+                    &settings.redis_url,
+                    &settings.key_prefix,
+                )
+                .context("shared_limits.redis_url")?,
+                None => Gateway::new(HashMap::new()),
+            }),
             http,
             file: Arc::new(StaticCredentialProvider::new(HashMap::new())),
             env: Arc::new(EnvCredentialProvider),
