@@ -150,3 +150,45 @@ async fn a_retry_after_a_cut_connection_finds_exactly_one_record() {
     assert_eq!(stored.len(), 1, "exactly one record");
     assert_eq!(stored[0]["Id"], lead.id.as_str());
 }
+
+#[tokio::test]
+async fn a_create_whose_read_back_fails_still_answers_with_the_record_and_is_not_repeated() {
+    let app = spawn_app().await;
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: Some("GET".into()),
+        times: 1,
+        kind: FaultKind::Error {
+            http_status: 503,
+            error_code: "SERVER_UNAVAILABLE".into(),
+            message: "try later".into(),
+        },
+    });
+    let first = app
+        .leads()
+        .create_lead(create(&app, "Unread", Some("key-unread")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        first.id.starts_with("00Q"),
+        "the created record's ID comes back"
+    );
+    assert!(
+        first
+            .url
+            .ends_with(&format!("/lightning/r/Lead/{}/view", first.id))
+    );
+    let again = app
+        .leads()
+        .create_lead(create(&app, "Unread", Some("key-unread")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.id, first.id);
+    assert_eq!(
+        app.sandbox.find_records("Lead", "LastName", "Unread").len(),
+        1,
+        "no second record"
+    );
+}

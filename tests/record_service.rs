@@ -340,3 +340,28 @@ async fn query_streams_every_page_through_next_records_url() {
         .unwrap_err();
     assert_eq!(violated_fields(&bad), vec!["batch_size".to_string()]);
 }
+
+#[tokio::test]
+async fn create_record_honours_the_idempotency_key() {
+    let app = spawn_app().await;
+    let create = || {
+        let mut request = app.request(CreateRecordRequest {
+            object: "Hootsuite_Contact_Persona__c".into(),
+            fields: fields(&[("Name", text("only once"))]),
+        });
+        request
+            .metadata_mut()
+            .insert("idempotency-key", "persona-1".parse().unwrap());
+        request
+    };
+    let mut records = RecordServiceClient::new(app.channel.clone());
+    let first = records.create_record(create()).await.unwrap().into_inner();
+    let again = records.create_record(create()).await.unwrap().into_inner();
+    assert_eq!(first.id, again.id);
+    assert_eq!(
+        app.sandbox
+            .find_records("Hootsuite_Contact_Persona__c", "Name", "only once")
+            .len(),
+        1
+    );
+}

@@ -42,28 +42,39 @@ async fn describe(call: &CallContext) -> Connection {
     };
     let details = call
         .within_deadline(async {
-            let user = call.client.user_info().await?;
             let instance_url = call.client.instance_url().await?;
             let scopes = call.client.scopes().await?;
             let (used, limit) = call.client.daily_api_requests().await?;
-            Ok::<_, GatewayError>((user, instance_url, scopes, used, limit))
+            Ok::<_, GatewayError>((instance_url, scopes, used, limit))
         })
         .await;
     match details {
-        Ok((user, instance_url, scopes, used, limit)) => {
+        Ok((instance_url, scopes, used, limit)) => {
             connection.connected = true;
             connection.instance_url = instance_url.as_str().trim_end_matches('/').to_owned();
-            connection.org_id = user.organization_id;
-            connection.user = Some(ConnectedUser {
-                id: user.user_id,
-                username: user.preferred_username,
-                name: user.name,
-            });
             connection.scopes = scopes;
             connection.api_usage = Some(ApiUsage {
                 used: i64::try_from(used).unwrap_or(i64::MAX),
                 limit: i64::try_from(limit).unwrap_or(i64::MAX),
             });
+            // The user is a detail: userinfo needs the openid/profile scopes, which an API-only
+            // connected app may not have.
+            match call
+                .within_deadline(async { Ok(call.client.user_info().await?) })
+                .await
+            {
+                Ok(user) => {
+                    connection.org_id = user.organization_id;
+                    connection.user = Some(ConnectedUser {
+                        id: user.user_id,
+                        username: user.preferred_username,
+                        name: user.name,
+                    });
+                }
+                Err(error) => {
+                    tracing::info!(error = %error, "connection details without the user (userinfo refused)")
+                }
+            }
         }
         Err(error) => {
             let status = Status::from(error);

@@ -57,6 +57,10 @@ struct RedisKeys {
     prefix: String,
 }
 
+/// How long a running claim lives in Redis: if its replica dies mid-create, the key frees up
+/// after this instead of after a day.
+const CLAIM_EXPIRES_AFTER: Duration = Duration::from_secs(300);
+
 /// How long a Redis operation may take before this replica's memory is used instead.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -101,7 +105,7 @@ impl RedisKeys {
                 .arg(&running)
                 .arg("NX")
                 .arg("EX")
-                .arg(KEEP_RESULTS_FOR.as_secs())
+                .arg(CLAIM_EXPIRES_AFTER.as_secs())
                 .query_async(&mut connection),
         )
         .await

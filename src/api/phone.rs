@@ -130,10 +130,11 @@ pub(crate) fn normalize(input: &str, default_country: &str) -> Result<PhoneNumbe
             rule.name
         )));
     }
-    let national = international[country_code_length(&international)..].to_owned();
-    if national.len() < MIN_NATIONAL_DIGITS {
-        return Err(invalid("is too short to search for"));
-    }
+    let national = international
+        .get(country_code_length(&international)..)
+        .filter(|national| national.len() >= MIN_NATIONAL_DIGITS)
+        .ok_or_else(|| invalid("is too short to search for"))?
+        .to_owned();
     Ok(PhoneNumber {
         e164: format!("+{international}"),
         national,
@@ -193,6 +194,9 @@ mod tests {
             ("415-CALL-NOW", "not part of a phone number"),
             ("+1234567890123456", "E.164 allows 15"),
             ("12", "too short"),
+            ("+99", "too short"),
+            ("+0", "too short"),
+            ("005", "too short"),
         ] {
             let error = normalize(input, "1").unwrap_err();
             assert!(error.to_string().contains(complaint), "{input}: {error}");

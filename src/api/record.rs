@@ -214,7 +214,19 @@ async fn create(call: &CallContext, request: CreateRecordRequest) -> Result<Reco
             .create_record(&object, &fields)
             .await
             .map_err(upstream)?;
-        read(&client, &object, &id, None).await
+        match read(&client, &object, &id, None).await {
+            Ok(created) => Ok(created),
+            // The record exists: answer with its ID rather than an error, so that a retry does
+            // not create it again.
+            Err(error) => {
+                tracing::warn!(%object, %id, error = %error, "created, but reading it back failed");
+                let instance_url = client.instance_url().await.map_err(upstream)?;
+                let mut known = crate::salesforce::Record::new();
+                known.insert("attributes".into(), serde_json::json!({ "type": object }));
+                known.insert("Id".into(), serde_json::Value::from(id.as_str()));
+                Ok(to_record(&known, &instance_url))
+            }
+        }
     };
     let Some(key) = &call.idempotency_key else {
         return call.within_deadline(create_and_read).await;

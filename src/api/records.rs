@@ -72,7 +72,28 @@ pub(crate) async fn create<M: Message + Default>(
             .create_record(object.api_name, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        read::<M>(&client, object, &id, None).await
+        match read::<M>(&client, object, &id, None).await {
+            Ok(created) => Ok(created),
+            // The record exists: answer with what is known (its ID and page) rather than an
+            // error, so that a retry does not create it again.
+            Err(error) => {
+                tracing::warn!(object = object.api_name, %id, error = %error, "created, but reading it back failed");
+                let known = serde_json::Map::from_iter([(
+                    "Id".to_owned(),
+                    serde_json::Value::from(id.as_str()),
+                )]);
+                let instance_url = client
+                    .instance_url()
+                    .await
+                    .map_err(|error| upstream(object, error))?;
+                codec::from_dynamic(&codec::resource_from_record(
+                    object,
+                    &known,
+                    &instance_url,
+                    None,
+                )?)
+            }
+        }
     };
     let Some(key) = &call.idempotency_key else {
         return call.within_deadline(create_and_read).await;
