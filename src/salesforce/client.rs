@@ -208,16 +208,8 @@ impl SalesforceClient {
         fields: Option<&[String]>,
     ) -> Result<Record, SalesforceError> {
         let query = fields.map(|fields| vec![("fields", fields.join(","))]);
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &["sobjects", object, id.as_str()],
-                query,
-                Payload::Empty,
-            )
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
-        decode(status, &body)
+        self.get_json(&["sobjects", object, id.as_str()], query, Payload::Empty)
+            .await
     }
 
     /// `PATCH /sobjects/{object}/{id}` with exactly the given fields.
@@ -308,16 +300,8 @@ impl SalesforceClient {
     pub async fn query(&self, query: &SelectQuery) -> Result<QueryPage, SalesforceError> {
         let soql = query.to_soql();
         tracing::trace!(soql = %soql, "soql query");
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &["query"],
-                Some(vec![("q", soql)]),
-                Payload::Empty,
-            )
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
-        decode(status, &body)
+        self.get_json(&["query"], Some(vec![("q", soql)]), Payload::Empty)
+            .await
     }
 
     /// The OAuth scopes of the current session (minting a token if none is cached).
@@ -349,10 +333,6 @@ impl SalesforceClient {
 
     /// `GET /limits`: the org's daily API requests, `(used, limit)`.
     pub async fn daily_api_requests(&self) -> Result<(u64, u64), SalesforceError> {
-        let (status, body) = self
-            .call(Method::GET, &["limits"], None, Payload::Empty)
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Limit {
@@ -364,7 +344,7 @@ impl SalesforceClient {
         struct Limits {
             daily_api_requests: Limit,
         }
-        let limits: Limits = decode(status, &body)?;
+        let limits: Limits = self.get_json(&["limits"], None, Payload::Empty).await?;
         let daily = limits.daily_api_requests;
         Ok((daily.max.saturating_sub(daily.remaining), daily.max))
     }
@@ -380,16 +360,12 @@ impl SalesforceClient {
             Some(size) => Payload::QueryOptions(format!("batchSize={size}")),
             None => Payload::Empty,
         };
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &["query"],
-                Some(vec![("q", soql.as_str().to_owned())]),
-                payload,
-            )
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
-        decode(status, &body)
+        self.get_json(
+            &["query"],
+            Some(vec![("q", soql.as_str().to_owned())]),
+            payload,
+        )
+        .await
     }
 
     /// Follows a `nextRecordsUrl` (`/services/data/vXX.X/query/<locator>`) to the next page.
@@ -406,46 +382,29 @@ impl SalesforceClient {
                 http_status: 200,
                 detail: "nextRecordsUrl is not a query locator of this API version".into(),
             })?;
-        let (status, body) = self
-            .call(Method::GET, &["query", locator], None, Payload::Empty)
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
-        decode(status, &body)
+        self.get_json(&["query", locator], None, Payload::Empty)
+            .await
     }
 
     /// `GET /sobjects/{object}/describe`.
     pub async fn describe(&self, object: &str) -> Result<serde_json::Value, SalesforceError> {
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &["sobjects", object, "describe"],
-                None,
-                Payload::Empty,
-            )
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
-        decode(status, &body)
+        self.get_json(&["sobjects", object, "describe"], None, Payload::Empty)
+            .await
     }
 
     /// Runs a SOSL phone search built by the one builder; returns the records of every object.
     pub async fn search(&self, search: &PhoneSearch) -> Result<Vec<Record>, SalesforceError> {
         let sosl = search.to_sosl();
         tracing::trace!(sosl = %sosl, "sosl search");
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &["search"],
-                Some(vec![("q", sosl)]),
-                Payload::Empty,
-            )
-            .await?;
-        expect_status(status, &body, &[StatusCode::OK])?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct SearchResult {
             search_records: Vec<Record>,
         }
-        Ok(decode::<SearchResult>(status, &body)?.search_records)
+        let found: SearchResult = self
+            .get_json(&["search"], Some(vec![("q", sosl)]), Payload::Empty)
+            .await?;
+        Ok(found.search_records)
     }
 
     /// Converts leads through the SOAP partner API (`convertLead`).
@@ -512,6 +471,18 @@ impl SalesforceClient {
             ceiling_percent: budget.ceiling_percent,
             retry_after: budget.recheck_after - since_read,
         })
+    }
+
+    /// A data-API GET that must answer 200 with JSON of type `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: Option<Vec<(&str, String)>>,
+        payload: Payload<'_>,
+    ) -> Result<T, SalesforceError> {
+        let (status, body) = self.call(Method::GET, segments, query, payload).await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        decode(status, &body)
     }
 
     /// Sends a data-API call, refreshing the session once if Salesforce rejects it.
