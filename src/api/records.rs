@@ -82,16 +82,7 @@ pub(crate) async fn create<M: Message + Default>(
                     "Id".to_owned(),
                     serde_json::Value::from(id.as_str()),
                 )]);
-                let instance_url = client
-                    .instance_url()
-                    .await
-                    .map_err(|error| upstream(object, error))?;
-                codec::from_dynamic(&codec::resource_from_record(
-                    object,
-                    &known,
-                    &instance_url,
-                    None,
-                )?)
+                to_resource(&client, object, &known, None).await
             }
         }
     };
@@ -411,14 +402,24 @@ pub(crate) async fn read<M: Message + Default>(
         .get_record(object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
+    to_resource(client, object, &record, api_fields.as_deref()).await
+}
+
+/// The typed resource of a Salesforce record, with its record page on the org's instance.
+async fn to_resource<M: Message + Default>(
+    client: &SalesforceClient,
+    object: &ObjectType,
+    record: &crate::salesforce::Record,
+    requested: Option<&[String]>,
+) -> Result<M, GatewayError> {
     let instance_url = client
         .instance_url()
         .await
         .map_err(|error| upstream(object, error))?;
     codec::from_dynamic(&codec::resource_from_record(
         object,
-        &record,
+        record,
         &instance_url,
-        api_fields.as_deref(),
+        requested,
     )?)
 }
