@@ -62,6 +62,29 @@ pub(crate) struct CallContext {
 }
 
 impl CallContext {
+    /// Runs a create within the deadline; with an `idempotency-key`, at most once per key (a
+    /// repeat gets the first result, see [`super::idempotency`]).
+    pub(crate) async fn create_once<M: prost::Message + Default>(
+        &self,
+        fingerprint: [u8; 32],
+        create: impl Future<Output = Result<M, GatewayError>> + Send + 'static,
+    ) -> Result<M, GatewayError> {
+        let Some(key) = &self.idempotency_key else {
+            return self.within_deadline(create).await;
+        };
+        let work = async move {
+            create
+                .await
+                .map(|created| bytes::Bytes::from(created.encode_to_vec()))
+        };
+        let stored = self
+            .within_deadline(self.idempotency.run(&self.tenant, key, fingerprint, work))
+            .await?;
+        M::decode(stored).map_err(|error| {
+            GatewayError::Internal(format!("decoding a stored create result: {error}"))
+        })
+    }
+
     /// Runs `work`, giving up with DEADLINE_EXCEEDED when the caller's deadline passes.
     pub(crate) async fn within_deadline<T>(
         &self,

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
-use bytes::Bytes;
 use futures::Stream;
 use prost::Message;
 use prost_types::value::Kind;
@@ -228,20 +227,7 @@ async fn create(call: &CallContext, request: CreateRecordRequest) -> Result<Reco
             }
         }
     };
-    let Some(key) = &call.idempotency_key else {
-        return call.within_deadline(create_and_read).await;
-    };
-    let work = async move {
-        create_and_read
-            .await
-            .map(|record| Bytes::from(record.encode_to_vec()))
-    };
-    let stored = call
-        .within_deadline(call.idempotency.run(&call.tenant, key, fingerprint, work))
-        .await?;
-    Record::decode(stored).map_err(|error| {
-        GatewayError::Internal(format!("decoding a stored create result: {error}"))
-    })
+    call.create_once(fingerprint, create_and_read).await
 }
 
 async fn get(call: &CallContext, request: &GetRecordRequest) -> Result<Record, GatewayError> {

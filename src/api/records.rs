@@ -1,7 +1,6 @@
 //! The operations every typed object shares (create, get, update, delete, find, upsert), written
 //! once over an [`ObjectType`].
 
-use bytes::Bytes;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
@@ -86,21 +85,8 @@ pub(crate) async fn create<M: Message + Default>(
             }
         }
     };
-    let Some(key) = &call.idempotency_key else {
-        return call.within_deadline(create_and_read).await;
-    };
     let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
-    let work = async move {
-        create_and_read
-            .await
-            .map(|created| Bytes::from(created.encode_to_vec()))
-    };
-    let stored = call
-        .within_deadline(call.idempotency.run(&call.tenant, key, fingerprint, work))
-        .await?;
-    M::decode(stored).map_err(|error| {
-        GatewayError::Internal(format!("decoding a stored create result: {error}"))
-    })
+    call.create_once(fingerprint, create_and_read).await
 }
 
 /// Reads a record, all fields or those of the mask.
