@@ -43,6 +43,52 @@ pub struct Config {
     pub shared_limits: Option<SharedLimitsSettings>,
     /// Serve gRPC over TLS, optionally requiring client certificates (mutual TLS).
     pub tls: Option<TlsSettings>,
+    /// The admin HTTP port: `/metrics`, `/healthz`, `/readyz`.
+    pub admin: Option<AdminSettings>,
+    /// Trace export.
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+/// The admin HTTP server, apart from the gRPC port so that it is never exposed with it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Where it listens, e.g. `0.0.0.0:9464`.
+    pub listen: SocketAddr,
+}
+
+/// OpenTelemetry trace export.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An OTLP/gRPC collector, e.g. `http://otel-collector:4317`; no export when absent (unless
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// The share of new traces sampled, 0 to 1; a caller's sampling decision is always followed.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+            sample_ratio: default_sample_ratio(),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    "sfgate".to_owned()
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
 }
 
 /// TLS for the gRPC port.
@@ -351,6 +397,16 @@ impl Config {
         {
             bail!(
                 "tls.require_client_certificate needs tls.client_ca_file to check client certificates against"
+            );
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            bail!("telemetry.sample_ratio must be from 0 to 1");
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !endpoint.starts_with("http://")
+        {
+            bail!(
+                "telemetry.otlp_endpoint {endpoint:?}: expected http://host:4317 (OTLP/gRPC without TLS, e.g. a collector on the node or in the cluster)"
             );
         }
         if self.tenants.is_empty() {

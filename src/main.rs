@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rand::distr::{Alphanumeric, SampleString};
-use sfgate::config::Config;
+use sfgate::config::{AdminSettings, Config, TelemetrySettings};
 use sfgate::sandbox::{self, SandboxConfig, SandboxHandle};
+use sfgate::server::Listeners;
 use sfgate::telemetry::{self, LogFormat};
 use sfgate::tenancy::ApiKeyHash;
 use tokio::net::TcpListener;
@@ -33,6 +34,10 @@ struct ServeArgs {
     /// gRPC listen address (overrides the configuration).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Admin HTTP listen address for /metrics, /healthz and /readyz (overrides the
+    /// configuration's `[admin] listen`; without a configuration file: 127.0.0.1:9464).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,11 +60,15 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
     match cli.command {
-        None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Sandbox { listen }) => run_sandbox(listen).await,
+        None => serve(cli.serve, cli.log_format).await,
+        Some(Command::Serve(args)) => serve(args, cli.log_format).await,
+        Some(Command::Sandbox { listen }) => {
+            let telemetry = telemetry::init(cli.log_format, &TelemetrySettings::default())?;
+            let result = run_sandbox(listen).await;
+            telemetry.shutdown().await;
+            result
+        }
         Some(Command::HashKey { key }) => {
             println!("{}", ApiKeyHash::of_key(&key).to_hex());
             Ok(())
@@ -67,9 +76,22 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (mut config, sandbox, demo_key) = match &args.config {
-        Some(path) => (Config::load(path)?, None, None),
+async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
+    let file_config = args.config.as_deref().map(Config::load).transpose()?;
+    let telemetry = telemetry::init(
+        log_format,
+        file_config
+            .as_ref()
+            .map_or(&TelemetrySettings::default(), |config| &config.telemetry),
+    )?;
+    let served = serve_until_signal(args, file_config).await;
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve_until_signal(args: ServeArgs, file_config: Option<Config>) -> anyhow::Result<()> {
+    let (mut config, sandbox, demo_key) = match file_config {
+        Some(config) => (config, None, None),
         None => {
             let sandbox = start_sandbox("127.0.0.1:0".parse()?).await?;
             let demo_key = std::env::var("SFGATE_DEMO_API_KEY")
@@ -81,21 +103,49 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         Alphanumeric.sample_string(&mut rand::rng(), 24)
                     )
                 });
-            let config =
+            let mut config =
                 sfgate::server::sandbox_config("127.0.0.1:50051".parse()?, &sandbox, &demo_key)?;
+            config.admin = Some(AdminSettings {
+                listen: "127.0.0.1:9464".parse()?,
+            });
             (config, Some(sandbox), Some(demo_key))
         }
     };
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(listen) = args.admin_listen {
+        config.admin = Some(AdminSettings { listen });
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    let admin_listener = match &config.admin {
+        Some(admin) => match TcpListener::bind(admin.listen).await {
+            Ok(admin_listener) => Some(admin_listener),
+            // The demo run goes on without metrics rather than fail on a busy port.
+            Err(error) if sandbox.is_some() && args.admin_listen.is_none() => {
+                tracing::warn!(address = %admin.listen, %error, "admin endpoints not served");
+                None
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("binding {}", admin.listen));
+            }
+        },
+        None => None,
+    };
     if let (Some(sandbox), Some(key)) = (&sandbox, demo_key.as_deref()) {
-        print_demo(listener.local_addr()?, sandbox, key);
+        let admin_address = admin_listener
+            .as_ref()
+            .and_then(|admin| admin.local_addr().ok());
+        print_demo(listener.local_addr()?, admin_address, sandbox, key);
     }
-    sfgate::server::run_reloading(config, args.config.clone(), listener, shutdown_signal()).await?;
+    let listeners = Listeners {
+        grpc: listener,
+        admin: admin_listener,
+    };
+    sfgate::server::run_reloading(config, args.config.clone(), listeners, shutdown_signal())
+        .await?;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
@@ -165,7 +215,12 @@ async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
+fn print_demo(
+    address: SocketAddr,
+    admin_address: Option<SocketAddr>,
+    sandbox: &SandboxHandle,
+    key: &str,
+) {
     let headers = format!("-H 'x-tenant-id: sandbox' -H 'authorization: Bearer {key}'");
     println!();
     println!(
@@ -185,6 +240,10 @@ fn print_demo(address: SocketAddr, sandbox: &SandboxHandle, key: &str) {
     println!(
         "  grpcurl -plaintext {headers} -d '{{\"open_only\": true}}' {address} sfgate.v1.CaseService/FindCases"
     );
+    if let Some(admin_address) = admin_address {
+        println!();
+        println!("metrics and health: http://{admin_address}/metrics  /healthz  /readyz");
+    }
     println!();
 }
 

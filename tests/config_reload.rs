@@ -52,7 +52,10 @@ async fn a_changed_file_is_picked_up_without_dropping_calls_in_flight() {
     let server = tokio::spawn(sfgate::server::run_reloading(
         config,
         Some(file.path().into()),
-        listener,
+        sfgate::server::Listeners {
+            grpc: listener,
+            admin: None,
+        },
         async {
             let _ = stopped.await;
         },
@@ -132,7 +135,10 @@ async fn a_bad_file_changes_nothing() {
     let server = tokio::spawn(sfgate::server::run_reloading(
         Config::load(file.path()).unwrap(),
         Some(file.path().into()),
-        listener,
+        sfgate::server::Listeners {
+            grpc: listener,
+            admin: None,
+        },
         std::future::pending(),
     ));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))

@@ -19,6 +19,11 @@ impl TenantId {
         Self(Arc::from(name))
     }
 
+    /// The tenant name, shared.
+    pub fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
+
     /// The tenant name.
     pub fn as_str(&self) -> &str {
         &self.0

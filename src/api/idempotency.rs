@@ -18,6 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
+use tracing::Instrument as _;
 
 use super::context::TenantId;
 use crate::error::GatewayError;
@@ -225,16 +226,22 @@ impl IdempotencyStore {
                 Ok(Claim::Claimed) => {
                     let store = std::sync::Arc::clone(self);
                     let (result_sender, result) = oneshot::channel();
-                    tokio::spawn(async move {
-                        let outcome = work.await;
-                        if let Some(redis) = &store.redis
-                            && let Err(reason) =
-                                redis.finish(&redis_key, &fingerprint, &outcome).await
-                        {
-                            tracing::warn!(%reason, "could not record an idempotent create's result in redis");
+                    tokio::spawn(
+                        async move {
+                            let outcome = work.await;
+                            if let Some(redis) = &store.redis
+                                && let Err(reason) =
+                                    redis.finish(&redis_key, &fingerprint, &outcome).await
+                            {
+                                tracing::warn!(
+                                    %reason,
+                                    "could not record an idempotent create's result in redis"
+                                );
+                            }
+                            let _ = result_sender.send(outcome);
                         }
-                        let _ = result_sender.send(outcome);
-                    });
+                        .in_current_span(),
+                    );
                     return result.await.unwrap_or_else(|_| {
                         Err(GatewayError::Internal(
                             "the create task ended without a result".into(),
@@ -274,24 +281,27 @@ impl IdempotencyStore {
         }
         let (result_sender, result) = oneshot::channel();
         let store = std::sync::Arc::clone(self);
-        tokio::spawn(async move {
-            let outcome = work.await;
-            {
-                let mut entries = store.entries.lock();
-                match &outcome {
-                    Ok(result) => {
-                        if let Some(entry) = entries.get_mut(&entry_key) {
-                            entry.state = State::Done(result.clone());
+        tokio::spawn(
+            async move {
+                let outcome = work.await;
+                {
+                    let mut entries = store.entries.lock();
+                    match &outcome {
+                        Ok(result) => {
+                            if let Some(entry) = entries.get_mut(&entry_key) {
+                                entry.state = State::Done(result.clone());
+                            }
+                        }
+                        // A failed create created nothing: a retry may try again.
+                        Err(_) => {
+                            entries.remove(&entry_key);
                         }
                     }
-                    // A failed create created nothing: a retry may try again.
-                    Err(_) => {
-                        entries.remove(&entry_key);
-                    }
                 }
+                let _ = result_sender.send(outcome);
             }
-            let _ = result_sender.send(outcome);
-        });
+            .in_current_span(),
+        );
         result.await.unwrap_or_else(|_| {
             Err(GatewayError::Internal(
                 "the create task ended without a result".into(),

@@ -9,6 +9,7 @@ use prost::Message;
 use prost_types::value::Kind;
 use serde_json::Value as JsonValue;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use super::context::CallContext;
 use super::{Gateway, idempotency, record_codec as codec, respond};
@@ -371,59 +372,62 @@ fn query(
         }
     };
     let (pages, receiver) = tokio::sync::mpsc::channel(QUERY_PAGES_AHEAD);
-    tokio::spawn(async move {
-        let send_page =
-            |page: crate::salesforce::QueryPage, instance_url: url::Url| QueryResponse {
-                records: page
-                    .records
-                    .iter()
-                    .map(|json| to_record(json, &instance_url))
-                    .collect(),
-                total_size: i64::try_from(page.total_size).unwrap_or(i64::MAX),
-            };
-        let first = call
-            .within_deadline(async {
-                call.client
-                    .query_bound(&soql, batch_size)
-                    .await
-                    .map_err(upstream)
-            })
-            .await;
-        let mut next = match first {
-            Ok(page) => Some(page),
-            Err(error) => {
-                let _ = pages.send(Err(Status::from(error))).await;
-                return;
-            }
-        };
-        while let Some(page) = next.take() {
-            let instance_url = match call.client.instance_url().await {
-                Ok(url) => url,
+    tokio::spawn(
+        async move {
+            let send_page =
+                |page: crate::salesforce::QueryPage, instance_url: url::Url| QueryResponse {
+                    records: page
+                        .records
+                        .iter()
+                        .map(|json| to_record(json, &instance_url))
+                        .collect(),
+                    total_size: i64::try_from(page.total_size).unwrap_or(i64::MAX),
+                };
+            let first = call
+                .within_deadline(async {
+                    call.client
+                        .query_bound(&soql, batch_size)
+                        .await
+                        .map_err(upstream)
+                })
+                .await;
+            let mut next = match first {
+                Ok(page) => Some(page),
                 Err(error) => {
-                    let _ = pages.send(Err(Status::from(upstream(error)))).await;
+                    let _ = pages.send(Err(Status::from(error))).await;
                     return;
                 }
             };
-            let locator = page.next_records_url.clone().filter(|_| !page.done);
-            if pages.send(Ok(send_page(page, instance_url))).await.is_err() {
-                return; // the caller went away: stop paging
-            }
-            if let Some(locator) = locator {
-                match call
-                    .within_deadline(async {
-                        call.client.query_more(&locator).await.map_err(upstream)
-                    })
-                    .await
-                {
-                    Ok(page) => next = Some(page),
+            while let Some(page) = next.take() {
+                let instance_url = match call.client.instance_url().await {
+                    Ok(url) => url,
                     Err(error) => {
-                        let _ = pages.send(Err(Status::from(error))).await;
+                        let _ = pages.send(Err(Status::from(upstream(error)))).await;
                         return;
+                    }
+                };
+                let locator = page.next_records_url.clone().filter(|_| !page.done);
+                if pages.send(Ok(send_page(page, instance_url))).await.is_err() {
+                    return; // the caller went away: stop paging
+                }
+                if let Some(locator) = locator {
+                    match call
+                        .within_deadline(async {
+                            call.client.query_more(&locator).await.map_err(upstream)
+                        })
+                        .await
+                    {
+                        Ok(page) => next = Some(page),
+                        Err(error) => {
+                            let _ = pages.send(Err(Status::from(error))).await;
+                            return;
+                        }
                     }
                 }
             }
         }
-    });
+        .in_current_span(),
+    );
     Ok(tokio_stream::wrappers::ReceiverStream::new(receiver))
 }
 

@@ -15,9 +15,11 @@ use http::HeaderValue;
 use parking_lot::RwLock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::credentials::{CredentialError, CredentialProvider, OrgCredentials};
+use crate::telemetry::metrics::{UpstreamLabels, metrics};
 
 /// The OAuth flow a tenant's integration uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -33,6 +35,18 @@ pub enum OAuthGrant {
     Password,
 }
 
+impl OAuthGrant {
+    /// The grant's configuration name, e.g. `jwt_bearer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::JwtBearer => "jwt_bearer",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+            Self::Password => "password",
+        }
+    }
+}
+
 /// The longest a tenant waits before its token endpoint is tried again after failures.
 const MAX_COOL_DOWN: Duration = Duration::from_secs(30);
 /// The wait after a first failure; it doubles with each failure in a row.
@@ -41,6 +55,8 @@ const FIRST_COOL_DOWN: Duration = Duration::from_secs(1);
 /// How to obtain tokens for one org.
 #[derive(Debug, Clone)]
 pub struct OrgAuthConfig {
+    /// The tenant, for spans and metrics.
+    pub tenant: Arc<str>,
     /// The login host (`https://login.salesforce.com`, `https://test.salesforce.com` or My Domain).
     pub login_url: Url,
     /// The OAuth flow.
@@ -157,6 +173,17 @@ pub enum FailureCause {
     Refused,
 }
 
+impl FailureCause {
+    /// A short name, for spans.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Credentials => "credentials",
+            Self::Unreachable => "unreachable",
+            Self::Refused => "refused",
+        }
+    }
+}
+
 impl AuthError {
     /// What kind of failure this is.
     pub fn cause(&self) -> FailureCause {
@@ -233,6 +260,11 @@ impl OrgAuthenticator {
         }
     }
 
+    /// The tenant this authenticator mints for.
+    pub fn tenant(&self) -> &str {
+        &self.config.tenant
+    }
+
     /// Returns the cached session, minting one if there is none. Concurrent callers on a cold
     /// cache wait for a single token request; after a failure they share its error until the
     /// cool-down ends.
@@ -246,7 +278,26 @@ impl OrgAuthenticator {
             return Ok(session);
         }
         self.check_cool_down()?;
-        match self.mint().await {
+        let span = tracing::info_span!(
+            "salesforce.token",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            tenant = &*self.config.tenant,
+            oauth.grant = self.config.grant.name(),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let minted = self.mint().instrument(span.clone()).await;
+        metrics().token_minted(
+            &self.config.tenant,
+            self.config.grant.name(),
+            minted.is_ok(),
+        );
+        if let Err(error) = &minted {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", error.cause().name());
+        }
+        match minted {
             Ok(session) => {
                 let session = Arc::new(session);
                 *self.current.write() = Some(Arc::clone(&session));
@@ -336,15 +387,28 @@ impl OrgAuthenticator {
             OAuthGrant::RefreshToken => refresh_token_grant(request, &credentials)?,
             OAuthGrant::Password => password_grant(request, &credentials)?,
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|error| AuthError::Unreachable(without_url(&error)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| AuthError::Unreachable(without_url(&error)))?;
+        let started = std::time::Instant::now();
+        let received = async {
+            let response = request.send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+        }
+        .await;
+        metrics().upstream_finished(
+            &UpstreamLabels {
+                tenant: self.config.tenant.to_string(),
+                method: "POST",
+                resource: "oauth2",
+                status: received.as_ref().map_or_else(
+                    |_| "error".to_owned(),
+                    |(status, _)| status.as_u16().to_string(),
+                ),
+            },
+            started.elapsed(),
+        );
+        let (status, body) =
+            received.map_err(|error| AuthError::Unreachable(without_url(&error)))?;
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
         if !status.is_success() {
             return Err(match serde_json::from_slice::<OAuthErrorBody>(&body) {
                 Ok(refusal) => AuthError::Rejected {

@@ -21,6 +21,7 @@ use tower::{Layer, Service};
 
 use crate::api::context::{Caller, TenantId};
 use crate::error::GatewayError;
+use crate::telemetry::metrics::metrics;
 
 /// The limits of one tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -222,6 +223,11 @@ where
                 Ok(admission) => admission,
                 Err(exceeded) => {
                     tracing::debug!(%tenant, ?exceeded, "call over the tenant's limit");
+                    let reason = match &exceeded {
+                        LimitExceeded::Rate { .. } => "rate",
+                        LimitExceeded::Concurrency { .. } => "concurrency",
+                    };
+                    metrics().limit_rejected(tenant.as_str(), reason);
                     return Ok(
                         tonic::Status::from(GatewayError::LimitExceeded(exceeded)).into_http()
                     );

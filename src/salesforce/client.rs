@@ -10,6 +10,7 @@ use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 use url::Url;
 
 use super::error::SalesforceError;
@@ -18,6 +19,7 @@ use super::soap::{self, LeadConversion, LeadConvert};
 use super::soql::{BoundSoql, SelectQuery};
 use super::sosl::PhoneSearch;
 use crate::auth::{OrgAuthenticator, Session};
+use crate::telemetry::metrics::{UpstreamLabels, metrics};
 
 /// A record as Salesforce sends it: API field names to JSON values (with `attributes`).
 pub type Record = Map<String, Value>;
@@ -465,6 +467,7 @@ impl SalesforceClient {
             *read_at = Some(Instant::now());
             return Ok(());
         }
+        metrics().limit_rejected(self.inner.auth.tenant(), "org_api_budget");
         Err(SalesforceError::ApiBudgetExhausted {
             used,
             limit,
@@ -543,25 +546,123 @@ impl SalesforceClient {
                 .header("SOAPAction", "\"\"")
                 .body(envelope),
         };
+        let resource = resource_of(&url);
+        let tenant = self.inner.auth.tenant();
+        let span = tracing::info_span!(
+            "salesforce.request",
+            otel.name = %format_args!("{method} {resource}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            tenant,
+            http.request.method = %method,
+            server.address = url.host_str(),
+            url.path = url.path(),
+            salesforce.resource = resource,
+            http.response.status_code = tracing::field::Empty,
+            salesforce.request_id = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status();
-        if let Some(limit_info) = response
-            .headers()
+        let received = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
+        }
+        .instrument(span.clone())
+        .await;
+        let elapsed = started.elapsed();
+        let (status, headers, body) = match received {
+            Ok(received) => received,
+            Err(error) => {
+                span.record("otel.status_code", "ERROR");
+                span.record(
+                    "error.type",
+                    if error.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    },
+                );
+                self.count_upstream(&method, resource, "error".to_owned(), elapsed);
+                return Err(transport_error(error));
+            }
+        };
+        span.record("http.response.status_code", status.as_u16());
+        if let Some(request_id) = headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+        {
+            span.record("salesforce.request_id", request_id);
+        }
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+        if let Some(limit_info) = headers
             .get("sforce-limit-info")
             .and_then(|value| value.to_str().ok())
         {
             self.inner.api_usage.record(limit_info);
+            if let Some((used, limit)) = self.inner.api_usage.get() {
+                metrics().api_usage_reported(tenant, used, limit);
+            }
         }
-        let body = response.bytes().await.map_err(transport_error)?;
+        self.count_upstream(&method, resource, status.as_u16().to_string(), elapsed);
         tracing::debug!(
-            http.method = %method,
-            url.path = url.path(),
-            http.status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            parent: &span,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "salesforce call"
         );
         Ok((status, body))
+    }
+
+    fn count_upstream(
+        &self,
+        method: &Method,
+        resource: &'static str,
+        status: String,
+        elapsed: Duration,
+    ) {
+        metrics().upstream_finished(
+            &UpstreamLabels {
+                tenant: self.inner.auth.tenant().to_owned(),
+                method: method_name(method),
+                resource,
+                status,
+            },
+            elapsed,
+        );
+    }
+}
+
+/// The API resource a URL addresses (`/services/data/v66.0/sobjects/Lead/…` -> `sobjects`), from
+/// a fixed set so that metric labels stay few.
+fn resource_of(url: &Url) -> &'static str {
+    let mut segments = url.path_segments().into_iter().flatten();
+    match (segments.next(), segments.next()) {
+        (Some("services"), Some("Soap")) => "soap",
+        (Some("services"), Some("data")) => match segments.nth(1) {
+            Some("sobjects") => "sobjects",
+            Some("query") => "query",
+            Some("queryAll") => "queryAll",
+            Some("search") => "search",
+            Some("limits") => "limits",
+            Some("composite") => "composite",
+            _ => "other",
+        },
+        (Some("services"), Some("oauth2")) => "oauth2",
+        _ => "other",
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
     }
 }
 

@@ -138,6 +138,8 @@ pub struct RecordedRequest {
     /// Request body (lossy UTF-8); secrets in OAuth form fields and SOAP
     /// `password` elements read `<redacted>`.
     pub body: String,
+    /// The id the org answered with in `X-Request-Id`.
+    pub request_id: String,
 }
 
 /// The shared state of a running org.
@@ -234,7 +236,7 @@ impl Org {
         self.usage.load(Ordering::SeqCst)
     }
 
-    fn record(&self, parts: &Parts, area: Area, body: &str) {
+    fn record(&self, parts: &Parts, area: Area, body: &str, request_id: &str) {
         let headers = parts
             .headers
             .iter()
@@ -268,6 +270,7 @@ impl Org {
             query,
             headers,
             body,
+            request_id: request_id.to_string(),
         });
     }
 }
@@ -494,7 +497,18 @@ impl Area {
 }
 
 /// The one handler: records the request, applies faults, routes by path.
-async fn dispatch(State(org): State<Arc<Org>>, req: Request) -> Response {
+/// Answers a request, tagging the response with a request id as Salesforce's edge does.
+async fn dispatch(state: State<Arc<Org>>, req: Request) -> Response {
+    let request_id =
+        rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 22);
+    let mut response = answer(state, req, &request_id).await;
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> Response {
     let kill = req
         .extensions()
         .get::<ConnectInfo<KillSwitch>>()
@@ -506,7 +520,7 @@ async fn dispatch(State(org): State<Arc<Org>>, req: Request) -> Response {
     let body = String::from_utf8_lossy(&bytes).into_owned();
     let path = parts.uri.path().to_string();
     let area = Area::of(&path);
-    org.record(&parts, area, &body);
+    org.record(&parts, area, &body, request_id);
     if matches!(area, Area::Data | Area::Soap | Area::OAuth(_)) {
         let fault = org.faults.lock().take(parts.method.as_str(), &path);
         match fault {

@@ -2,6 +2,7 @@
 //! reflection (v1 and v1alpha), health, configuration reload (SIGHUP or a changed file), and
 //! graceful shutdown.
 
+pub mod admin;
 mod tenants;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,7 @@ use crate::pb::record_service_server::RecordServiceServer;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::http_client;
 use crate::sandbox::SandboxHandle;
+use crate::telemetry::rpc::RpcTelemetryLayer;
 use crate::tenancy::{ApiKeyHash, AuthenticateLayer};
 use tenants::Tenants;
 
@@ -57,7 +59,20 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    run_reloading(config, None, listener, shutdown).await
+    let listeners = Listeners {
+        grpc: listener,
+        admin: None,
+    };
+    run_reloading(config, None, listeners, shutdown).await
+}
+
+/// The bound sockets the gateway serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC API.
+    pub grpc: TcpListener,
+    /// The admin HTTP endpoints (`/metrics`, `/healthz`, `/readyz`), if any.
+    pub admin: Option<TcpListener>,
 }
 
 /// Like [`run`], and reloads the configuration from `config_path` on SIGHUP or when the file
@@ -66,9 +81,13 @@ pub async fn run(
 pub async fn run_reloading(
     config: Config,
     config_path: Option<PathBuf>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        grpc: listener,
+        admin: admin_listener,
+    } = listeners;
     let tenants = Arc::new(Tenants::build(&config, http_client())?);
     let gateway = Arc::clone(&tenants.gateway);
     if let Some(path) = config_path {
@@ -141,6 +160,23 @@ pub async fn run_reloading(
         .local_addr()
         .context("reading the listener address")?;
     tracing::info!(%address, tenants = config.tenants.len(), "sfgate serving");
+    let readiness = admin::Readiness::default();
+    readiness.set(true);
+    let admin_server = match admin_listener {
+        Some(admin_listener) => {
+            let admin_address = admin_listener
+                .local_addr()
+                .context("reading the admin listener address")?;
+            tracing::info!(address = %admin_address, "admin endpoints serving: /metrics /healthz /readyz");
+            let server = admin::serve(admin_listener, readiness.clone());
+            Some(AbortOnDrop(tokio::spawn(async move {
+                if let Err(error) = server.await {
+                    tracing::error!(%error, "the admin server failed");
+                }
+            })))
+        }
+        None => None,
+    };
 
     let (drain_started, drained) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -149,6 +185,7 @@ pub async fn run_reloading(
             grace_seconds = grace.as_secs(),
             "shutting down: finishing in-flight calls"
         );
+        readiness.set(false);
         health_reporter
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
@@ -161,6 +198,7 @@ pub async fn run_reloading(
             .context("configuring TLS")?;
     }
     let server = builder
+        .layer(RpcTelemetryLayer)
         .layer(AuthenticateLayer::new(Arc::clone(&tenants.registry)))
         .layer(RateLimitLayer::new(Arc::clone(&tenants.limits)))
         .add_service(health_service)
@@ -199,8 +237,18 @@ pub async fn run_reloading(
             tokio::time::sleep(grace).await;
         } => tracing::warn!("grace period over: dropping calls still in flight"),
     }
+    drop(admin_server);
     tracing::info!("sfgate stopped");
     Ok(())
+}
+
+/// A spawned task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Reloads the configuration on SIGHUP and, with `poll`, when the file's modification time changes.
@@ -381,6 +429,8 @@ pub fn sandbox_config(
         reload_poll_seconds: default_reload_poll_seconds(),
         shared_limits: None,
         tls: None,
+        admin: None,
+        telemetry: crate::config::TelemetrySettings::default(),
         tenants: BTreeMap::from([("sandbox".to_owned(), tenant)]),
         credentials: CredentialsConfig {
             vault: None,

@@ -232,6 +232,7 @@ impl Tenants {
         let auth = OrgAuthenticator::new(
             self.http.clone(),
             OrgAuthConfig {
+                tenant: Arc::from(name),
                 login_url: tenant.login_url.clone(),
                 grant: tenant.grant,
                 credentials_path: tenant.credentials_path.clone(),

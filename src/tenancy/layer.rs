@@ -9,6 +9,7 @@ use tower::{Layer, Service};
 
 use super::SharedRegistry;
 use crate::api::context::CallDeadline;
+use crate::telemetry::rpc::AuthenticatedCall;
 
 /// Path prefix of the gateway's own services; health and reflection need no key.
 const API_PATH_PREFIX: &str = "/sfgate.v1.";
@@ -84,11 +85,23 @@ where
         if let Some(deadline) = caller_deadline(request.headers()) {
             request.extensions_mut().insert(deadline);
         }
+        // The call's span (opened by the telemetry layer) names who is calling, never with what key.
+        let span = tracing::Span::current();
+        span.record("tenant", caller.tenant.as_str());
+        span.record("caller", &*caller.name);
+        let authenticated = AuthenticatedCall {
+            tenant: caller.tenant.shared_name(),
+        };
         request.extensions_mut().insert(caller);
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        async move { ready.call(request).await }.boxed()
+        async move {
+            let mut response = ready.call(request).await?;
+            response.extensions_mut().insert(authenticated);
+            Ok(response)
+        }
+        .boxed()
     }
 }
 

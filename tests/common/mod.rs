@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod openbao;
+pub mod otlp;
 pub mod redis;
 
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ pub const API_KEY: &str = "test-key-0123456789";
 pub struct TestApp {
     pub sandbox: SandboxHandle,
     pub address: SocketAddr,
+    /// The admin HTTP port (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_address: SocketAddr,
     pub channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -61,15 +64,27 @@ pub async fn spawn_app_on(
     config.shutdown_grace_seconds = 5;
     adjust(&mut config);
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-    let server = tokio::spawn(sfgate::server::run(config, listener, async {
-        let _ = shutdown_signal.await;
-    }));
+    let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let admin_address = admin_listener.local_addr().unwrap();
+    let listeners = sfgate::server::Listeners {
+        grpc: listener,
+        admin: Some(admin_listener),
+    };
+    let server = tokio::spawn(sfgate::server::run_reloading(
+        config,
+        None,
+        listeners,
+        async {
+            let _ = shutdown_signal.await;
+        },
+    ));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .unwrap()
         .connect_lazy();
     TestApp {
         sandbox,
         address,
+        admin_address,
         channel,
         shutdown: Some(shutdown),
         server: Some(server),
@@ -196,7 +211,10 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 
 pub fn init_test_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        sfgate::telemetry::init(sfgate::telemetry::LogFormat::Text);
+        let _ = sfgate::telemetry::init(
+            sfgate::telemetry::LogFormat::Text,
+            &sfgate::config::TelemetrySettings::default(),
+        );
     }
 }
 

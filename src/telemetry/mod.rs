@@ -1,0 +1,137 @@
+//! Logs, traces and metrics.
+//!
+//! - Logs: human-readable lines by default, one JSON object a line with `--log-format json`;
+//!   `RUST_LOG` filters. Written to stderr.
+//! - Traces: `tracing` spans for every call ([`rpc`]) and every Salesforce request, exported over
+//!   OTLP/gRPC through `tracing-opentelemetry` when `[telemetry] otlp_endpoint` (or
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT`) is set; a caller's W3C `traceparent` becomes the parent.
+//! - Metrics: [`metrics`], served in Prometheus text on the admin port.
+
+pub mod metrics;
+pub mod rpc;
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::config::TelemetrySettings;
+
+/// The log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported, so that a caller's trace context is worth reading.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// The installed telemetry; [`Telemetry::shutdown`] flushes the spans not exported yet.
+#[must_use = "call shutdown() before exiting, or spans of the last seconds are lost"]
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered and stops the exporter.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.tracer_provider else {
+            return;
+        };
+        EXPORTING.store(false, Ordering::Relaxed);
+        // The SDK blocks its thread while it flushes; the exporter runs on the runtime.
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        match flushed {
+            Ok(Ok(())) => tracing::debug!("trace export flushed"),
+            Ok(Err(error)) => tracing::warn!(%error, "flushing the trace export failed"),
+            Err(error) => tracing::warn!(%error, "flushing the trace export failed"),
+        }
+    }
+}
+
+/// Installs the global subscriber: logs to stderr (stdout is for what the user asked to see) and,
+/// with an OTLP endpoint, the span export. `RUST_LOG` overrides the default `info` level. Must run
+/// inside the Tokio runtime.
+pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
+    };
+    let endpoint = settings.otlp_endpoint.clone().or_else(|| {
+        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .ok()
+            .filter(|value| !value.is_empty())
+    });
+    let tracer_provider = endpoint
+        .as_deref()
+        .map(|endpoint| tracer_provider(endpoint, settings))
+        .transpose()?;
+    let otel = tracer_provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("sfgate"))
+            // Only spans go out: log events stay in the logs.
+            .with_location(false)
+            .with_threads(false)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    if let Some(endpoint) = &endpoint {
+        tracing::info!(%endpoint, sample_ratio = settings.sample_ratio, "exporting traces over OTLP/gRPC");
+    }
+    EXPORTING.store(tracer_provider.is_some(), Ordering::Relaxed);
+    Ok(Telemetry { tracer_provider })
+}
+
+fn tracer_provider(
+    endpoint: &str,
+    settings: &TelemetrySettings,
+) -> anyhow::Result<SdkTracerProvider> {
+    if !endpoint.starts_with("http://") {
+        anyhow::bail!(
+            "OTLP endpoint {endpoint:?}: expected http://host:4317 (OTLP/gRPC without TLS, e.g. a collector on the node or in the cluster)"
+        );
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .with_context(|| format!("setting up the OTLP exporter for {endpoint}"))?;
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)));
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(sampler)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(settings.service_name.clone())
+                .with_attribute(opentelemetry::KeyValue::new(
+                    "service.version",
+                    env!("CARGO_PKG_VERSION"),
+                ))
+                .build(),
+        )
+        .build())
+}

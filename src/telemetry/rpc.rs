@@ -1,0 +1,312 @@
+//! The outermost tower layer: every `sfgate.v1` call gets a span, continuing the caller's W3C
+//! trace (`traceparent` in the metadata), and is counted in the metrics once its status is known:
+//! from the headers of an error answered at once, else from the trailers at the end of the body
+//! (so a streaming call is measured until its last message).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt};
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tonic::Code;
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::metrics::{RpcLabels, metrics};
+
+/// The tenant and caller a call was authenticated as. The authentication layer records them on
+/// the call's span and puts this in the response's extensions, for the metrics' `tenant` label.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedCall {
+    /// The tenant.
+    pub tenant: Arc<str>,
+}
+
+/// Adds the span and the metrics to every call of the gateway's own API.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RpcTelemetryLayer;
+
+impl<S> Layer<S> for RpcTelemetryLayer {
+    type Service = RpcTelemetry<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcTelemetry { inner }
+    }
+}
+
+/// The service [`RpcTelemetryLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct RpcTelemetry<S> {
+    inner: S,
+}
+
+/// The API's methods by request path, so that labels come from a fixed set.
+static METHODS: LazyLock<HashMap<String, (&'static str, &'static str)>> = LazyLock::new(|| {
+    let pool = prost_reflect::DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
+        .expect("the compiled-in descriptor set decodes");
+    pool.services()
+        .flat_map(|service| {
+            let service_name: &'static str = service.full_name().to_owned().leak();
+            service
+                .methods()
+                .map(move |method| {
+                    let method_name: &'static str = method.name().to_owned().leak();
+                    (
+                        format!("/{service_name}/{method_name}"),
+                        (service_name, method_name),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+});
+
+const API_PATH_PREFIX: &str = "/sfgate.v1.";
+
+impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RpcTelemetry<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    RequestBody: Send + 'static,
+    ResponseBody: Body<Data = Bytes> + Send + 'static,
+{
+    type Response = http::Response<ObservedBody<ResponseBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let path = request.uri().path();
+        if !path.starts_with(API_PATH_PREFIX) {
+            // Health checks and reflection: neither traced nor counted.
+            return ready
+                .call(request)
+                .map(|result| result.map(|response| response.map(ObservedBody::unobserved)))
+                .boxed();
+        }
+        let (service, method) = METHODS
+            .get(path)
+            .copied()
+            .unwrap_or((path_service(path), "unknown"));
+        let span = tracing::info_span!(
+            "grpc.request",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            tenant = tracing::field::Empty,
+            caller = tracing::field::Empty,
+        );
+        if super::exporting() {
+            let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+            // Fails only when no OpenTelemetry layer is installed, and then there is no trace.
+            let _ = span.set_parent(parent);
+        }
+        let started = Instant::now();
+        let future = span.in_scope(|| ready.call(request));
+        let call_span = span.clone();
+        async move {
+            let response = future.await?;
+            let tenant = response
+                .extensions()
+                .get::<AuthenticatedCall>()
+                .map(|call| Arc::clone(&call.tenant));
+            let mut call = CallRecord {
+                span: call_span,
+                started,
+                service,
+                method,
+                tenant,
+            };
+            let immediate = response.headers().get("grpc-status").map(code_of);
+            Ok(response.map(|body| match immediate {
+                Some(code) => {
+                    call.finish(code);
+                    ObservedBody::unobserved(body)
+                }
+                None => ObservedBody {
+                    inner: body,
+                    call: Some(call),
+                },
+            }))
+        }
+        .instrument(span)
+        .boxed()
+    }
+}
+
+/// For a path outside the API's methods, a service label from a fixed set all the same.
+fn path_service(path: &str) -> &'static str {
+    let service = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    METHODS
+        .values()
+        .find(|(known, _)| *known == service)
+        .map_or("unknown", |(known, _)| known)
+}
+
+/// A call whose status is not known yet.
+struct CallRecord {
+    span: tracing::Span,
+    started: Instant,
+    service: &'static str,
+    method: &'static str,
+    tenant: Option<Arc<str>>,
+}
+
+impl CallRecord {
+    fn finish(&mut self, code: Code) {
+        let elapsed = self.started.elapsed();
+        self.span.record("rpc.grpc.status_code", code as i32);
+        if is_server_error(code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
+        metrics().rpc_finished(
+            &RpcLabels {
+                service: self.service,
+                method: self.method,
+                code: code_name(code),
+                tenant: self.tenant.as_deref().unwrap_or_default().to_owned(),
+            },
+            elapsed,
+        );
+        tracing::debug!(
+            parent: &self.span,
+            code = code_name(code),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "call finished"
+        );
+    }
+}
+
+/// The codes OpenTelemetry's gRPC conventions count as a server span's error.
+fn is_server_error(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
+
+fn code_of(value: &http::HeaderValue) -> Code {
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.parse::<i32>().ok())
+        .map_or(Code::Unknown, Code::from)
+}
+
+/// The canonical name of a status code, as in `grpc-status` documentation and Prometheus labels.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that finishes its call's record when the trailers (the status) pass, or
+    /// as CANCELLED when the body is dropped before them (the caller went away).
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<CallRecord>,
+    }
+
+    impl<B> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(mut call) = this.project().call.take() {
+                call.finish(Code::Cancelled);
+            }
+        }
+    }
+}
+
+impl<B> ObservedBody<B> {
+    fn unobserved(inner: B) -> Self {
+        Self { inner, call: None }
+    }
+}
+
+impl<B: Body> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(context));
+        if let Some(mut call) = this.call.take() {
+            match &frame {
+                Some(Ok(frame)) => match frame.trailers_ref() {
+                    Some(trailers) => {
+                        call.finish(trailers.get("grpc-status").map_or(Code::Unknown, code_of))
+                    }
+                    None => *this.call = Some(call),
+                },
+                Some(Err(_)) => call.finish(Code::Internal),
+                None => call.finish(Code::Unknown),
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,692 @@
+//! Operating sfgate: spans exported over OTLP to a real receiver, continuing the caller's trace;
+//! Prometheus metrics, `/healthz` and `/readyz` on the admin port; JSON logs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::otlp::{OtlpReceiver, ReceivedSpan};
+use common::{API_KEY, spawn_app_with, with_metadata};
+use sfgate::pb::lead_service_client::LeadServiceClient;
+use sfgate::pb::record_service_client::RecordServiceClient;
+use sfgate::pb::{FindLeadsRequest, GetLeadRequest, QueryRequest};
+use sfgate::sandbox::{self, Fault, FaultKind, SandboxConfig, SandboxHandle};
+use sfgate::tenancy::ApiKeyHash;
+use tonic::Code;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sfgate");
+const TRACE_KEY: &str = "trace-test-key-5f1c2e";
+const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A configuration file for the binary: tenant `acme` in front of `org`, with `extra` on top.
+fn config_file(org: &SandboxHandle, extra: &str) -> tempfile::NamedTempFile {
+    let credentials = org.credentials();
+    let text = format!(
+        "{extra}\n[tenants.acme]\nlogin_url = \"{}\"\ngrant = \"password\"\ncredentials_provider = \"file\"\n\
+         credentials_path = \"org\"\nallowed_instance_hosts = [\"127.0.0.1\"]\n\
+         api_keys = [{{ caller = \"workflow-engine\", sha256 = \"{}\" }}]\n\
+         \n[credentials.file.org]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n",
+        org.base_url(),
+        ApiKeyHash::of_key(TRACE_KEY).to_hex(),
+        credentials.client_id,
+        credentials.client_secret,
+        credentials.username,
+        credentials.password
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+/// Starts the binary and waits until its gRPC port answers.
+async fn start_binary(config: &std::path::Path, grpc_port: u16, args: &[&str]) -> Running {
+    let child = Command::new(BINARY)
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", grpc_port))
+        .await
+        .is_err()
+    {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            let mut log = String::new();
+            let _ = std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut log);
+            panic!("sfgate exited early ({status}): {log}");
+        }
+        assert!(Instant::now() < deadline, "sfgate did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+async fn terminate(child: &mut Running) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "sfgate did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn leads(port: u16) -> LeadServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    LeadServiceClient::new(channel)
+}
+
+fn traced<T>(message: T, span_id: &str) -> tonic::Request<T> {
+    let mut request = with_metadata(message, "acme", TRACE_KEY);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{CALLER_TRACE_ID}-{span_id}-01")
+            .parse()
+            .unwrap(),
+    );
+    request
+}
+
+fn server_span<'a>(spans: &'a [ReceivedSpan], method: &str, parent: &str) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|span| {
+            span.name == format!("sfgate.v1.LeadService/{method}") && span.parent_span_id == parent
+        })
+        .unwrap_or_else(|| panic!("no server span for {method} under {parent}: {spans:#?}"))
+}
+
+fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|span| span.parent_span_id == parent.span_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
+    let Some(receiver) = OtlpReceiver::start() else {
+        return;
+    };
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let config = config_file(
+        &org,
+        &format!(
+            "[telemetry]\notlp_endpoint = \"{}\"\nservice_name = \"sfgate-trace-test\"\n",
+            receiver.endpoint()
+        ),
+    );
+    let port = free_port();
+    let mut sfgate = start_binary(config.path(), port, &[]).await;
+    let mut client = leads(port);
+
+    // A workflow engine's step: find the caller's lead, then read it, both in the engine's trace.
+    let found = client
+        .find_leads(traced(
+            FindLeadsRequest {
+                last_name: "Reed".into(),
+                ..Default::default()
+            },
+            CALLER_SPAN_ID,
+        ))
+        .await
+        .expect("FindLeads")
+        .into_inner();
+    let lead_id = found.leads[0].id.clone();
+    client
+        .get_lead(traced(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            "00f067aa0ba902b8",
+        ))
+        .await
+        .expect("GetLead");
+    // Errors: the org is down for one call (a server error) and a lead is missing (not one).
+    org.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind: FaultKind::Error {
+            http_status: 503,
+            error_code: "SERVER_UNAVAILABLE".into(),
+            message: "down for maintenance".into(),
+        },
+    });
+    let unavailable = client
+        .get_lead(traced(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            "00f067aa0ba902b9",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable);
+    org.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind: FaultKind::Error {
+            http_status: 404,
+            error_code: "NOT_FOUND".into(),
+            message: "The requested resource does not exist".into(),
+        },
+    });
+    let missing = client
+        .get_lead(traced(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            "00f067aa0ba902ba",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // The batch exporter waits seconds before sending; a clean shutdown must flush it.
+    let status = terminate(&mut sfgate).await;
+    assert!(status.success(), "sfgate exited with {status}");
+    let spans = receiver.wait_for(Duration::from_secs(5), "the flushed spans", |spans| {
+        spans
+            .iter()
+            .filter(|span| span.name.starts_with("sfgate.v1.LeadService/"))
+            .count()
+            >= 4
+    });
+
+    // The server span of FindLeads is a child of the caller's span, in the caller's trace.
+    let find = server_span(&spans, "FindLeads", CALLER_SPAN_ID);
+    assert_eq!(find.trace_id, CALLER_TRACE_ID);
+    assert_eq!(find.kind, 2, "a server span");
+    assert_eq!(find.service, "sfgate-trace-test");
+    for (key, value) in [
+        ("rpc.system", "grpc"),
+        ("rpc.service", "sfgate.v1.LeadService"),
+        ("rpc.method", "FindLeads"),
+        ("rpc.grpc.status_code", "0"),
+        ("tenant", "acme"),
+        ("caller", "workflow-engine"),
+    ] {
+        assert_eq!(
+            find.attribute(key).as_deref(),
+            Some(value),
+            "{key} of {find:#?}"
+        );
+    }
+    // Under it: the token request (the tenant's first call) and the SOQL query, as client spans.
+    let find_children = children(&spans, find);
+    let token = find_children
+        .iter()
+        .find(|span| span.name == "salesforce.token")
+        .unwrap_or_else(|| panic!("no token span under FindLeads: {find_children:#?}"));
+    assert_eq!(token.attribute("oauth.grant").as_deref(), Some("password"));
+    assert_eq!(token.attribute("tenant").as_deref(), Some("acme"));
+    let query = find_children
+        .iter()
+        .find(|span| span.name == "GET query")
+        .unwrap_or_else(|| panic!("no query span under FindLeads: {find_children:#?}"));
+    assert_eq!(query.trace_id, CALLER_TRACE_ID);
+    assert_eq!(query.kind, 3, "a client span");
+    assert_eq!(
+        query.attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(query.attribute("tenant").as_deref(), Some("acme"));
+    let request_id = query
+        .attribute("salesforce.request_id")
+        .expect("the org's request id");
+    let recorded = org.requests();
+    let sent = recorded
+        .iter()
+        .find(|request| request.request_id == request_id)
+        .expect("the request id is one the org issued");
+    assert!(sent.path.ends_with("/query"), "{sent:?}");
+    assert_eq!(
+        query.attribute("url.path").as_deref(),
+        Some(sent.path.as_str())
+    );
+
+    // GetLead: its own span under its own caller span, with the sObject read under it.
+    let get = server_span(&spans, "GetLead", "00f067aa0ba902b8");
+    assert_eq!(get.trace_id, CALLER_TRACE_ID);
+    let get_children = children(&spans, get);
+    assert!(
+        get_children
+            .iter()
+            .any(|span| span.name == "GET sobjects" && span.kind == 3),
+        "{get_children:#?}"
+    );
+
+    // A server error marks the span as an error; NOT_FOUND is the caller's problem, not ours.
+    let failed = server_span(&spans, "GetLead", "00f067aa0ba902b9");
+    assert_eq!(
+        failed.attribute("rpc.grpc.status_code").as_deref(),
+        Some("14")
+    );
+    assert_eq!(failed.status_code, 2, "UNAVAILABLE is a server error");
+    assert!(
+        children(&spans, failed).iter().any(|span| {
+            span.attribute("http.response.status_code").as_deref() == Some("503")
+                && span.status_code == 2
+        }),
+        "the 503 from the org is an error span"
+    );
+    let not_found = server_span(&spans, "GetLead", "00f067aa0ba902ba");
+    assert_eq!(
+        not_found.attribute("rpc.grpc.status_code").as_deref(),
+        Some("5")
+    );
+    assert_ne!(not_found.status_code, 2);
+
+    // Never a secret in any span.
+    let credentials = org.credentials();
+    for span in &spans {
+        let text = format!("{span:?}");
+        for secret in [
+            TRACE_KEY,
+            credentials.client_secret.as_str(),
+            credentials.password.as_str(),
+        ] {
+            assert!(!text.contains(secret), "a secret in {text}");
+        }
+        assert!(!text.to_lowercase().contains("bearer"), "a token in {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_trace_context_starts_a_trace_of_its_own() {
+    let Some(receiver) = OtlpReceiver::start() else {
+        return;
+    };
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let config = config_file(
+        &org,
+        &format!("[telemetry]\notlp_endpoint = \"{}\"\n", receiver.endpoint()),
+    );
+    let port = free_port();
+    let mut sfgate = start_binary(config.path(), port, &[]).await;
+    leads(port)
+        .find_leads(with_metadata(
+            FindLeadsRequest {
+                last_name: "Reed".into(),
+                ..Default::default()
+            },
+            "acme",
+            TRACE_KEY,
+        ))
+        .await
+        .expect("FindLeads");
+    assert!(terminate(&mut sfgate).await.success());
+    let spans = receiver.wait_for(Duration::from_secs(5), "the FindLeads span", |spans| {
+        spans
+            .iter()
+            .any(|span| span.name == "sfgate.v1.LeadService/FindLeads")
+    });
+    let find = server_span(&spans, "FindLeads", "");
+    assert_ne!(find.trace_id, CALLER_TRACE_ID);
+    assert_eq!(find.service, "sfgate", "the default service name");
+    assert!(
+        spans
+            .iter()
+            .any(|span| span.parent_span_id == find.span_id && span.name == "GET query")
+    );
+}
+
+/// The value of the sample with exactly these labels, if present.
+fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, series_labels) = series.split_once('{')?;
+        if series_name != name {
+            return None;
+        }
+        let found: HashMap<&str, &str> = series_labels
+            .trim_end_matches('}')
+            .split(',')
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                Some((key, value.trim_matches('"')))
+            })
+            .collect();
+        let matches = found.len() == labels.len()
+            && labels
+                .iter()
+                .all(|(key, value)| found.get(key) == Some(value));
+        matches.then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test]
+async fn the_admin_port_serves_metrics_health_and_readiness() {
+    const TENANT: &str = "metrics-tenant";
+    let mut app = spawn_app_with(|config| {
+        // A rate-limited copy of the sandbox tenant; `sandbox` itself stays unlimited.
+        let mut tenant = config.tenants["sandbox"].clone();
+        tenant.rate_limit = Some(sfgate::config::RateLimitConfig {
+            requests_per_second: 0.01,
+            burst: Some(4),
+        });
+        config.tenants.insert(TENANT.to_owned(), tenant);
+    })
+    .await;
+    let http = sfgate::salesforce::http_client();
+    let admin = format!("http://{}", app.admin_address);
+    let mut client = app.leads();
+    let lead_id = app
+        .sandbox
+        .find_records("Lead", "LastName", "Reed")
+        .into_iter()
+        .next()
+        .expect("seeded lead Reed")["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let get = |id: &str| {
+        with_metadata(
+            GetLeadRequest {
+                id: id.to_owned(),
+                ..Default::default()
+            },
+            TENANT,
+            API_KEY,
+        )
+    };
+
+    // 1: OK. 2: NOT_FOUND from the org. 3: a streamed query. 4: unauthenticated. Then the tenant's
+    // burst of 4 is spent (the unauthenticated call spent none of it): refused for its rate.
+    client.get_lead(get(&lead_id)).await.expect("GetLead");
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind: FaultKind::Error {
+            http_status: 404,
+            error_code: "NOT_FOUND".into(),
+            message: "The requested resource does not exist".into(),
+        },
+    });
+    let missing = client.get_lead(get(&lead_id)).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let mut stream = RecordServiceClient::new(app.channel.clone())
+        .query(with_metadata(
+            QueryRequest {
+                soql: "SELECT Id FROM Lead".into(),
+                ..Default::default()
+            },
+            TENANT,
+            API_KEY,
+        ))
+        .await
+        .expect("Query")
+        .into_inner();
+    while stream.message().await.expect("a page").is_some() {}
+    let unauthenticated = client
+        .get_lead(with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            TENANT,
+            "not-a-key",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unauthenticated.code(), Code::Unauthenticated);
+    client.get_lead(get(&lead_id)).await.expect("the 4th call");
+    let limited = client.get_lead(get(&lead_id)).await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+
+    let response = http.get(format!("{admin}/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let metrics = response.text().await.unwrap();
+    fn rpc<'a>(method: &'a str, code: &'a str, tenant: &'a str) -> [(&'a str, &'a str); 4] {
+        [
+            (
+                "service",
+                if method == "Query" {
+                    "sfgate.v1.RecordService"
+                } else {
+                    "sfgate.v1.LeadService"
+                },
+            ),
+            ("method", method),
+            ("code", code),
+            ("tenant", tenant),
+        ]
+    }
+    for (labels, expected) in [
+        (rpc("GetLead", "OK", TENANT), 2.0),
+        (rpc("GetLead", "NOT_FOUND", TENANT), 1.0),
+        (rpc("Query", "OK", TENANT), 1.0),
+        (rpc("GetLead", "RESOURCE_EXHAUSTED", TENANT), 1.0),
+    ] {
+        assert_eq!(
+            sample(&metrics, "sfgate_rpc_requests_total", &labels),
+            Some(expected),
+            "{labels:?} in\n{metrics}"
+        );
+        assert_eq!(
+            sample(&metrics, "sfgate_rpc_duration_seconds_count", &labels),
+            Some(expected),
+            "{labels:?} in\n{metrics}"
+        );
+    }
+    // A call refused before its tenant was known is counted without one.
+    assert!(
+        sample(
+            &metrics,
+            "sfgate_rpc_requests_total",
+            &rpc("GetLead", "UNAUTHENTICATED", "")
+        )
+        .is_some_and(|count| count >= 1.0),
+        "{metrics}"
+    );
+    let upstream = |status: &str, resource: &str| {
+        sample(
+            &metrics,
+            "sfgate_upstream_requests_total",
+            &[
+                ("tenant", TENANT),
+                ("method", "GET"),
+                ("resource", resource),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(upstream("200", "sobjects"), Some(2.0), "{metrics}");
+    assert_eq!(upstream("404", "sobjects"), Some(1.0), "{metrics}");
+    assert_eq!(upstream("200", "query"), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(
+            &metrics,
+            "sfgate_token_mints_total",
+            &[
+                ("tenant", TENANT),
+                ("grant", "password"),
+                ("outcome", "success")
+            ]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "sfgate_rate_limit_rejections_total",
+            &[("tenant", TENANT), ("reason", "rate")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    let usage = sample(
+        &metrics,
+        "sfgate_salesforce_api_usage",
+        &[("tenant", TENANT)],
+    )
+    .expect("the API usage gauge");
+    assert!(
+        usage >= 1.0 && usage <= app.sandbox.api_usage() as f64,
+        "{usage}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "sfgate_salesforce_api_limit",
+            &[("tenant", TENANT)]
+        )
+        .is_some_and(|limit| limit > usage)
+    );
+
+    let healthz = http.get(format!("{admin}/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status(), 200);
+    let readyz = http.get(format!("{admin}/readyz")).send().await.unwrap();
+    assert_eq!(readyz.status(), 200);
+
+    // Shutting down: a call still in flight, /readyz says 503 so that traffic goes elsewhere.
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind: FaultKind::Latency(Duration::from_secs(2)),
+    });
+    let in_flight = tokio::spawn({
+        let mut client = app.leads();
+        let request = app.request(GetLeadRequest {
+            id: lead_id.clone(),
+            ..Default::default()
+        });
+        async move { client.get_lead(request).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = app.shutdown_sender().send(());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let readyz = http.get(format!("{admin}/readyz")).send().await.unwrap();
+        if readyz.status() == 503 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {}",
+            readyz.status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let healthz = http.get(format!("{admin}/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status(), 200, "alive while draining");
+    in_flight
+        .await
+        .unwrap()
+        .expect("the call in flight finishes");
+    drop(app);
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
+    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let config = config_file(&org, "");
+    let port = free_port();
+    let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"]).await;
+    // A refused call is logged; the tenant's first call logs the token it minted.
+    let refused = leads(port)
+        .find_leads(with_metadata(
+            FindLeadsRequest {
+                last_name: "Reed".into(),
+                ..Default::default()
+            },
+            "acme",
+            "wrong-key",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    leads(port)
+        .find_leads(with_metadata(
+            FindLeadsRequest {
+                last_name: "Reed".into(),
+                ..Default::default()
+            },
+            "acme",
+            TRACE_KEY,
+        ))
+        .await
+        .expect("FindLeads");
+    assert!(terminate(&mut sfgate).await.success());
+    let stderr = sfgate.0.stderr.take().unwrap();
+    let lines: Vec<serde_json::Value> = BufReader::new(stderr)
+        .lines()
+        .map(|line| {
+            let line = line.unwrap();
+            assert!(
+                !line.contains(TRACE_KEY) && !line.contains("wrong-key"),
+                "{line}"
+            );
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
+        })
+        .collect();
+    let message =
+        |line: &serde_json::Value| line["fields"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(lines.iter().any(|line| message(line) == "sfgate serving"));
+    assert!(
+        lines.iter().any(
+            |line| message(line) == "call refused" && line["span"]["rpc.method"] == "FindLeads"
+        ),
+        "{lines:#?}"
+    );
+    let minted = lines
+        .iter()
+        .find(|line| message(line) == "minted salesforce access token")
+        .expect("the mint is logged");
+    let spans = minted["spans"].as_array().expect("the enclosing spans");
+    assert!(
+        spans
+            .iter()
+            .any(|span| span["tenant"] == "acme" && span["caller"] == "workflow-engine"),
+        "{minted:#}"
+    );
+}
