@@ -14,11 +14,12 @@ use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::ratelimit::{Rate, RateLimits, TenantLimits};
 use sfgate::tenancy::ApiKeyHash;
+use support::{TENANTS, free_port, memory, percentile, start_process};
 
-const TENANTS: usize = 10_000;
+mod support;
 
 fn main() {
-    let full = std::env::args().any(|argument| argument == "--bench");
+    let full = support::full_run();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,47 +74,13 @@ async fn limiter_cost(full: bool) {
     }
 }
 
-/// Latency percentiles of a sorted sample.
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
-}
-
-/// Starts an `sfgate` process with `args` and waits until it logs `ready`.
-fn start_process(args: &[&str], env: &[(&str, &str)], ready: &str) -> std::process::Child {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    while let Some(Ok(line)) = lines.next() {
-        if line.contains(ready) {
-            break;
-        }
-    }
-    // Keep draining the log so the process never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The sandbox org and the gateway run as their own processes, as in production; this process
 /// only makes the calls.
 async fn isolation(full: bool) {
     let seconds = if full { 10.0 } else { 1.0 };
     let org_port = free_port();
     let org_listen = format!("127.0.0.1:{org_port}");
-    let mut org = start_process(
+    let org = start_process(
         &["sandbox", "--listen", &org_listen],
         &[
             ("SFGATE_SANDBOX_CLIENT_ID", "bench-client"),
@@ -135,7 +102,7 @@ async fn isolation(full: bool) {
     let config_file =
         std::env::temp_dir().join(format!("sfgate-bench-isolation-{gateway_port}.toml"));
     std::fs::write(&config_file, config).unwrap();
-    let mut gateway = start_process(
+    let gateway = start_process(
         &["--config", config_file.to_str().unwrap()],
         &[],
         "sfgate serving",
@@ -241,57 +208,7 @@ async fn isolation(full: bool) {
         "isolation, B's p99 beside A / alone: {:.2}x",
         beside_noise.1.as_secs_f64() / alone.1.as_secs_f64()
     );
-    let _ = gateway.kill();
-    let _ = gateway.wait();
-    let _ = org.kill();
-    let _ = org.wait();
+    drop(gateway);
+    drop(org);
     let _ = std::fs::remove_file(config_file);
-}
-
-fn memory(full: bool) {
-    let many = if full { TENANTS } else { 100 };
-    for tenants in [1, many] {
-        let mut text = String::from("listen = \"127.0.0.1:0\"\nreload_poll_seconds = 0\n");
-        let hash = ApiKeyHash::of_key("bench-key").to_hex();
-        for index in 0..tenants {
-            text.push_str(&format!(
-                "[tenants.t{index}]\nlogin_url = \"https://t{index}.my.salesforce.com\"\ngrant = \"client_credentials\"\ncredentials_provider = \"file\"\ncredentials_path = \"shared\"\nrate_limit = {{ requests_per_second = 50, burst = 100 }}\nmax_concurrent_calls = 20\napi_keys = [{{ caller = \"c{index}\", sha256 = \"{hash}\" }}]\n"
-            ));
-        }
-        text.push_str(
-            "[credentials.file.shared]\nclient_id = \"id\"\nclient_secret = \"secret\"\n",
-        );
-        let file = std::env::temp_dir().join(format!("sfgate-bench-{tenants}.toml"));
-        std::fs::write(&file, text).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
-            .arg("--config")
-            .arg(&file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Serving once it logs so; then its resident memory settles.
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-        let started = Instant::now();
-        while let Some(Ok(line)) = lines.next() {
-            if line.contains("sfgate serving") {
-                break;
-            }
-        }
-        let ready_after = started.elapsed();
-        std::thread::sleep(Duration::from_millis(300));
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-        let rss = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .unwrap_or("VmRSS: ?")
-            .trim()
-            .to_owned();
-        println!("memory, {tenants} tenants configured: {rss} (serving after {ready_after:?})");
-        let _ = child.kill();
-        let _ = child.wait();
-        let _ = std::fs::remove_file(file);
-    }
 }

@@ -49,6 +49,10 @@ enum Command {
         /// HTTP listen address.
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
+        /// The org's daily API request allowance (`Sforce-Limit-Info`); past it calls answer
+        /// REQUEST_LIMIT_EXCEEDED.
+        #[arg(long, default_value_t = 15_000)]
+        daily_api_limit: u64,
     },
     /// Print the SHA-256 of an API key, for `api_keys` in the configuration.
     HashKey {
@@ -63,9 +67,12 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve, cli.log_format).await,
         Some(Command::Serve(args)) => serve(args, cli.log_format).await,
-        Some(Command::Sandbox { listen }) => {
+        Some(Command::Sandbox {
+            listen,
+            daily_api_limit,
+        }) => {
             let telemetry = telemetry::init(cli.log_format, &TelemetrySettings::default())?;
-            let result = run_sandbox(listen).await;
+            let result = run_sandbox(listen, daily_api_limit).await;
             telemetry.shutdown().await;
             result
         }
@@ -93,7 +100,11 @@ async fn serve_until_signal(args: ServeArgs, file_config: Option<Config>) -> any
     let (mut config, sandbox, demo_key) = match file_config {
         Some(config) => (config, None, None),
         None => {
-            let sandbox = start_sandbox("127.0.0.1:0".parse()?).await?;
+            let sandbox = start_sandbox(SandboxConfig {
+                listen: "127.0.0.1:0".parse()?,
+                ..SandboxConfig::default()
+            })
+            .await?;
             let demo_key = std::env::var("SFGATE_DEMO_API_KEY")
                 .ok()
                 .filter(|key| !key.is_empty())
@@ -152,25 +163,29 @@ async fn serve_until_signal(args: ServeArgs, file_config: Option<Config>) -> any
     Ok(())
 }
 
-async fn start_sandbox(listen: SocketAddr) -> anyhow::Result<SandboxHandle> {
+async fn start_sandbox(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
     let config = SandboxConfig {
-        listen,
         client_id: std::env::var("SFGATE_SANDBOX_CLIENT_ID")
             .ok()
             .filter(|value| !value.is_empty()),
         client_secret: std::env::var("SFGATE_SANDBOX_CLIENT_SECRET")
             .ok()
             .filter(|value| !value.is_empty()),
-        ..SandboxConfig::default()
+        ..config
     };
     sandbox::start(config)
         .await
         .context("starting the sandbox org")
 }
 
-async fn run_sandbox(listen: SocketAddr) -> anyhow::Result<()> {
+async fn run_sandbox(listen: SocketAddr, daily_api_limit: u64) -> anyhow::Result<()> {
     let jwt_enabled = std::env::var_os("SFGATE_SANDBOX_JWT_CERTIFICATE").is_some();
-    let sandbox = start_sandbox(listen).await?;
+    let sandbox = start_sandbox(SandboxConfig {
+        listen,
+        daily_api_limit,
+        ..SandboxConfig::default()
+    })
+    .await?;
     let credentials = sandbox.credentials();
     println!("sandbox org listening on {}", sandbox.base_url());
     println!("org id: {}", sandbox.org_id());

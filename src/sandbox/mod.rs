@@ -125,7 +125,7 @@ pub struct SandboxCredentials {
 }
 
 /// One HTTP request the sandbox received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordedRequest {
     /// HTTP method, e.g. `GET`.
     pub method: String,
@@ -575,7 +575,8 @@ async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> 
     }
 }
 
-/// `POST|DELETE /_sandbox/faults`, `DELETE /_sandbox/sessions`.
+/// `POST|DELETE /_sandbox/faults`, `DELETE /_sandbox/sessions`, `GET|DELETE /_sandbox/requests`
+/// (the recorded requests as a JSON array, secrets redacted).
 fn control(org: &Org, parts: &Parts, body: &str) -> Response {
     let path = parts.uri.path().trim_end_matches('/');
     let method = parts.method.as_str();
@@ -592,6 +593,15 @@ fn control(org: &Org, parts: &Parts, body: &str) -> Response {
         },
         ("DELETE", "/_sandbox/faults") => {
             org.faults.lock().clear();
+            http_json(StatusCode::NO_CONTENT, "", &[])
+        }
+        ("GET", "/_sandbox/requests") => {
+            let requests: Vec<RecordedRequest> = org.requests.lock().iter().cloned().collect();
+            let body = serde_json::to_string(&requests).unwrap_or_else(|_| "[]".into());
+            http_json(StatusCode::OK, &body, &[])
+        }
+        ("DELETE", "/_sandbox/requests") => {
+            org.requests.lock().clear();
             http_json(StatusCode::NO_CONTENT, "", &[])
         }
         ("DELETE", "/_sandbox/sessions") => {

@@ -1,0 +1,113 @@
+//! What the benchmarks share: processes of the real binary, free ports, percentiles, and the
+//! memory of a gateway with many tenants configured.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use sfgate::tenancy::ApiKeyHash;
+
+/// The tenant count of the memory measure.
+pub(crate) const TENANTS: usize = 10_000;
+
+/// Whether `cargo bench` runs this (`--bench`), rather than `cargo test`'s brief smoke run.
+pub(crate) fn full_run() -> bool {
+    std::env::args().any(|argument| argument == "--bench")
+}
+
+/// A latency percentile of a sorted sample.
+pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
+}
+
+/// A port free at the time of asking.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped.
+pub(crate) struct Process(pub(crate) std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// The process's resident memory as `/proc` reports it, e.g. `92312 kB`.
+    pub(crate) fn resident_memory(&self) -> String {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .unwrap_or("?")
+            .trim()
+            .to_owned()
+    }
+}
+
+/// Starts an `sfgate` process with `args` and waits until it logs `ready`.
+pub(crate) fn start_process(args: &[&str], env: &[(&str, &str)], ready: &str) -> Process {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains(ready) {
+            break;
+        }
+    }
+    // Keep draining the log so the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Process(child)
+}
+
+/// The resident memory of an `sfgate` process with 1 and with 10,000 tenants configured (100 in
+/// the smoke run), each with a rate limit, a concurrency cap, an API key and file credentials.
+pub(crate) fn memory(full: bool) {
+    let many = if full { TENANTS } else { 100 };
+    for tenants in [1, many] {
+        let mut text = String::from("listen = \"127.0.0.1:0\"\nreload_poll_seconds = 0\n");
+        let hash = ApiKeyHash::of_key("bench-key").to_hex();
+        for index in 0..tenants {
+            text.push_str(&format!(
+                "[tenants.t{index}]\nlogin_url = \"https://t{index}.my.salesforce.com\"\ngrant = \"client_credentials\"\ncredentials_provider = \"file\"\ncredentials_path = \"shared\"\nrate_limit = {{ requests_per_second = 50, burst = 100 }}\nmax_concurrent_calls = 20\napi_keys = [{{ caller = \"c{index}\", sha256 = \"{hash}\" }}]\n"
+            ));
+        }
+        text.push_str(
+            "[credentials.file.shared]\nclient_id = \"id\"\nclient_secret = \"secret\"\n",
+        );
+        let file = std::env::temp_dir().join(format!(
+            "sfgate-bench-{tenants}-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&file, text).unwrap();
+        let started = Instant::now();
+        let gateway = start_process(
+            &["--config", file.to_str().unwrap()],
+            &[],
+            "sfgate serving",
+        );
+        let ready_after = started.elapsed();
+        // Serving once it logs so; then its resident memory settles.
+        std::thread::sleep(Duration::from_millis(300));
+        println!(
+            "memory, {tenants} tenants configured: {} (serving after {ready_after:?})",
+            gateway.resident_memory()
+        );
+        drop(gateway);
+        let _ = std::fs::remove_file(file);
+    }
+}
