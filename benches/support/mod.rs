@@ -95,11 +95,7 @@ pub(crate) fn memory(full: bool) {
         ));
         std::fs::write(&file, text).unwrap();
         let started = Instant::now();
-        let gateway = start_process(
-            &["--config", file.to_str().unwrap()],
-            &[],
-            "sfgate serving",
-        );
+        let gateway = start_process(&["--config", file.to_str().unwrap()], &[], "sfgate serving");
         let ready_after = started.elapsed();
         // Serving once it logs so; then its resident memory settles.
         std::thread::sleep(Duration::from_millis(300));
