@@ -312,7 +312,7 @@ impl IdempotencyStore {
     fn sweep_now_and_then(&self, entries: &mut HashMap<(TenantId, String), Entry>) {
         let mut inserted = self.inserted.lock();
         *inserted += 1;
-        if *inserted % SWEEP_EVERY == 0 {
+        if (*inserted).is_multiple_of(SWEEP_EVERY) {
             entries.retain(|_, entry| {
                 entry.at.elapsed() < KEEP_RESULTS_FOR || matches!(entry.state, State::Running)
             });

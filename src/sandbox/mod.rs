@@ -635,10 +635,10 @@ pub(crate) fn respond(
     });
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    if !body.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(content_type) {
-            h.insert(http::header::CONTENT_TYPE, v);
-        }
+    if !body.is_empty()
+        && let Ok(v) = HeaderValue::from_str(content_type)
+    {
+        h.insert(http::header::CONTENT_TYPE, v);
     }
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (

@@ -245,10 +245,11 @@ fn classify_number(text: &str, pos: usize) -> Result<Tok, QueryError> {
     if values::parse_date(text).is_some() {
         return Ok(Tok::Date(text.into()));
     }
-    if text.len() > 10 && text.contains('T') {
-        if let Some(dt) = values::normalize_datetime(text) {
-            return Ok(Tok::DateTime(dt));
-        }
+    if text.len() > 10
+        && text.contains('T')
+        && let Some(dt) = values::normalize_datetime(text)
+    {
+        return Ok(Tok::DateTime(dt));
     }
     Err(QueryError::malformed(
         format!("unexpected token: '{text}'"),
@@ -395,10 +396,10 @@ const MAX_NESTING: usize = 64;
 
 /// One term stays itself; several become `make(terms)`.
 fn flatten(mut terms: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
-    if terms.len() == 1 {
-        if let Some(only) = terms.pop() {
-            return only;
-        }
+    if terms.len() == 1
+        && let Some(only) = terms.pop()
+    {
+        return only;
     }
     make(terms)
 }
@@ -501,11 +502,11 @@ impl Parser<'_> {
             )
         })?;
         self.object = Some(object);
-        if let Tok::Ident(a) = &self.peek().tok {
-            if !CLAUSE_KEYWORDS.iter().any(|k| a.eq_ignore_ascii_case(k)) {
-                self.alias = Some(a.clone());
-                self.i += 1;
-            }
+        if let Tok::Ident(a) = &self.peek().tok
+            && !CLAUSE_KEYWORDS.iter().any(|k| a.eq_ignore_ascii_case(k))
+        {
+            self.alias = Some(a.clone());
+            self.i += 1;
         }
         let select = self.resolve_select(object, raw_select)?;
         let filter = if self.eat_kw("WHERE") {
