@@ -16,7 +16,8 @@
 # helm/sfgate/ci/*-values.yaml, `helm lint --strict`, `helm template`, yamllint of the manifests
 # (helm/yamllint.yaml), their validation against the Kubernetes API of the oldest and newest versions
 # the chart supports, and .ci/helm-check.py (the ConfigMap's sfgate.toml is valid TOML with the keys
-# sfgate needs; pod hardening, probes, grace period, Secret wiring). Then values that must be refused
+# sfgate needs; pod hardening, probes, grace period, Secret wiring) and `sfgate check-config` on it
+# (the binary from SFGATE_BINARY, default target/debug/sfgate). Then values that must be refused
 # (wrong types, unknown keys, unknown enum values, inconsistent settings) are checked to be refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,16 @@ for module in helm_python yaml; do
     fi
 done
 helm() { python3 .ci/helm.py "$@"; }
+
+# The binary that checks the rendered sfgate.toml (`sfgate check-config`); built by the tests.
+sfgate=${SFGATE_BINARY:-target/debug/sfgate}
+if [ ! -x "$sfgate" ]; then
+    if [ "${SFGATE_TEST_REQUIRE_SERVERS:-}" = 1 ]; then
+        echo "helm-lint: $sfgate not built: the rendered configurations cannot be checked (cargo build)" >&2
+        exit 1
+    fi
+    echo "!!! helm-lint: $sfgate not built: skipping sfgate check-config of the rendered configurations !!!" >&2
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -82,9 +93,18 @@ for case in "${cases[@]}"; do
     for kube in 1.25.0 1.37.0; do
         kubernetes-validate --strict --quiet --no-warn -k "$kube" "$work/$case.yaml"
     done
-    config_out=()
-    [ "$case" = default ] && [ -n "$write_config" ] && config_out=(--write-config "$write_config")
-    python3 .ci/helm-check.py "$case" "$work/$case.yaml" "${config_out[@]}"
+    python3 .ci/helm-check.py "$case" "$work/$case.yaml" --write-config "$work/$case.toml"
+    [ "$case" = default ] && [ -n "$write_config" ] && cp "$work/$case.toml" "$write_config"
+    # sfgate's own loader must accept what the chart renders.
+    if [ -x "$sfgate" ]; then
+        env=()
+        if grep -q '^\[shared_limits\]' "$work/$case.toml" && ! grep -q '^redis_url' "$work/$case.toml"; then
+            env+=(SFGATE__SHARED_LIMITS__REDIS_URL=redis://redis-from-secret:6379)
+        fi
+        # Token auth reads VAULT_TOKEN, which the Deployment takes from a Secret.
+        grep -q '^method = "token"' "$work/$case.toml" && env+=(VAULT_TOKEN=token-from-secret)
+        env "${env[@]}" "$sfgate" check-config --config "$work/$case.toml"
+    fi
 done
 helm template sfgate "$chart" --notes -f "$chart/ci/options-values.yaml" >"$work/notes.txt"
 grep -q "expected_replicas = 3" "$work/notes.txt" || { echo "helm-lint: NOTES.txt" >&2; cat "$work/notes.txt" >&2; exit 1; }

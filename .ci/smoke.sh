@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the real binary: start `sfgate` with no configuration (embedded sandbox org) and
-# drive it with grpcurl as a newcomer would: list, describe, create a Lead, get it back.
+# drive it with grpcurl as a newcomer would: list, describe, create a Lead, get it back; then the
+# examples, and the admin port's health, readiness and metrics.
 set -euo pipefail
 
 binary=${1:-target/debug/sfgate}
@@ -10,11 +11,12 @@ if ! command -v "$grpcurl" >/dev/null 2>&1; then
     exit 1
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-address="127.0.0.1:${port}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+address="127.0.0.1:$(free_port)"
+admin="127.0.0.1:$(free_port)"
 key="smoke-$(date +%s)-$RANDOM"
 log=$(mktemp)
-SFGATE_DEMO_API_KEY="$key" "$binary" --listen "$address" >"$log" 2>&1 &
+SFGATE_DEMO_API_KEY="$key" "$binary" --listen "$address" --admin-listen "$admin" >"$log" 2>&1 &
 pid=$!
 cleanup() {
     kill "$pid" 2>/dev/null || true
@@ -69,6 +71,16 @@ python3 examples/python/contact_center.py --address "$address" --api-key "$key" 
     || fail "examples/python/contact_center.py failed"
 SFGATE_ADDRESS="$address" SFGATE_API_KEY="$key" node examples/node/action_flow.js >/dev/null \
     || fail "examples/node/action_flow.js failed"
+
+# The admin port: health, readiness, and the calls above counted in the Prometheus metrics.
+curl -fsS "http://${admin}/healthz" >/dev/null || fail "/healthz"
+curl -fsS "http://${admin}/readyz" >/dev/null || fail "/readyz"
+grep -q "metrics and health: http://${admin}/metrics" "$log" || fail "the admin address was not printed"
+metrics=$(curl -fsS "http://${admin}/metrics") || fail "/metrics"
+grep -Eq '^sfgate_rpc_requests_total\{service="sfgate.v1.LeadService",method="GetLead",code="OK",tenant="sandbox"\} [1-9]' <<<"$metrics" \
+    || fail "GetLead not counted in /metrics"
+grep -Eq '^sfgate_rpc_requests_total\{service="sfgate.v1.LeadService",method="GetLead",code="UNAUTHENTICATED",tenant=""\} [1-9]' <<<"$metrics" \
+    || fail "the refused call not counted in /metrics"
 
 kill -TERM "$pid"
 wait "$pid" || fail "sfgate did not exit cleanly on SIGTERM"

@@ -59,6 +59,13 @@ enum Command {
         #[arg(long, default_value_t = 15_000)]
         daily_api_limit: u64,
     },
+    /// Check a configuration file (with its `SFGATE__` overrides) without serving: exits 0 when
+    /// it loads and every tenant builds.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, env = "SFGATE_CONFIG")]
+        config: PathBuf,
+    },
     /// Print the SHA-256 of an API key, for `api_keys` in the configuration.
     HashKey {
         /// The key.
@@ -80,6 +87,16 @@ async fn main() -> anyhow::Result<()> {
             let result = run_sandbox(listen, daily_api_limit).await;
             telemetry.shutdown().await;
             result
+        }
+        Some(Command::CheckConfig { config }) => {
+            let loaded = Config::load(&config)?;
+            sfgate::server::check(&loaded)?;
+            println!(
+                "{}: configuration OK, {} tenant(s)",
+                config.display(),
+                loaded.tenants.len()
+            );
+            Ok(())
         }
         Some(Command::HashKey { key }) => {
             println!("{}", ApiKeyHash::of_key(&key).to_hex());

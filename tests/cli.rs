@@ -214,6 +214,43 @@ fn an_invalid_configuration_is_refused_with_the_reason() {
     assert!(stderr.contains("magic"), "{stderr}");
 }
 
+#[test]
+fn check_config_accepts_a_good_file_and_names_what_is_wrong_in_a_bad_one() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let tenant = "[tenants.acme]\nlogin_url = \"https://acme.my.salesforce.com\"\ngrant = \"client_credentials\"\ncredentials_path = \"sfgate/acme\"\n";
+    let vault = "[credentials.vault]\naddress = \"http://vault:8200\"\n[credentials.vault.auth]\nmethod = \"kubernetes\"\nrole = \"sfgate\"\n";
+    let check = |text: &str| {
+        std::fs::write(file.path(), text).unwrap();
+        Command::new(BINARY)
+            .arg("check-config")
+            .arg("--config")
+            .arg(file.path())
+            .output()
+            .unwrap()
+    };
+    let good = check(&format!(
+        "[admin]\nlisten = \"0.0.0.0:9464\"\n{tenant}{vault}"
+    ));
+    assert!(good.status.success(), "{good:?}");
+    assert!(
+        String::from_utf8(good.stdout)
+            .unwrap()
+            .contains("configuration OK, 1 tenant(s)")
+    );
+    // A Vault tenant without [credentials.vault].
+    let bad = check(tenant);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.contains("no [credentials.vault] section"),
+        "{stderr}"
+    );
+    let bad = check(&format!("[telemetry]\nsample_ratio = 2.0\n{tenant}{vault}"));
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(stderr.contains("telemetry.sample_ratio"), "{stderr}");
+}
+
 #[tokio::test]
 async fn sighup_reloads_and_a_bad_configuration_is_refused_with_a_log_line() {
     let org = sandbox::start(SandboxConfig::default()).await.unwrap();

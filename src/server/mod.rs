@@ -66,6 +66,12 @@ pub async fn run(
     run_reloading(config, None, listeners, shutdown).await
 }
 
+/// Builds everything a configuration describes (tenants, credential providers, limits) without
+/// serving or calling anything, to check it before a deployment.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    Tenants::build(config, http_client()).map(drop)
+}
+
 /// The bound sockets the gateway serves on.
 #[derive(Debug)]
 pub struct Listeners {
