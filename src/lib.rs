@@ -8,7 +8,8 @@
 //! `credentials` (where the tenant's secrets come from). Lower modules never import higher ones.
 //!
 //! Around them: `config` (typed, validated configuration), `error` (the one place errors become
-//! gRPC statuses), `server` (wires a configuration into a running server), `telemetry` (logs).
+//! gRPC statuses), `server` (wires a configuration into a running server, and the admin port),
+//! `telemetry` (logs, spans exported over OTLP, Prometheus metrics; its RPC layer is outermost).
 //! `sandbox` is an in-memory Salesforce org reached only over HTTP; it imports nothing of the
 //! gateway and serves the default `cargo run` and the tests.
 
