@@ -6,7 +6,10 @@
 CASE names the values the manifests were rendered with: default, or <case> of
 helm/sfgate/ci/<case>-values.yaml; default, options and secrets have checks of their own. The ConfigMap's sfgate.toml must be valid TOML with the keys sfgate's
 configuration loader needs; the Deployment must keep the pod hardening, the gRPC probes, the
-grace period above shutdown_grace_seconds and the Secret wiring. --write-config writes sfgate.toml.
+grace period above shutdown_grace_seconds and the Secret wiring; the admin port (/metrics names the
+tenants) must be on a ClusterIP Service of its own, whatever service.type is, which the ServiceMonitor
+selects alone. service-<type> cases are the default values with service.type <type> and the
+ServiceMonitor on. --write-config writes sfgate.toml.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("case", help="default, or the name of a helm/sfgate/ci/<case>-values.yaml")
     parser.add_argument("manifests", type=Path)
+    parser.add_argument("--namespace", default="sfgate", help="the namespace the manifests were rendered for")
     parser.add_argument("--write-config", type=Path, default=None)
     args = parser.parse_args()
 
@@ -115,9 +119,64 @@ def main() -> int:
           f"terminationGracePeriodSeconds {grace} must exceed shutdown_grace_seconds + preStop sleep")
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     check(re.fullmatch(r"[0-9a-f]{64}", annotations.get("checksum/config", "")) is not None, "checksum/config")
-    service = by_kind["Service"][0]
-    check({p["name"]: p.get("appProtocol") for p in service["spec"]["ports"]} == {"grpc": "grpc", "admin": "http"},
-          "Service ports")
+
+    # Services: the gRPC port on one Service (of service.type), the admin port on another that is
+    # ClusterIP whatever service.type is, since /metrics names every tenant and shows each org's API
+    # usage; the ServiceMonitor selects that Service alone.
+    admin_port = ports.get("admin")
+    services = {s["metadata"]["name"]: s for s in by_kind["Service"]}
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+
+    def targets(port: dict[str, Any], name: str, number: int | None) -> bool:
+        target = port.get("targetPort", port["port"])
+        return port.get("name") == name or target in (name, number)
+
+    def serving(name: str, number: int | None) -> list[str]:
+        return sorted(n for n, s in services.items() if any(targets(p, name, number) for p in s["spec"]["ports"]))
+
+    admin_services = serving("admin", admin_port)
+    grpc_services = serving("grpc", grpc_port)
+    for name in admin_services:
+        spec = services[name]["spec"]
+        check(spec.get("type", "ClusterIP") == "ClusterIP", f"Service {name} exposes the admin port as {spec.get('type')}")
+        for field in ("externalIPs", "externalName", "loadBalancerIP", "loadBalancerSourceRanges"):
+            check(field not in spec, f"Service {name} exposes the admin port with {field}")
+    check(len(admin_services) == 1 and admin_services != grpc_services,
+          f"one Service of its own for the admin port, not {admin_services} (gRPC: {grpc_services})")
+    check(len(grpc_services) == 1, f"one Service for the gRPC port, not {grpc_services}")
+    admin_service = services.get(admin_services[0]) if admin_services else None
+    grpc_service = services.get(grpc_services[0]) if grpc_services else None
+    if grpc_service is not None:
+        check({p["name"]: p.get("appProtocol") for p in grpc_service["spec"]["ports"]} == {"grpc": "grpc"},
+              f"the gRPC Service carries the gRPC port alone: {grpc_service['spec']['ports']}")
+        check(grpc_service["metadata"]["name"] == deployment["metadata"]["name"], "the gRPC Service is <fullname>")
+    if admin_service is not None:
+        check({p["name"]: p.get("appProtocol") for p in admin_service["spec"]["ports"]} == {"admin": "http"},
+              f"the admin Service carries the admin port alone: {admin_service['spec']['ports']}")
+        name = admin_service["metadata"]["name"]
+        check(name == f"{deployment['metadata']['name'][:57].rstrip('-')}-admin" and len(name) <= 63,
+              f"the admin Service {name} is <fullname>-admin (the full name cut to 57 characters)")
+        check((admin_service["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "admin",
+              "the admin Service's component label")
+    for name, svc in services.items():
+        selector = svc["spec"]["selector"]
+        check(all(pod_labels.get(k) == v for k, v in selector.items()), f"Service {name} selects the pods")
+    for monitor in by_kind.get("ServiceMonitor", []):
+        selector = monitor["spec"]["selector"]
+        check(set(selector) == {"matchLabels"}, f"ServiceMonitor selector {selector}: matchLabels only")
+        match = selector.get("matchLabels", {})
+        selected = sorted(n for n, s in services.items()
+                          if all(s["metadata"].get("labels", {}).get(k) == v for k, v in match.items()))
+        check(selected == admin_services, f"the ServiceMonitor must select the admin Service alone, not {selected}")
+        check(monitor["spec"]["namespaceSelector"] == {"matchNames": [args.namespace]},
+              f"ServiceMonitor namespaceSelector {monitor['spec']['namespaceSelector']}")
+        for endpoint in monitor["spec"]["endpoints"]:
+            check(endpoint["port"] == "admin" and endpoint["path"] == "/metrics",
+                  f"ServiceMonitor scrapes admin /metrics: {endpoint}")
+    policies = by_kind.get("NetworkPolicy", [])
+    for policy in policies:
+        rules = {tuple(p["port"] for p in rule["ports"]): rule for rule in policy["spec"]["ingress"]}
+        check(set(rules) == {("grpc",), ("admin",)}, f"NetworkPolicy: one ingress rule a port, not {list(rules)}")
 
     shared = config.get("shared_limits")
     if args.case == "default":
@@ -143,9 +202,15 @@ def main() -> int:
         check("httpGet" in container["readinessProbe"], "probeType http")
         for kind in ("ServiceMonitor", "NetworkPolicy", "PodDisruptionBudget"):
             check(kind in by_kind, f"{kind} rendered")
-        if "ServiceMonitor" in by_kind:
-            endpoint = by_kind["ServiceMonitor"][0]["spec"]["endpoints"][0]
-            check(endpoint["port"] == "admin" and endpoint["path"] == "/metrics", "ServiceMonitor scrapes admin /metrics")
+        check(dig(grpc_service, "spec.type") == "LoadBalancer" and dig(admin_service, "spec.type") == "ClusterIP",
+              "service.type LoadBalancer: the gRPC Service only")
+        check(dig(grpc_service, "metadata.annotations") == {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+              and dig(admin_service, "metadata.annotations") == {"prometheus.io/scrape": "true"},
+              "service.annotations on the gRPC Service, service.adminAnnotations on the admin Service")
+        if policies:
+            admin_rule = next((r for r in policies[0]["spec"]["ingress"] if r["ports"][0]["port"] == "admin"), {})
+            check(dig(admin_rule, "from") == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                  "networkPolicy.adminFrom")
         check("acme" not in tenants and {"globex", "initech-sandbox"} <= set(tenants), "acme: null drops the example")
     elif args.case == "secrets":
         check(shared is not None and "redis_url" not in shared, "redis_url comes from the environment")
@@ -155,6 +220,11 @@ def main() -> int:
         check(dig(config, "credentials.vault.auth") == {"method": "token"}, "token auth")
         check(pod["serviceAccountName"] == "sfgate-workload" and "ServiceAccount" not in by_kind, "existing service account")
         check(grace == 120, "explicit terminationGracePeriodSeconds")
+    elif args.case.startswith("service-"):
+        # Rendered by .ci/helm-lint.sh with service.type <type> and the ServiceMonitor on.
+        expected = args.case.removeprefix("service-")
+        check(dig(grpc_service, "spec.type") == expected, f"the gRPC Service is a {expected}")
+        check("ServiceMonitor" in by_kind, "ServiceMonitor rendered")
 
     for failure in failures:
         print(f"{args.case}: {failure}", file=sys.stderr)

@@ -16,8 +16,10 @@
 # helm/sfgate/ci/*-values.yaml, `helm lint --strict`, `helm template`, yamllint of the manifests
 # (helm/yamllint.yaml), their validation against the Kubernetes API of the oldest and newest versions
 # the chart supports, and .ci/helm-check.py (the ConfigMap's sfgate.toml is valid TOML with the keys
-# sfgate needs; pod hardening, probes, grace period, Secret wiring) and `sfgate check-config` on it
-# (the binary from SFGATE_BINARY, default target/debug/sfgate). Then values that must be refused
+# sfgate needs; pod hardening, probes, grace period, Secret wiring; the admin port on a ClusterIP
+# Service of its own, which the ServiceMonitor selects alone) and `sfgate check-config` on it
+# (the binary from SFGATE_BINARY, default target/debug/sfgate); the Service and ServiceMonitor checks
+# again with service.type NodePort and LoadBalancer. Then values that must be refused
 # (wrong types, unknown keys, unknown enum values, inconsistent settings) are checked to be refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +107,15 @@ for case in "${cases[@]}"; do
         grep -q '^method = "token"' "$work/$case.toml" && env+=(VAULT_TOKEN=token-from-secret)
         env "${env[@]}" "$sfgate" check-config --config "$work/$case.toml"
     fi
+done
+# The admin port (/metrics names every tenant) stays on its ClusterIP Service whatever service.type
+# is, and the ServiceMonitor scrapes that Service alone (options-values.yaml has a LoadBalancer too).
+for type in NodePort LoadBalancer; do
+    echo "::: chart: default values with service.type $type"
+    helm template sfgate "$chart" --namespace sfgate --set-json "service={\"type\":\"$type\"}" \
+        --set-json 'serviceMonitor={"enabled":true}' >"$work/service-$type.yaml"
+    kubernetes-validate --strict --quiet --no-warn -k 1.37.0 "$work/service-$type.yaml"
+    python3 .ci/helm-check.py "service-$type" "$work/service-$type.yaml"
 done
 helm template sfgate "$chart" --notes -f "$chart/ci/options-values.yaml" >"$work/notes.txt"
 grep -q "expected_replicas = 3" "$work/notes.txt" || { echo "helm-lint: NOTES.txt" >&2; cat "$work/notes.txt" >&2; exit 1; }

@@ -78,7 +78,8 @@ enum Target {
     Direct {
         http: reqwest::Client,
         url: String,
-        authorization: String,
+        /// The gateway's request headers (`Sforce-Query-Options` …) with this path's token.
+        headers: reqwest::header::HeaderMap,
     },
 }
 
@@ -108,22 +109,15 @@ impl Target {
                         .is_ok_and(|found| !found.into_inner().leads.is_empty()),
                 }
             }
-            Self::Direct {
-                http,
-                url,
-                authorization,
-            } => match http
-                .get(url)
-                .header("authorization", authorization)
-                .send()
-                .await
-            {
-                Ok(response) => {
-                    let ok = response.status().is_success();
-                    response.bytes().await.is_ok() && ok
+            Self::Direct { http, url, headers } => {
+                match http.get(url).headers(headers.clone()).send().await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        response.bytes().await.is_ok() && ok
+                    }
+                    Err(_) => false,
                 }
-                Err(_) => false,
-            },
+            }
         }
     }
 }
@@ -155,7 +149,7 @@ fn with_key<T>(message: T) -> tonic::Request<T> {
 async fn hot_path(durations: &Durations) {
     let org_port = free_port();
     let org_base = format!("http://127.0.0.1:{org_port}");
-    let _org = start_process(
+    let org = start_process(
         &[
             "sandbox",
             "--listen",
@@ -230,18 +224,19 @@ async fn hot_path(durations: &Durations) {
         .json()
         .await
         .unwrap();
-    let url_of = |path_part: &str| {
-        let request = sent
-            .iter()
+    let sent_request = |path_part: &str| {
+        sent.iter()
             .rev()
             .find(|request| request.method == "GET" && request.path.contains(path_part))
-            .unwrap_or_else(|| panic!("the gateway sent no GET {path_part}: {sent:#?}"));
-        match &request.query {
-            Some(query) => format!("{org_base}{}?{query}", request.path),
-            None => format!("{org_base}{}", request.path),
-        }
+            .unwrap_or_else(|| panic!("the gateway sent no GET {path_part}: {sent:#?}"))
+            .clone()
     };
-    let (get_url, find_url) = (url_of("/sobjects/Lead/"), url_of("/query"));
+    let url_of = |request: &sfgate::sandbox::RecordedRequest| match &request.query {
+        Some(query) => format!("{org_base}{}?{query}", request.path),
+        None => format!("{org_base}{}", request.path),
+    };
+    let (get_sent, find_sent) = (sent_request("/sobjects/Lead/"), sent_request("/query"));
+    let (get_url, find_url) = (url_of(&get_sent), url_of(&find_sent));
     let token: serde_json::Value = http
         .post(format!("{org_base}/services/oauth2/token"))
         .basic_auth("bench-client", Some("bench-secret"))
@@ -253,6 +248,20 @@ async fn hot_path(durations: &Durations) {
         .await
         .unwrap();
     let authorization = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    // The gateway's headers as the org received them, but for the connection's own and the token.
+    let headers_of = |request: &sfgate::sandbox::RecordedRequest| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &request.headers {
+            if !["authorization", "host", "content-length"].contains(&name.as_str()) {
+                headers.append(
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+        }
+        headers.insert("authorization", authorization.parse().unwrap());
+        headers
+    };
     println!(
         "direct GetLead request:   GET {}",
         get_url.trim_start_matches(&org_base)
@@ -260,6 +269,14 @@ async fn hot_path(durations: &Durations) {
     println!(
         "direct FindLeads request: GET {}",
         find_url.trim_start_matches(&org_base)
+    );
+    println!(
+        "  with the gateway's headers: {:?}",
+        find_sent
+            .headers
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
     );
     println!(
         "load generator: {CALLERS} callers for peak throughput; open loop at half the gateway's peak for latency"
@@ -277,15 +294,26 @@ async fn hot_path(durations: &Durations) {
                 Call::GetLead => get_url.clone(),
                 Call::FindLeads => find_url.clone(),
             },
-            authorization: authorization.clone(),
+            headers: headers_of(match call {
+                Call::GetLead => &get_sent,
+                Call::FindLeads => &find_sent,
+            }),
         };
-        let direct_peak = peak_throughput(&direct, &lead_id, durations).await;
-        let gateway_peak = peak_throughput(&through, &lead_id, durations).await;
+        let processes = [
+            ("load generator", std::process::id()),
+            ("sfgate", gateway.0.id()),
+            ("org", org.0.id()),
+        ];
+        let (direct_peak, direct_cpu) =
+            peak_throughput(&direct, &lead_id, durations, &processes).await;
+        let (gateway_peak, gateway_cpu) =
+            peak_throughput(&through, &lead_id, durations, &processes).await;
         println!("## {call:?}");
         println!(
             "peak throughput: direct {direct_peak:.0}/s, through sfgate {gateway_peak:.0}/s = {:.0}% of direct (target >= 70%)",
             gateway_peak / direct_peak * 100.0
         );
+        println!("CPU per call at peak, direct: {direct_cpu}; through sfgate: {gateway_cpu}");
         for (rate, label) in [
             (
                 gateway_peak / 2.0,
@@ -318,8 +346,33 @@ async fn hot_path(durations: &Durations) {
     let _ = std::fs::remove_file(config_file);
 }
 
-/// Calls per second with `CALLERS` callers calling back to back.
-async fn peak_throughput(target: &Target, lead_id: &str, durations: &Durations) -> f64 {
+/// CPU time a process has used (user + system), from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat, in clock ticks of 1/100 s on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Calls per second with `CALLERS` callers calling back to back, and the CPU each process spent
+/// per call meanwhile.
+async fn peak_throughput(
+    target: &Target,
+    lead_id: &str,
+    durations: &Durations,
+    processes: &[(&str, u32)],
+) -> (f64, String) {
     let run = |length: Duration| async move {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
@@ -347,10 +400,21 @@ async fn peak_throughput(target: &Target, lead_id: &str, durations: &Durations) 
             caller.await.unwrap();
         }
         assert_eq!(failed.load(Ordering::Relaxed), 0, "calls failed");
-        calls as f64 / elapsed.as_secs_f64()
+        (calls as f64 / elapsed.as_secs_f64(), calls.max(1))
     };
     run(durations.warm_up).await;
-    run(durations.peak).await
+    let cpu_before: Vec<Duration> = processes.iter().map(|(_, pid)| cpu_time(*pid)).collect();
+    let (rate, calls) = run(durations.peak).await;
+    let cpu = processes
+        .iter()
+        .zip(cpu_before)
+        .map(|((name, pid), before)| {
+            let per_call = (cpu_time(*pid) - before).as_secs_f64() * 1e6 / calls as f64;
+            format!("{name} {per_call:.0} µs")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (rate, cpu)
 }
 
 struct Latency {

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::auth::OAuthGrant;
 use crate::credentials::OrgCredentials;
+pub use crate::telemetry::TelemetrySettings;
 use crate::tenancy::ApiKeyHash;
 
 /// The API version used when a tenant names none.
@@ -56,39 +57,6 @@ pub struct Config {
 pub struct AdminSettings {
     /// Where it listens, e.g. `0.0.0.0:9464`.
     pub listen: SocketAddr,
-}
-
-/// OpenTelemetry trace export.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetrySettings {
-    /// An OTLP/gRPC collector, e.g. `http://otel-collector:4317`; no export when absent (unless
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
-    pub otlp_endpoint: Option<String>,
-    /// The `service.name` resource attribute.
-    #[serde(default = "default_service_name")]
-    pub service_name: String,
-    /// The share of new traces sampled, 0 to 1; a caller's sampling decision is always followed.
-    #[serde(default = "default_sample_ratio")]
-    pub sample_ratio: f64,
-}
-
-impl Default for TelemetrySettings {
-    fn default() -> Self {
-        Self {
-            otlp_endpoint: None,
-            service_name: default_service_name(),
-            sample_ratio: default_sample_ratio(),
-        }
-    }
-}
-
-fn default_service_name() -> String {
-    "sfgate".to_owned()
-}
-
-fn default_sample_ratio() -> f64 {
-    1.0
 }
 
 /// TLS for the gRPC port.

@@ -61,8 +61,14 @@ fn config_file(org: &SandboxHandle, extra: &str) -> tempfile::NamedTempFile {
 }
 
 /// Starts the binary and waits until its gRPC port answers.
-async fn start_binary(config: &std::path::Path, grpc_port: u16, args: &[&str]) -> Running {
+async fn start_binary(
+    config: &std::path::Path,
+    grpc_port: u16,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Running {
     let child = Command::new(BINARY)
+        .envs(envs.iter().copied())
         .arg("--config")
         .arg(config)
         .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
@@ -152,7 +158,7 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         ),
     );
     let port = free_port();
-    let mut sfgate = start_binary(config.path(), port, &[]).await;
+    let mut sfgate = start_binary(config.path(), port, &[], &[]).await;
     let mut client = leads(port);
 
     // A workflow engine's step: find the caller's lead, then read it, both in the engine's trace.
@@ -333,7 +339,7 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_without_trace_context_starts_a_trace_of_its_own() {
+async fn a_call_without_trace_context_starts_a_trace_of_its_own_whatever_the_log_level() {
     let Some(receiver) = OtlpReceiver::start() else {
         return;
     };
@@ -343,7 +349,8 @@ async fn a_call_without_trace_context_starts_a_trace_of_its_own() {
         &format!("[telemetry]\notlp_endpoint = \"{}\"\n", receiver.endpoint()),
     );
     let port = free_port();
-    let mut sfgate = start_binary(config.path(), port, &[]).await;
+    // What is traced does not depend on the log level.
+    let mut sfgate = start_binary(config.path(), port, &[], &[("RUST_LOG", "warn")]).await;
     leads(port)
         .find_leads(with_metadata(
             FindLeadsRequest {
@@ -362,13 +369,109 @@ async fn a_call_without_trace_context_starts_a_trace_of_its_own() {
             .any(|span| span.name == "sfgate.v1.LeadService/FindLeads")
     });
     let find = server_span(&spans, "FindLeads", "");
-    assert_ne!(find.trace_id, CALLER_TRACE_ID);
     assert_eq!(find.service, "sfgate", "the default service name");
     assert!(
         spans
             .iter()
             .any(|span| span.parent_span_id == find.span_id && span.name == "GET query")
     );
+}
+
+/// Waits until the org has received a request whose path contains `path`.
+async fn wait_until_the_org_received(app: &common::TestApp, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !app
+        .sandbox
+        .requests()
+        .iter()
+        .any(|request| request.path.contains(path))
+    {
+        assert!(Instant::now() < deadline, "the org never received {path}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn calls_that_end_before_their_answer_are_counted() {
+    const TENANT: &str = "cancelled-tenant";
+    let app = spawn_app_with(|config| {
+        let tenant = config.tenants["sandbox"].clone();
+        config.tenants.insert(TENANT.to_owned(), tenant);
+    })
+    .await;
+    let lead_id = app
+        .sandbox
+        .find_records("Lead", "LastName", "Reed")
+        .into_iter()
+        .next()
+        .expect("seeded lead Reed")["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let get = move || {
+        with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            TENANT,
+            API_KEY,
+        )
+    };
+    let slow_org = || Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind: FaultKind::Latency(Duration::from_secs(2)),
+    };
+    // Warm up: the tenant's token.
+    app.leads().get_lead(get()).await.expect("GetLead");
+    // The caller's deadline passes while the org is slow: DEADLINE_EXCEEDED.
+    app.sandbox.inject_fault(slow_org());
+    let mut request = get();
+    request.set_timeout(Duration::from_millis(400));
+    let late = app.leads().get_lead(request).await.unwrap_err();
+    assert_eq!(late.code(), Code::DeadlineExceeded);
+    // The caller gives up (no deadline sent): the gateway drops the call, counted as CANCELLED.
+    app.sandbox.inject_fault(slow_org());
+    app.sandbox.clear_requests();
+    let mut client = app.leads();
+    let abandoned = tokio::spawn(async move { client.get_lead(get()).await });
+    wait_until_the_org_received(&app, "/sobjects/Lead/").await;
+    abandoned.abort();
+
+    let http = sfgate::salesforce::http_client();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = http
+            .get(format!("http://{}/metrics", app.admin_address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let count = |code: &str| {
+            sample(
+                &metrics,
+                "sfgate_rpc_requests_total",
+                &[
+                    ("service", "sfgate.v1.LeadService"),
+                    ("method", "GetLead"),
+                    ("code", code),
+                    ("tenant", TENANT),
+                ],
+            )
+        };
+        if count("DEADLINE_EXCEEDED") == Some(1.0) && count("CANCELLED") == Some(1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "DEADLINE_EXCEEDED and CANCELLED not both counted once:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The value of the sample with exactly these labels, if present.
@@ -475,6 +578,20 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
     let limited = client.get_lead(get(&lead_id)).await.unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted);
 
+    // A tenant nobody configured is refused and never becomes a label.
+    let unknown_tenant = client
+        .get_lead(with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                ..Default::default()
+            },
+            "made-up-tenant",
+            API_KEY,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_tenant.code(), Code::PermissionDenied);
+
     let response = http.get(format!("{admin}/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(
@@ -516,7 +633,17 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
             "{labels:?} in\n{metrics}"
         );
     }
-    // A call refused before its tenant was known is counted without one.
+    // Calls refused before their tenant was known are counted without one.
+    assert!(!metrics.contains("made-up-tenant"));
+    assert!(
+        sample(
+            &metrics,
+            "sfgate_rpc_requests_total",
+            &rpc("GetLead", "PERMISSION_DENIED", "")
+        )
+        .is_some_and(|count| count >= 1.0),
+        "{metrics}"
+    );
     assert!(
         sample(
             &metrics,
@@ -594,6 +721,7 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
         times: 1,
         kind: FaultKind::Latency(Duration::from_secs(2)),
     });
+    app.sandbox.clear_requests();
     let in_flight = tokio::spawn({
         let mut client = app.leads();
         let request = app.request(GetLeadRequest {
@@ -602,7 +730,7 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
         });
         async move { client.get_lead(request).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_the_org_received(&app, "/sobjects/Lead/").await;
     let _ = app.shutdown_sender().send(());
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
@@ -631,7 +759,7 @@ async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
     let org = sandbox::start(SandboxConfig::default()).await.unwrap();
     let config = config_file(&org, "");
     let port = free_port();
-    let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"]).await;
+    let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"], &[]).await;
     // A refused call is logged; the tenant's first call logs the token it minted.
     let refused = leads(port)
         .find_leads(with_metadata(

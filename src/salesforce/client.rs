@@ -556,7 +556,7 @@ impl SalesforceClient {
             tenant,
             http.request.method = %method,
             server.address = url.host_str(),
-            url.path = url.path(),
+            url.path = %span_path(&url),
             salesforce.resource = resource,
             http.response.status_code = tracing::field::Empty,
             salesforce.request_id = tracing::field::Empty,
@@ -655,6 +655,30 @@ fn resource_of(url: &Url) -> &'static str {
     }
 }
 
+/// The URL path as spans show it, without caller data: the value of an upsert's external id
+/// (`…/sobjects/Lead/Email__c/{value}`) reads `{external_id}`. Query strings (SOQL, SOSL) are never
+/// shown.
+fn span_path(url: &Url) -> String {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    match segments.as_slice() {
+        [
+            "services",
+            "data",
+            version,
+            "sobjects",
+            object,
+            field,
+            _value,
+        ] => {
+            format!("/services/data/{version}/sobjects/{object}/{field}/{{external_id}}")
+        }
+        _ => url.path().to_owned(),
+    }
+}
+
 fn method_name(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -721,6 +745,29 @@ fn parse_returned_id(status: StatusCode, id: &str) -> Result<SalesforceId, Sales
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_paths_keep_record_ids_and_hide_external_id_values() {
+        let path = |url: &str| span_path(&Url::parse(url).unwrap());
+        assert_eq!(
+            path(
+                "https://x.my.salesforce.com/services/data/v66.0/sobjects/Lead/Email__c/jo%40example.com"
+            ),
+            "/services/data/v66.0/sobjects/Lead/Email__c/{external_id}"
+        );
+        assert_eq!(
+            path(
+                "https://x.my.salesforce.com/services/data/v66.0/sobjects/Lead/00Q5g00002I7NwMEAV"
+            ),
+            "/services/data/v66.0/sobjects/Lead/00Q5g00002I7NwMEAV"
+        );
+        assert_eq!(
+            path(
+                "https://x.my.salesforce.com/services/data/v66.0/query?q=SELECT+Id+FROM+Lead+WHERE+Email+%3D+%27jo%27"
+            ),
+            "/services/data/v66.0/query"
+        );
+    }
 
     #[test]
     fn reads_the_limit_info_header() {

@@ -264,6 +264,8 @@ struct RestartOnly {
     listen: SocketAddr,
     tls: Option<TlsSettings>,
     shared_limits: Option<crate::config::SharedLimitsSettings>,
+    admin: Option<crate::config::AdminSettings>,
+    telemetry: crate::config::TelemetrySettings,
 }
 
 impl RestartOnly {
@@ -272,6 +274,8 @@ impl RestartOnly {
             listen: config.listen,
             tls: config.tls.clone(),
             shared_limits: config.shared_limits.clone(),
+            admin: config.admin.clone(),
+            telemetry: config.telemetry.clone(),
         }
     }
 }
@@ -315,7 +319,7 @@ async fn watch_config(
             Ok(config) => {
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(
-                        "changes to listen, [tls] or [shared_limits] take effect only after a restart"
+                        "changes to listen, [tls], [shared_limits], [admin] or [telemetry] take effect only after a restart"
                     );
                 }
                 match tenants.reload(&config) {

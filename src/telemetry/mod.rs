@@ -18,11 +18,10 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
-
-use crate::config::TelemetrySettings;
 
 /// The log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +30,39 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line.
     Json,
+}
+
+/// OpenTelemetry trace export (`[telemetry]` in the configuration).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An OTLP/gRPC collector, e.g. `http://otel-collector:4317`; no export when absent (unless
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// The share of new traces sampled, 0 to 1; a caller's sampling decision is always followed.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+            sample_ratio: default_sample_ratio(),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    "sfgate".to_owned()
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
 }
 
 static EXPORTING: AtomicBool = AtomicBool::new(false);
@@ -73,9 +105,10 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
         .with_target(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    // The log filter applies to the logs only: what is traced does not depend on RUST_LOG.
     let fmt = match format {
-        LogFormat::Text => fmt.boxed(),
-        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
     };
     let endpoint = settings.otlp_endpoint.clone().or_else(|| {
         std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -89,12 +122,15 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
     let otel = tracer_provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("sfgate"))
-            // Only spans go out: log events stay in the logs.
             .with_location(false)
             .with_threads(false)
+            // Only the gateway's own spans go out (not the exporter's own HTTP/2 client's), and
+            // no log events: they stay in the logs.
+            .with_filter(filter_fn(|metadata| {
+                metadata.is_span() && metadata.target().starts_with("sfgate")
+            }))
     });
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
         .with(otel)
         .try_init();

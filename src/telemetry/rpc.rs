@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -21,12 +21,16 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::metrics::{RpcLabels, metrics};
 
-/// The tenant and caller a call was authenticated as. The authentication layer records them on
-/// the call's span and puts this in the response's extensions, for the metrics' `tenant` label.
-#[derive(Clone, Debug)]
-pub struct AuthenticatedCall {
-    /// The tenant.
-    pub tenant: Arc<str>,
+/// Where the authentication layer leaves the tenant a call was authenticated for, for the
+/// metrics' `tenant` label; this layer puts it in the request's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct AuthenticatedTenant(Arc<OnceLock<Arc<str>>>);
+
+impl AuthenticatedTenant {
+    /// Records the tenant (once).
+    pub fn set(&self, tenant: Arc<str>) {
+        let _ = self.0.set(tenant);
+    }
 }
 
 /// Adds the span and the metrics to every call of the gateway's own API.
@@ -89,7 +93,7 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let path = request.uri().path();
@@ -106,7 +110,7 @@ where
             .unwrap_or((path_service(path), "unknown"));
         let span = tracing::info_span!(
             "grpc.request",
-            otel.name = %path.trim_start_matches('/'),
+            otel.name = %format_args!("{service}/{method}"),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             rpc.system = "grpc",
@@ -121,22 +125,21 @@ where
             // Fails only when no OpenTelemetry layer is installed, and then there is no trace.
             let _ = span.set_parent(parent);
         }
-        let started = Instant::now();
+        let tenant = AuthenticatedTenant::default();
+        request.extensions_mut().insert(tenant.clone());
+        // Finished when the status is known; dropped unfinished (the caller went away, or its
+        // deadline passed and tonic dropped the call), it counts as CANCELLED.
+        let mut call = CallRecord {
+            span: span.clone(),
+            started: Instant::now(),
+            service,
+            method,
+            tenant,
+            finished: false,
+        };
         let future = span.in_scope(|| ready.call(request));
-        let call_span = span.clone();
         async move {
             let response = future.await?;
-            let tenant = response
-                .extensions()
-                .get::<AuthenticatedCall>()
-                .map(|call| Arc::clone(&call.tenant));
-            let mut call = CallRecord {
-                span: call_span,
-                started,
-                service,
-                method,
-                tenant,
-            };
             let immediate = response.headers().get("grpc-status").map(code_of);
             Ok(response.map(|body| match immediate {
                 Some(code) => {
@@ -169,11 +172,23 @@ struct CallRecord {
     started: Instant,
     service: &'static str,
     method: &'static str,
-    tenant: Option<Arc<str>>,
+    tenant: AuthenticatedTenant,
+    finished: bool,
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(Code::Cancelled);
+        }
+    }
 }
 
 impl CallRecord {
     fn finish(&mut self, code: Code) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
         let elapsed = self.started.elapsed();
         self.span.record("rpc.grpc.status_code", code as i32);
         if is_server_error(code) {
@@ -184,7 +199,11 @@ impl CallRecord {
                 service: self.service,
                 method: self.method,
                 code: code_name(code),
-                tenant: self.tenant.as_deref().unwrap_or_default().to_owned(),
+                tenant: self
+                    .tenant
+                    .0
+                    .get()
+                    .map_or_else(String::new, |tenant| tenant.to_string()),
             },
             elapsed,
         );
@@ -260,14 +279,6 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         call: Option<CallRecord>,
-    }
-
-    impl<B> PinnedDrop for ObservedBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(mut call) = this.project().call.take() {
-                call.finish(Code::Cancelled);
-            }
-        }
     }
 }
 

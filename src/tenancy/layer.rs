@@ -9,7 +9,7 @@ use tower::{Layer, Service};
 
 use super::SharedRegistry;
 use crate::api::context::CallDeadline;
-use crate::telemetry::rpc::AuthenticatedCall;
+use crate::telemetry::rpc::AuthenticatedTenant;
 
 /// Path prefix of the gateway's own services; health and reflection need no key.
 const API_PATH_PREFIX: &str = "/sfgate.v1.";
@@ -89,19 +89,14 @@ where
         let span = tracing::Span::current();
         span.record("tenant", caller.tenant.as_str());
         span.record("caller", &*caller.name);
-        let authenticated = AuthenticatedCall {
-            tenant: caller.tenant.shared_name(),
-        };
+        if let Some(slot) = request.extensions().get::<AuthenticatedTenant>() {
+            slot.set(caller.tenant.shared_name());
+        }
         request.extensions_mut().insert(caller);
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        async move {
-            let mut response = ready.call(request).await?;
-            response.extensions_mut().insert(authenticated);
-            Ok(response)
-        }
-        .boxed()
+        async move { ready.call(request).await }.boxed()
     }
 }
 

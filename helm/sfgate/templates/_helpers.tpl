@@ -25,12 +25,32 @@ app.kubernetes.io/name: {{ include "sfgate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The labels of every object but the admin Service: component gateway. */}}
 {{- define "sfgate.labels" -}}
-helm.sh/chart: {{ include "sfgate.chart" . }}
-{{ include "sfgate.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "sfgate.imageTag" . | trunc 63 | quote }}
-app.kubernetes.io/component: gateway
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{ include "sfgate.componentLabels" (list . "gateway") }}
+{{- end }}
+
+{{/* The admin Service's: component admin, the label the ServiceMonitor selects it by. */}}
+{{- define "sfgate.adminLabels" -}}
+{{ include "sfgate.componentLabels" (list . "admin") }}
+{{- end }}
+
+{{/* (list $ "component") */}}
+{{- define "sfgate.componentLabels" -}}
+{{- $ := index . 0 -}}
+helm.sh/chart: {{ include "sfgate.chart" $ }}
+{{ include "sfgate.selectorLabels" $ }}
+app.kubernetes.io/version: {{ include "sfgate.imageTag" $ | trunc 63 | quote }}
+app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+{{- end }}
+
+{{/*
+The ClusterIP Service of the admin port: <fullname>-admin, the full name cut to keep it within 63
+characters, so that it never collides with the gRPC Service's name.
+*/}}
+{{- define "sfgate.adminServiceName" -}}
+{{- printf "%s-admin" (include "sfgate.fullname" . | trunc 57 | trimSuffix "-") }}
 {{- end }}
 
 {{- define "sfgate.serviceAccountName" -}}
