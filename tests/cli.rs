@@ -4,50 +4,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{BINARY, Running, free_port, terminate};
 use common::with_metadata;
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::sandbox::{self, SandboxConfig};
 use sfgate::tenancy::ApiKeyHash;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_sfgate");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn terminate(child: &mut Running) -> std::process::ExitStatus {
-    let pid = child.0.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "sfgate did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn the_sandbox_runs_alone_with_credentials_from_the_environment() {

@@ -29,13 +29,6 @@ fn fail_next(path_contains: &str, http_status: u16, error_code: &str, times: u32
     }
 }
 
-fn seeded_lead(app: &common::TestApp) -> String {
-    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn get_lead(app: &common::TestApp, id: &str) -> tonic::Status {
     app.leads()
         .get_lead(app.request(GetLeadRequest {
@@ -49,7 +42,7 @@ async fn get_lead(app: &common::TestApp, id: &str) -> tonic::Status {
 #[tokio::test]
 async fn not_found_and_entity_is_deleted_are_not_found() {
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.leads()
         .delete_lead(app.request(DeleteLeadRequest { id: id.clone() }))
         .await
@@ -147,7 +140,7 @@ async fn field_errors_are_invalid_argument_with_the_request_field_named() {
 #[tokio::test]
 async fn injected_request_errors_map_per_the_table() {
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     let rows = [
         (400, "MALFORMED_ID", Code::InvalidArgument),
         (400, "MALFORMED_QUERY", Code::InvalidArgument),
@@ -303,7 +296,7 @@ async fn duplicates_are_already_exists() {
 #[tokio::test]
 async fn request_limit_exceeded_is_resource_exhausted_with_retry_and_quota_details() {
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox
         .inject_fault(fail_next("/sobjects/", 403, "REQUEST_LIMIT_EXCEEDED", 1));
     let status = get_lead(&app, &id).await;
@@ -324,7 +317,7 @@ async fn request_limit_exceeded_is_resource_exhausted_with_retry_and_quota_detai
 #[tokio::test]
 async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.leads()
         .get_lead(app.request(GetLeadRequest {
             id: id.clone(),
@@ -364,7 +357,7 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
 #[tokio::test]
 async fn a_dropped_connection_is_unavailable() {
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/sobjects/Lead/".into()),
         method: None,
@@ -388,7 +381,7 @@ async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
             .upstream_timeout_ms = 300;
     })
     .await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.leads()
         .get_lead(app.request(GetLeadRequest {
             id: id.clone(),
@@ -411,7 +404,7 @@ async fn upstream_timeout_and_caller_deadline_are_deadline_exceeded() {
 
     app.sandbox.clear_faults();
     let app = spawn_app().await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox.inject_fault(slow(1));
     let mut request = app.request(GetLeadRequest { id, fields: None });
     request.set_timeout(Duration::from_millis(400));

@@ -17,13 +17,6 @@ use tonic_types::StatusExt;
 const PRIVATE_KEY: &str = include_str!("fixtures/jwt/private_key.pem");
 const CERTIFICATE: &str = include_str!("fixtures/jwt/certificate.pem");
 
-fn seeded_lead(app: &TestApp) -> String {
-    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn get_lead(
     app: &TestApp,
     id: &str,
@@ -76,7 +69,7 @@ async fn app_with_grant(grant: OAuthGrant) -> TestApp {
 #[tokio::test]
 async fn jwt_bearer_flow_signs_an_assertion_the_org_verifies() {
     let app = app_with_grant(OAuthGrant::JwtBearer).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     assert_eq!(get_lead(&app, &id).await.unwrap().into_inner().id, id);
     let bodies = token_bodies(&app);
     assert_eq!(bodies.len(), 1);
@@ -97,7 +90,7 @@ async fn jwt_bearer_with_an_unknown_user_is_upstream_auth_failed() {
     })
     .await;
     app.sandbox.register_certificate(CERTIFICATE).unwrap();
-    let status = get_lead(&app, &seeded_lead(&app)).await.unwrap_err();
+    let status = get_lead(&app, &app.seeded_lead()).await.unwrap_err();
     assert_eq!(
         (status.code(), reason(&status).as_str()),
         (Code::Unavailable, "UPSTREAM_AUTH_FAILED")
@@ -112,7 +105,7 @@ async fn jwt_bearer_with_an_unknown_user_is_upstream_auth_failed() {
 #[tokio::test]
 async fn refresh_token_flow_mints_access_tokens() {
     let app = app_with_grant(OAuthGrant::RefreshToken).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     get_lead(&app, &id).await.unwrap();
     assert!(token_bodies(&app)[0].starts_with("grant_type=refresh_token"));
 
@@ -128,7 +121,7 @@ async fn refresh_token_flow_mints_access_tokens() {
 #[tokio::test]
 async fn sessions_expiring_mid_traffic_are_refreshed_without_failing_a_call() {
     let app = app_with_grant(OAuthGrant::ClientCredentials).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox
         .set_session_ttl(Some(Duration::from_millis(300)));
     let started = Instant::now();
@@ -151,7 +144,7 @@ async fn sessions_expiring_mid_traffic_are_refreshed_without_failing_a_call() {
 #[tokio::test]
 async fn a_thousand_concurrent_calls_on_a_cold_tenant_mint_one_token() {
     let app = app_with_grant(OAuthGrant::Password).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox.clear_requests();
     let calls = (0..1000).map(|_| {
         let mut leads = app.leads();
@@ -170,7 +163,7 @@ async fn a_thousand_concurrent_calls_on_a_cold_tenant_mint_one_token() {
 #[tokio::test]
 async fn a_dead_token_endpoint_gets_no_hot_loop_of_retries() {
     let app = app_with_grant(OAuthGrant::Password).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/services/oauth2/token".into()),
         method: None,

@@ -5,10 +5,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::otlp::{OtlpReceiver, ReceivedSpan};
+use common::process::{BINARY, Running, free_port, terminate};
 use common::{API_KEY, spawn_app_with, with_metadata};
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::record_service_client::RecordServiceClient;
@@ -17,26 +18,26 @@ use sfgate::sandbox::{self, Fault, FaultKind, SandboxConfig, SandboxHandle};
 use sfgate::tenancy::ApiKeyHash;
 use tonic::Code;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_sfgate");
 const TRACE_KEY: &str = "trace-test-key-5f1c2e";
 const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A fault on the org's next Lead record request.
+fn lead_fault(kind: FaultKind) -> Fault {
+    Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 1,
+        kind,
+    }
 }
 
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// The org's answer with its JSON error array.
+fn org_error(http_status: u16, error_code: &str) -> FaultKind {
+    FaultKind::Error {
+        http_status,
+        error_code: error_code.into(),
+        message: format!("{error_code} injected by the test"),
     }
 }
 
@@ -94,22 +95,6 @@ async fn start_binary(
     child
 }
 
-async fn terminate(child: &mut Running) -> std::process::ExitStatus {
-    let pid = child.0.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "sfgate did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn leads(port: u16) -> LeadServiceClient<tonic::transport::Channel> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -126,6 +111,28 @@ fn traced<T>(message: T, span_id: &str) -> tonic::Request<T> {
             .unwrap(),
     );
     request
+}
+
+/// FindLeads for the seeded Reed leads, as tenant `acme` with `key`.
+fn find_reed_as(key: &str) -> tonic::Request<FindLeadsRequest> {
+    with_metadata(
+        FindLeadsRequest {
+            last_name: "Reed".into(),
+            ..Default::default()
+        },
+        "acme",
+        key,
+    )
+}
+
+fn traced_get(id: &str, span_id: &str) -> tonic::Request<GetLeadRequest> {
+    traced(
+        GetLeadRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        },
+        span_id,
+    )
 }
 
 fn server_span<'a>(spans: &'a [ReceivedSpan], method: &str, parent: &str) -> &'a ReceivedSpan {
@@ -175,55 +182,19 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         .into_inner();
     let lead_id = found.leads[0].id.clone();
     client
-        .get_lead(traced(
-            GetLeadRequest {
-                id: lead_id.clone(),
-                ..Default::default()
-            },
-            "00f067aa0ba902b8",
-        ))
+        .get_lead(traced_get(&lead_id, "00f067aa0ba902b8"))
         .await
         .expect("GetLead");
     // Errors: the org is down for one call (a server error) and a lead is missing (not one).
-    org.inject_fault(Fault {
-        path_contains: Some("/sobjects/Lead/".into()),
-        method: None,
-        times: 1,
-        kind: FaultKind::Error {
-            http_status: 503,
-            error_code: "SERVER_UNAVAILABLE".into(),
-            message: "down for maintenance".into(),
-        },
-    });
+    org.inject_fault(lead_fault(org_error(503, "SERVER_UNAVAILABLE")));
     let unavailable = client
-        .get_lead(traced(
-            GetLeadRequest {
-                id: lead_id.clone(),
-                ..Default::default()
-            },
-            "00f067aa0ba902b9",
-        ))
+        .get_lead(traced_get(&lead_id, "00f067aa0ba902b9"))
         .await
         .unwrap_err();
     assert_eq!(unavailable.code(), Code::Unavailable);
-    org.inject_fault(Fault {
-        path_contains: Some("/sobjects/Lead/".into()),
-        method: None,
-        times: 1,
-        kind: FaultKind::Error {
-            http_status: 404,
-            error_code: "NOT_FOUND".into(),
-            message: "The requested resource does not exist".into(),
-        },
-    });
+    org.inject_fault(lead_fault(org_error(404, "NOT_FOUND")));
     let missing = client
-        .get_lead(traced(
-            GetLeadRequest {
-                id: lead_id.clone(),
-                ..Default::default()
-            },
-            "00f067aa0ba902ba",
-        ))
+        .get_lead(traced_get(&lead_id, "00f067aa0ba902ba"))
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -352,14 +323,7 @@ async fn a_call_without_trace_context_starts_a_trace_of_its_own_whatever_the_log
     // What is traced does not depend on the log level.
     let mut sfgate = start_binary(config.path(), port, &[], &[("RUST_LOG", "warn")]).await;
     leads(port)
-        .find_leads(with_metadata(
-            FindLeadsRequest {
-                last_name: "Reed".into(),
-                ..Default::default()
-            },
-            "acme",
-            TRACE_KEY,
-        ))
+        .find_leads(find_reed_as(TRACE_KEY))
         .await
         .expect("FindLeads");
     assert!(terminate(&mut sfgate).await.success());
@@ -399,15 +363,7 @@ async fn calls_that_end_before_their_answer_are_counted() {
         config.tenants.insert(TENANT.to_owned(), tenant);
     })
     .await;
-    let lead_id = app
-        .sandbox
-        .find_records("Lead", "LastName", "Reed")
-        .into_iter()
-        .next()
-        .expect("seeded lead Reed")["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lead_id = app.seeded_lead();
     let get = move || {
         with_metadata(
             GetLeadRequest {
@@ -418,12 +374,7 @@ async fn calls_that_end_before_their_answer_are_counted() {
             API_KEY,
         )
     };
-    let slow_org = || Fault {
-        path_contains: Some("/sobjects/Lead/".into()),
-        method: None,
-        times: 1,
-        kind: FaultKind::Latency(Duration::from_secs(2)),
-    };
+    let slow_org = || lead_fault(FaultKind::Latency(Duration::from_secs(2)));
     // Warm up: the tenant's token.
     app.leads().get_lead(get()).await.expect("GetLead");
     // The caller's deadline passes while the org is slow: DEADLINE_EXCEEDED.
@@ -514,15 +465,7 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
     let http = sfgate::salesforce::http_client();
     let admin = format!("http://{}", app.admin_address);
     let mut client = app.leads();
-    let lead_id = app
-        .sandbox
-        .find_records("Lead", "LastName", "Reed")
-        .into_iter()
-        .next()
-        .expect("seeded lead Reed")["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lead_id = app.seeded_lead();
     let get = |id: &str| {
         with_metadata(
             GetLeadRequest {
@@ -537,16 +480,8 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
     // 1: OK. 2: NOT_FOUND from the org. 3: a streamed query. 4: unauthenticated. Then the tenant's
     // burst of 4 is spent (the unauthenticated call spent none of it): refused for its rate.
     client.get_lead(get(&lead_id)).await.expect("GetLead");
-    app.sandbox.inject_fault(Fault {
-        path_contains: Some("/sobjects/Lead/".into()),
-        method: None,
-        times: 1,
-        kind: FaultKind::Error {
-            http_status: 404,
-            error_code: "NOT_FOUND".into(),
-            message: "The requested resource does not exist".into(),
-        },
-    });
+    app.sandbox
+        .inject_fault(lead_fault(org_error(404, "NOT_FOUND")));
     let missing = client.get_lead(get(&lead_id)).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     let mut stream = RecordServiceClient::new(app.channel.clone())
@@ -715,12 +650,8 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
     assert_eq!(readyz.status(), 200);
 
     // Shutting down: a call still in flight, /readyz says 503 so that traffic goes elsewhere.
-    app.sandbox.inject_fault(Fault {
-        path_contains: Some("/sobjects/Lead/".into()),
-        method: None,
-        times: 1,
-        kind: FaultKind::Latency(Duration::from_secs(2)),
-    });
+    app.sandbox
+        .inject_fault(lead_fault(FaultKind::Latency(Duration::from_secs(2))));
     app.sandbox.clear_requests();
     let in_flight = tokio::spawn({
         let mut client = app.leads();
@@ -762,26 +693,12 @@ async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
     let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"], &[]).await;
     // A refused call is logged; the tenant's first call logs the token it minted.
     let refused = leads(port)
-        .find_leads(with_metadata(
-            FindLeadsRequest {
-                last_name: "Reed".into(),
-                ..Default::default()
-            },
-            "acme",
-            "wrong-key",
-        ))
+        .find_leads(find_reed_as("wrong-key"))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     leads(port)
-        .find_leads(with_metadata(
-            FindLeadsRequest {
-                last_name: "Reed".into(),
-                ..Default::default()
-            },
-            "acme",
-            TRACE_KEY,
-        ))
+        .find_leads(find_reed_as(TRACE_KEY))
         .await
         .expect("FindLeads");
     assert!(terminate(&mut sfgate).await.success());

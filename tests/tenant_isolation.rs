@@ -14,13 +14,6 @@ use sfgate::tenancy::ApiKeyHash;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-fn seeded_lead(app: &TestApp) -> String {
-    app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn get_lead(app: &TestApp, tenant: &str, id: &str) -> Result<(), tonic::Status> {
     let request = with_metadata(
         GetLeadRequest {
@@ -91,7 +84,7 @@ async fn a_tenant_over_its_rate_is_refused_with_retry_and_quota_details() {
         });
     })
     .await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     get_lead(&app, "sandbox", &id).await.unwrap();
     get_lead(&app, "sandbox", &id).await.unwrap();
     let sent_before = app.data_requests().len();
@@ -133,7 +126,7 @@ async fn a_tenant_at_its_concurrency_cap_is_refused_while_others_serve() {
         add_other_tenant(config);
     })
     .await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     get_lead(&app, "sandbox", &id).await.unwrap();
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/sobjects/Lead/".into()),
@@ -183,7 +176,7 @@ async fn a_noisy_tenant_at_ten_times_its_limit_does_not_touch_a_quiet_one() {
         });
     })
     .await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     let noisy = {
         let (channel, id) = (app.channel.clone(), id.clone());
         tokio::spawn(async move {
@@ -233,7 +226,7 @@ async fn a_tenant_past_its_org_api_budget_ceiling_is_refused_before_burning_requ
         tenant.api_budget_recheck_seconds = 1;
     })
     .await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     let mut refusal = None;
     for _ in 0..40 {
         if let Err(status) = get_lead(&app, "sandbox", &id).await {
@@ -289,7 +282,7 @@ async fn the_orgs_own_request_limit_is_resource_exhausted() {
         ..SandboxConfig::default()
     };
     let app = spawn_app_on(sandbox, |_| {}).await;
-    let id = seeded_lead(&app);
+    let id = app.seeded_lead();
     let mut last = Ok(());
     for _ in 0..6 {
         last = get_lead(&app, "sandbox", &id).await;

@@ -4,6 +4,7 @@
 
 pub mod openbao;
 pub mod otlp;
+pub mod process;
 pub mod redis;
 
 use std::net::SocketAddr;
@@ -92,6 +93,14 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// The Id of the seeded lead Reed.
+    pub fn seeded_lead(&self) -> String {
+        self.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]
+            .as_str()
+            .expect("seeded lead Reed")
+            .to_owned()
+    }
+
     /// Wraps a message with the sandbox tenant's metadata.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         with_metadata(message, "sandbox", API_KEY)
