@@ -30,6 +30,8 @@ const CALLERS: usize = 32;
 /// gRPC connections the callers share (HTTP/2 multiplexes the rest).
 const GRPC_CONNECTIONS: usize = 4;
 const API_KEY: &str = "bench-key";
+/// The longest a call of the latency runs may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The rate of the light-load latency run, calls per second.
 const LIGHT_LOAD: f64 = 500.0;
 
@@ -445,7 +447,10 @@ async fn latency_at(target: &Target, lead_id: &str, rate: f64, durations: &Durat
                     let (target, lead_id, results) =
                         (target.clone(), lead_id.clone(), results.clone());
                     runtime.spawn(async move {
-                        let ok = target.call(n, &lead_id).await;
+                        // A call that hangs counts as failed rather than stalling the run.
+                        let ok = tokio::time::timeout(CALL_TIMEOUT, target.call(n, &lead_id))
+                            .await
+                            .unwrap_or(false);
                         let _ = results.send((ok, due.elapsed()));
                     });
                 }
@@ -461,6 +466,7 @@ async fn latency_at(target: &Target, lead_id: &str, rate: f64, durations: &Durat
                 }
             }
             scheduler.join().unwrap();
+            assert!(!latencies.is_empty(), "every call failed");
             latencies.sort();
             Latency {
                 p50: percentile(&latencies, 0.5),

@@ -4,7 +4,7 @@
 //!   `RUST_LOG` filters. Written to stderr.
 //! - Traces: `tracing` spans for every call ([`rpc`]) and every Salesforce request, exported over
 //!   OTLP/gRPC through `tracing-opentelemetry` when `[telemetry] otlp_endpoint` (or
-//!   `OTEL_EXPORTER_OTLP_ENDPOINT`) is set; a caller's W3C `traceparent` becomes the parent.
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`) is set; a caller's W3C `traceparent` becomes the parent.
 //! - Metrics: [`metrics`], served in Prometheus text on the admin port.
 
 pub mod metrics;
@@ -110,10 +110,15 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
         LogFormat::Text => fmt.with_filter(filter).boxed(),
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
     };
+    // The configuration first, then OpenTelemetry's standard variables, the trace-specific one
+    // before the general one.
     let endpoint = settings.otlp_endpoint.clone().or_else(|| {
-        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .ok()
-            .filter(|value| !value.is_empty())
+        [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
     });
     let tracer_provider = endpoint
         .as_deref()
