@@ -151,6 +151,8 @@ expect_refused "approle without its secret" "/vault/auth/secretIdSecret/name" \
 expect_refused "token auth without a Secret" "/vault/auth/tokenSecret/name" --set-json 'vault={"auth":{"method":"token"}}'
 expect_refused "a Redis URL of another scheme" "/redis/url" --set-json 'redis={"url":"http://redis:6379"}'
 expect_refused "expectedReplicas 0" "/redis/expectedReplicas" --set-json 'redis={"expectedReplicas":0}'
+expect_refused "an https OTLP endpoint (the exporter has no TLS)" "/telemetry/otlpEndpoint" \
+    --set-json 'telemetry={"otlpEndpoint":"https://otel-collector:4317"}'
 expect_refused "a sample ratio above 1" "/telemetry/sampleRatio" --set-json 'telemetry={"sampleRatio":2}'
 expect_refused "an unknown OAuth grant" "/tenants/acme/grant" --set-json 'tenants={"acme":{"grant":"magic"}}'
 expect_refused "a misspelt tenant key" "'api_key' not allowed" --set-json 'tenants={"acme":{"api_key":[]}}'

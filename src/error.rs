@@ -151,7 +151,7 @@ fn describe_limit(exceeded: &LimitExceeded) -> String {
             rate,
             retry_after,
         } => format!(
-            "tenant {tenant:?} is over its rate limit of {} requests/s (burst {}); retry in {} ms",
+            "tenant {tenant} is over its rate limit of {} requests/s (burst {}); retry in {} ms",
             rate.per_second,
             rate.burst,
             retry_after.as_millis().max(1)
@@ -160,9 +160,7 @@ fn describe_limit(exceeded: &LimitExceeded) -> String {
             tenant,
             max_concurrent_calls,
         } => {
-            format!(
-                "tenant {tenant:?} already has {max_concurrent_calls} calls in flight, its limit"
-            )
+            format!("tenant {tenant} already has {max_concurrent_calls} calls in flight, its limit")
         }
     }
 }

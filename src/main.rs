@@ -45,6 +45,17 @@ struct ServeArgs {
     admin_listen: Option<SocketAddr>,
 }
 
+impl ServeArgs {
+    /// These arguments, with `other`'s where these have none.
+    fn or(self, other: Self) -> Self {
+        Self {
+            config: self.config.or(other.config),
+            listen: self.listen.or(other.listen),
+            admin_listen: self.admin_listen.or(other.admin_listen),
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the gateway (the default).
@@ -78,7 +89,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve, cli.log_format).await,
-        Some(Command::Serve(args)) => serve(args, cli.log_format).await,
+        // `sfgate --config f serve --listen a` means what it says: the flags on either side.
+        Some(Command::Serve(args)) => serve(args.or(cli.serve), cli.log_format).await,
         Some(Command::Sandbox {
             listen,
             daily_api_limit,
@@ -91,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::CheckConfig { config }) => {
             let loaded = Config::load(&config)?;
             sfgate::server::check(&loaded)?;
+            telemetry::otlp_endpoint(&loaded.telemetry)?;
             println!(
                 "{}: configuration OK, {} tenant(s)",
                 config.display(),

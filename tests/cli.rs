@@ -100,9 +100,11 @@ password = "{password}"
     );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), config).unwrap();
+    // The configuration named before the `serve` subcommand still counts.
     let child = Command::new(BINARY)
         .arg("--config")
         .arg(file.path())
+        .arg("serve")
         .env("SFGATE__LISTEN", format!("127.0.0.1:{port}"))
         .env("SFGATE__TENANTS__ACME__API_VERSION", "v65.0")
         .stdout(Stdio::null())

@@ -248,6 +248,10 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         Some("200")
     );
     assert_eq!(query.attribute("tenant").as_deref(), Some("acme"));
+    assert!(
+        query.attributes["http.response.status_code"].is_i64(),
+        "an integer, as OpenTelemetry's HTTP conventions want"
+    );
     let request_id = query
         .attribute("salesforce.request_id")
         .expect("the org's request id");

@@ -156,6 +156,37 @@ async fn health_reports_the_server_and_each_service_serving() {
 }
 
 #[tokio::test]
+async fn an_open_health_watch_sees_not_serving_and_does_not_hold_the_shutdown() {
+    use tonic_health::ServingStatus;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    // A grace period far longer than the test may take: the server must not wait it out.
+    let mut app = spawn_app_with(|config| config.shutdown_grace_seconds = 60).await;
+    let mut watch = HealthClient::new(app.channel.clone())
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("Watch")
+        .into_inner();
+    let first = watch.message().await.unwrap().expect("the current status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let server = app.take_server();
+    let _ = app.shutdown_sender().send(());
+    let next = watch.message().await.unwrap().expect("the change");
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    let end = tokio::time::timeout(Duration::from_secs(20), watch.message())
+        .await
+        .expect("the Watch stream ends once the drain starts");
+    assert!(end.unwrap_or_default().is_none(), "the stream ends");
+    tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the server stopped without waiting out its grace period")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn shutdown_lets_in_flight_calls_finish() {
     let mut app = spawn_app().await;
     let id = app.sandbox.find_records("Lead", "LastName", "Reed")[0]["Id"]

@@ -408,7 +408,7 @@ impl OrgAuthenticator {
         );
         let (status, body) =
             received.map_err(|error| AuthError::Unreachable(without_url(&error)))?;
-        tracing::Span::current().record("http.response.status_code", status.as_u16());
+        tracing::Span::current().record("http.response.status_code", i64::from(status.as_u16()));
         if !status.is_success() {
             return Err(match serde_json::from_slice::<OAuthErrorBody>(&body) {
                 Ok(refusal) => AuthError::Rejected {
@@ -424,7 +424,7 @@ impl OrgAuthenticator {
         let instance_url = Url::parse(&token.instance_url)
             .map_err(|_| AuthError::BadResponse("instance_url is not a URL".into()))?;
         check_instance_url(&instance_url, &self.config.allowed_instance_hosts)?;
-        tracing::info!(login_url = %self.config.login_url, instance_url = %instance_url, grant = ?self.config.grant, "minted salesforce access token");
+        tracing::info!(login_url = %self.config.login_url, instance_url = %instance_url, grant = self.config.grant.name(), "minted salesforce access token");
         let scopes = token
             .scope
             .unwrap_or_default()

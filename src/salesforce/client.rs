@@ -588,14 +588,15 @@ impl SalesforceClient {
                 return Err(transport_error(error));
             }
         };
-        span.record("http.response.status_code", status.as_u16());
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if let Some(request_id) = headers
             .get("x-request-id")
             .and_then(|value| value.to_str().ok())
         {
             span.record("salesforce.request_id", request_id);
         }
-        if status.is_server_error() {
+        // OpenTelemetry's HTTP conventions: a client span with a 4xx or 5xx answer is an error.
+        if status.is_client_error() || status.is_server_error() {
             span.record("otel.status_code", "ERROR");
         }
         if let Some(limit_info) = headers

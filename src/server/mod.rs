@@ -125,34 +125,12 @@ pub async fn run_reloading(
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<LeadServiceServer<LeadApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ContactServiceServer<ContactApi>>()
-        .await;
-    health_reporter
-        .set_serving::<AccountServiceServer<AccountApi>>()
-        .await;
-    health_reporter
-        .set_serving::<OpportunityServiceServer<OpportunityApi>>()
-        .await;
-    health_reporter
-        .set_serving::<CaseServiceServer<CaseApi>>()
-        .await;
-    health_reporter
-        .set_serving::<CampaignServiceServer<CampaignApi>>()
-        .await;
-    health_reporter
-        .set_serving::<LookupServiceServer<LookupApi>>()
-        .await;
-    health_reporter
-        .set_serving::<ConnectionServiceServer<ConnectionApi>>()
-        .await;
-    health_reporter
-        .set_serving::<RecordServiceServer<RecordApi>>()
-        .await;
+    let (mut health_reporter, health_service) = tonic_health::server::health_reporter();
+    for service in api_services() {
+        health_reporter
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
 
     if let Some(store) = &tenants.shared {
         tokio::spawn(report_shared_limits(
@@ -192,9 +170,20 @@ pub async fn run_reloading(
             "shutting down: finishing in-flight calls"
         );
         readiness.set(false);
-        health_reporter
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
+        for service in std::iter::once("").chain(api_services()) {
+            health_reporter
+                .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        // Watchers have been told NOT_SERVING; now their streams end, so that an open
+        // `Health/Watch` (Envoy, gRPC client-side health checks) does not hold the drain open for
+        // the whole grace period.
+        for service in std::iter::once("")
+            .chain(api_services())
+            .chain([SHARED_LIMITS_HEALTH])
+        {
+            health_reporter.clear_service_status(service).await;
+        }
         let _ = drain_started.send(());
     };
     let mut builder = Server::builder();
@@ -378,6 +367,22 @@ async fn report_shared_limits(
             return;
         }
     }
+}
+
+/// The gateway's own gRPC services, by name.
+fn api_services() -> [&'static str; 9] {
+    use tonic::server::NamedService;
+    [
+        LeadServiceServer::<LeadApi>::NAME,
+        ContactServiceServer::<ContactApi>::NAME,
+        AccountServiceServer::<AccountApi>::NAME,
+        OpportunityServiceServer::<OpportunityApi>::NAME,
+        CaseServiceServer::<CaseApi>::NAME,
+        CampaignServiceServer::<CampaignApi>::NAME,
+        LookupServiceServer::<LookupApi>::NAME,
+        ConnectionServiceServer::<ConnectionApi>::NAME,
+        RecordServiceServer::<RecordApi>::NAME,
+    ]
 }
 
 /// The health service name reporting whether tenant limits are shared.

@@ -110,16 +110,7 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
         LogFormat::Text => fmt.with_filter(filter).boxed(),
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
     };
-    // The configuration first, then OpenTelemetry's standard variables, the trace-specific one
-    // before the general one.
-    let endpoint = settings.otlp_endpoint.clone().or_else(|| {
-        [
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-        ]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-    });
+    let endpoint = otlp_endpoint(settings)?;
     let tracer_provider = endpoint
         .as_deref()
         .map(|endpoint| tracer_provider(endpoint, settings))
@@ -129,6 +120,8 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
             .with_tracer(provider.tracer("sfgate"))
             .with_location(false)
             .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             // Only the gateway's own spans go out (not the exporter's own HTTP/2 client's), and
             // no log events: they stay in the logs.
             .with_filter(filter_fn(|metadata| {
@@ -146,15 +139,29 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<T
     Ok(Telemetry { tracer_provider })
 }
 
+/// Where spans are exported: the configuration's endpoint, else OpenTelemetry's standard
+/// variables (the trace-specific one first); an endpoint the exporter cannot use is an error.
+pub fn otlp_endpoint(settings: &TelemetrySettings) -> anyhow::Result<Option<String>> {
+    let endpoint = settings.otlp_endpoint.clone().or_else(|| {
+        [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    });
+    match endpoint {
+        Some(endpoint) if !endpoint.starts_with("http://") => anyhow::bail!(
+            "OTLP endpoint {endpoint:?}: expected http://host:4317 (OTLP/gRPC without TLS, e.g. a collector on the node or in the cluster)"
+        ),
+        endpoint => Ok(endpoint),
+    }
+}
+
 fn tracer_provider(
     endpoint: &str,
     settings: &TelemetrySettings,
 ) -> anyhow::Result<SdkTracerProvider> {
-    if !endpoint.starts_with("http://") {
-        anyhow::bail!(
-            "OTLP endpoint {endpoint:?}: expected http://host:4317 (OTLP/gRPC without TLS, e.g. a collector on the node or in the cluster)"
-        );
-    }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint)
