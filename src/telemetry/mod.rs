@@ -88,7 +88,7 @@ impl Telemetry {
         // The SDK blocks its thread while it flushes; the exporter runs on the runtime.
         let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         match flushed {
-            Ok(Ok(())) => tracing::debug!("trace export flushed"),
+            Ok(Ok(())) => tracing::debug!("trace export stopped"),
             Ok(Err(error)) => tracing::warn!(%error, "flushing the trace export failed"),
             Err(error) => tracing::warn!(%error, "flushing the trace export failed"),
         }
