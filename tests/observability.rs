@@ -165,7 +165,7 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         ),
     );
     let port = free_port();
-    let mut sfgate = start_binary(config.path(), port, &[], &[]).await;
+    let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"], &[]).await;
     let mut client = leads(port);
 
     // A workflow engine's step: find the caller's lead, then read it, both in the engine's trace.
@@ -297,6 +297,23 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         Some("5")
     );
     assert_ne!(not_found.status_code, 2);
+
+    // The logs name the trace: the token mint, logged inside FindLeads, carries the caller's id.
+    let stderr = sfgate.0.stderr.take().unwrap();
+    let minted = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|line| line["fields"]["message"] == "minted salesforce access token")
+        .expect("the mint is logged");
+    assert!(
+        minted["spans"]
+            .as_array()
+            .expect("the enclosing spans")
+            .iter()
+            .any(|span| span["name"] == "grpc.request" && span["trace_id"] == CALLER_TRACE_ID),
+        "{minted:#}"
+    );
 
     // Never a secret in any span.
     let credentials = org.credentials();

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::Code;
 use tower::{Layer, Service};
@@ -119,11 +120,17 @@ where
             rpc.grpc.status_code = tracing::field::Empty,
             tenant = tracing::field::Empty,
             caller = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
         );
         if super::exporting() {
             let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
             // Fails only when no OpenTelemetry layer is installed, and then there is no trace.
             let _ = span.set_parent(parent);
+            // The trace id in the logs too, so that a log line leads to its trace.
+            let trace_id = span.context().span().span_context().trace_id();
+            if trace_id != opentelemetry::trace::TraceId::INVALID {
+                span.record("trace_id", tracing::field::display(trace_id));
+            }
         }
         let tenant = AuthenticatedTenant::default();
         request.extensions_mut().insert(tenant.clone());
