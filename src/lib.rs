@@ -32,4 +32,18 @@ pub mod pb {
 
     /// The descriptor set of the public API, served by reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("sfgate_descriptor");
+
+    static DESCRIPTOR_POOL: std::sync::LazyLock<prost_reflect::DescriptorPool> =
+        std::sync::LazyLock::new(|| {
+            prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+                .expect("the compiled descriptor set decodes")
+        });
+
+    /// The request-path prefix of the API's own methods (health and reflection are outside it).
+    pub const API_PATH_PREFIX: &str = "/sfgate.v1.";
+
+    /// The public API's descriptors, decoded once.
+    pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
+        &DESCRIPTOR_POOL
+    }
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{BINARY, Running, free_port, terminate};
+use common::process::{BINARY, Running, connect_when_up, free_port, terminate};
 use common::with_metadata;
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
@@ -113,18 +113,7 @@ password = "{password}"
         .unwrap();
     let mut child = Running(child);
 
-    let endpoint =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
-    let started = Instant::now();
-    let channel = loop {
-        match endpoint.connect().await {
-            Ok(channel) => break channel,
-            Err(_) if started.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(error) => panic!("sfgate did not start: {error}"),
-        }
-    };
+    let channel = connect_when_up(port).await;
     let lead_id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
         .as_str()
         .unwrap()
@@ -241,18 +230,7 @@ async fn sighup_reloads_and_a_bad_configuration_is_refused_with_a_log_line() {
         .spawn()
         .unwrap();
     let mut child = Running(child);
-    let endpoint =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
-    let started = Instant::now();
-    let channel = loop {
-        match endpoint.connect().await {
-            Ok(channel) => break channel,
-            Err(_) if started.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(error) => panic!("sfgate did not start: {error}"),
-        }
-    };
+    let channel = connect_when_up(port).await;
     let id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
         .as_str()
         .unwrap()

@@ -7,6 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::connect_when_up;
 use common::redis::Redis;
 use common::{config_text, with_metadata};
 use sfgate::pb::GetLeadRequest;
@@ -46,18 +47,7 @@ async fn start_replica(config: &std::path::Path) -> Replica {
         .stderr(Stdio::from(log.reopen().unwrap()))
         .spawn()
         .unwrap();
-    let endpoint =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
-    let started = Instant::now();
-    let channel = loop {
-        match endpoint.connect().await {
-            Ok(channel) => break channel,
-            Err(_) if started.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(error) => panic!("replica did not start: {error}"),
-        }
-    };
+    let channel = connect_when_up(port).await;
     Replica {
         child,
         channel,

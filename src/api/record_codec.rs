@@ -3,13 +3,9 @@
 //! Messages are viewed through their descriptors (`prost-reflect`), so one implementation serves
 //! every object: the table says which proto field is which API field, the descriptor says its type.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, NaiveDate};
 use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue,
-};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue};
 use serde_json::{Map, Number, Value as JsonValue};
 use url::Url;
 
@@ -18,17 +14,11 @@ use crate::error::GatewayError;
 use crate::salesforce::soql::is_identifier;
 use crate::salesforce::{Record, SalesforceId};
 
-/// The descriptors of the public API, as compiled into the binary.
-static DESCRIPTORS: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
-        .expect("the compiled descriptor set decodes")
-});
-
 const EXTRA_FIELDS: &str = "extra_fields";
 
 /// The descriptor of a message of the public API.
 pub(crate) fn descriptor(full_name: &str) -> Result<MessageDescriptor, GatewayError> {
-    DESCRIPTORS
+    crate::pb::descriptor_pool()
         .get_message_by_name(full_name)
         .ok_or_else(|| GatewayError::Internal(format!("no descriptor for {full_name}")))
 }
@@ -454,7 +444,7 @@ fn unknown_path(object: &ObjectType, mask: &str, path: &str) -> GatewayError {
 
 /// Every RPC of the public API, as `Service.Method` (the actions a workflow builder can offer).
 pub(crate) fn api_actions() -> Vec<String> {
-    DESCRIPTORS
+    crate::pb::descriptor_pool()
         .services()
         .filter(|service| service.package_name() == "sfgate.v1")
         .flat_map(|service| {

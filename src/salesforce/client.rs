@@ -315,11 +315,7 @@ impl SalesforceClient {
     pub async fn user_info(&self) -> Result<UserInfo, SalesforceError> {
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
-            let mut url = session.instance_url().clone();
-            url.path_segments_mut()
-                .map_err(|()| bad_instance())?
-                .pop_if_empty()
-                .extend(["services", "oauth2", "userinfo"]);
+            let url = instance_path(&session, ["services", "oauth2", "userinfo"])?;
             let (status, body) = self
                 .send(Method::GET, url, &session, Payload::Empty)
                 .await?;
@@ -419,11 +415,7 @@ impl SalesforceClient {
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
             let envelope = soap::convert_lead_envelope(session.access_token(), convert);
-            let mut url = session.instance_url().clone();
-            url.path_segments_mut()
-                .map_err(|()| bad_instance())?
-                .pop_if_empty()
-                .extend(["services", "Soap", "u", &version]);
+            let url = instance_path(&session, ["services", "Soap", "u", &version])?;
             let (status, body) = self
                 .send(Method::POST, url, &session, Payload::Soap(envelope))
                 .await?;
@@ -499,12 +491,9 @@ impl SalesforceClient {
         self.check_api_budget()?;
         for attempt in 0..2 {
             let session = self.inner.auth.session().await?;
-            let mut url = session.instance_url().clone();
-            url.path_segments_mut()
-                .map_err(|()| bad_instance())?
-                .pop_if_empty()
-                .extend(["services", "data", &self.inner.api_version])
-                .extend(segments);
+            let data = ["services", "data", &self.inner.api_version];
+            let mut url =
+                instance_path(&session, data.into_iter().chain(segments.iter().copied()))?;
             if let Some(query) = &query {
                 url.query_pairs_mut().extend_pairs(query);
             }
@@ -566,13 +555,15 @@ impl SalesforceClient {
         let received = async {
             let response = request.send().await?;
             let status = response.status();
-            let headers = response.headers().clone();
-            Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
+            let header = |name: &str| response.headers().get(name).cloned();
+            let (request_id, limit_info) = (header("x-request-id"), header("sforce-limit-info"));
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, request_id, limit_info, body))
         }
         .instrument(span.clone())
         .await;
         let elapsed = started.elapsed();
-        let (status, headers, body) = match received {
+        let (status, request_id, limit_info, body) = match received {
             Ok(received) => received,
             Err(error) => {
                 span.record("otel.status_code", "ERROR");
@@ -589,20 +580,14 @@ impl SalesforceClient {
             }
         };
         span.record("http.response.status_code", i64::from(status.as_u16()));
-        if let Some(request_id) = headers
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-        {
+        if let Some(request_id) = request_id.as_ref().and_then(|value| value.to_str().ok()) {
             span.record("salesforce.request_id", request_id);
         }
         // OpenTelemetry's HTTP conventions: a client span with a 4xx or 5xx answer is an error.
         if status.is_client_error() || status.is_server_error() {
             span.record("otel.status_code", "ERROR");
         }
-        if let Some(limit_info) = headers
-            .get("sforce-limit-info")
-            .and_then(|value| value.to_str().ok())
-        {
+        if let Some(limit_info) = limit_info.as_ref().and_then(|value| value.to_str().ok()) {
             self.inner.api_usage.record(limit_info);
             if let Some((used, limit)) = self.inner.api_usage.get() {
                 metrics().api_usage_reported(tenant, used, limit);
@@ -689,6 +674,19 @@ fn method_name(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         _ => "OTHER",
     }
+}
+
+/// The session's instance URL with `segments` as its path.
+fn instance_path<'a>(
+    session: &Session,
+    segments: impl IntoIterator<Item = &'a str>,
+) -> Result<Url, SalesforceError> {
+    let mut url = session.instance_url().clone();
+    url.path_segments_mut()
+        .map_err(|()| bad_instance())?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
 }
 
 fn bad_instance() -> SalesforceError {

@@ -54,9 +54,8 @@ pub struct RpcTelemetry<S> {
 
 /// The API's methods by request path, so that labels come from a fixed set.
 static METHODS: LazyLock<HashMap<String, (&'static str, &'static str)>> = LazyLock::new(|| {
-    let pool = prost_reflect::DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
-        .expect("the compiled-in descriptor set decodes");
-    pool.services()
+    crate::pb::descriptor_pool()
+        .services()
         .flat_map(|service| {
             let service_name: &'static str = service.full_name().to_owned().leak();
             service
@@ -72,8 +71,6 @@ static METHODS: LazyLock<HashMap<String, (&'static str, &'static str)>> = LazyLo
         })
         .collect()
 });
-
-const API_PATH_PREFIX: &str = "/sfgate.v1.";
 
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RpcTelemetry<S>
 where
@@ -95,12 +92,11 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
         let path = request.uri().path();
-        if !path.starts_with(API_PATH_PREFIX) {
+        if !path.starts_with(crate::pb::API_PATH_PREFIX) {
             // Health checks and reflection: neither traced nor counted.
-            return ready
+            return self
+                .inner
                 .call(request)
                 .map(|result| result.map(|response| response.map(ObservedBody::unobserved)))
                 .boxed();
@@ -144,7 +140,7 @@ where
             tenant,
             finished: false,
         };
-        let future = span.in_scope(|| ready.call(request));
+        let future = span.in_scope(|| self.inner.call(request));
         async move {
             let response = future.await?;
             let immediate = response.headers().get("grpc-status").map(code_of);

@@ -11,9 +11,6 @@ use super::SharedRegistry;
 use crate::api::context::CallDeadline;
 use crate::telemetry::rpc::AuthenticatedTenant;
 
-/// Path prefix of the gateway's own services; health and reflection need no key.
-const API_PATH_PREFIX: &str = "/sfgate.v1.";
-
 /// Authenticates calls, putting the [`crate::api::context::Caller`] and [`CallDeadline`] in the
 /// request extensions.
 #[derive(Clone, Debug)]
@@ -66,7 +63,8 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
-        if !request.uri().path().starts_with(API_PATH_PREFIX) {
+        // Health and reflection need no key.
+        if !request.uri().path().starts_with(crate::pb::API_PATH_PREFIX) {
             return self.inner.call(request).boxed();
         }
         let client_certificate = client_certificate_fingerprint(&request);
@@ -93,10 +91,7 @@ where
             slot.set(caller.tenant.shared_name());
         }
         request.extensions_mut().insert(caller);
-        // Take the service that was driven to readiness; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
-        async move { ready.call(request).await }.boxed()
+        self.inner.call(request).boxed()
     }
 }
 

@@ -26,6 +26,22 @@ impl Drop for Running {
     }
 }
 
+/// Connects to the gRPC port of a process just started, retrying while it starts (up to 15 s).
+pub async fn connect_when_up(port: u16) -> tonic::transport::Channel {
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    let started = Instant::now();
+    loop {
+        match endpoint.connect().await {
+            Ok(channel) => return channel,
+            Err(_) if started.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(error) => panic!("sfgate did not start on port {port}: {error}"),
+        }
+    }
+}
+
 /// Sends SIGTERM and waits (up to 20 s) for the process to exit.
 pub async fn terminate(child: &mut Running) -> std::process::ExitStatus {
     let pid = child.0.id().to_string();
