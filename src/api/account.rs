@@ -1,5 +1,7 @@
 //! `AccountService`: typed Account records.
 
+use std::sync::OnceLock;
+
 use super::object_type::{Criterion, CriterionKind, ObjectType, output, reference, value};
 use super::typed_object_service;
 use crate::pb::account_service_server::AccountService;
@@ -46,6 +48,7 @@ pub(crate) static ACCOUNT: ObjectType = ObjectType {
             kind: CriterionKind::Equals,
         },
     ],
+    encoding: OnceLock::new(),
 };
 
 typed_object_service! {

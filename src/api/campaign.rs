@@ -1,5 +1,7 @@
 //! `CampaignService`: typed Campaign records.
 
+use std::sync::OnceLock;
+
 use super::object_type::{Criterion, CriterionKind, ObjectType, date, output, reference, value};
 use super::typed_object_service;
 use crate::pb::campaign_service_server::CampaignService;
@@ -38,6 +40,7 @@ pub(crate) static CAMPAIGN: ObjectType = ObjectType {
         api: "Name",
         kind: CriterionKind::Equals,
     }],
+    encoding: OnceLock::new(),
 };
 
 typed_object_service! {

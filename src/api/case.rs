@@ -1,5 +1,7 @@
 //! `CaseService`: typed Case records, and comments on cases (an agent's post-call notes).
 
+use std::sync::OnceLock;
+
 use tonic::{Request, Response, Status};
 
 use super::context::CallContext;
@@ -58,6 +60,7 @@ pub(crate) static CASE: ObjectType = ObjectType {
             kind: CriterionKind::OpenOnly,
         },
     ],
+    encoding: OnceLock::new(),
 };
 
 /// `CaseComment`: its fields are top-level fields of `AddCaseCommentRequest`.
@@ -74,6 +77,7 @@ pub(crate) static CASE_COMMENT: ObjectType = ObjectType {
         output("created_by_id", "CreatedById"),
     ],
     criteria: &[],
+    encoding: OnceLock::new(),
 };
 
 /// Salesforce's limit on `CommentBody`.

@@ -1,5 +1,7 @@
 //! `ContactService`: typed Contact records.
 
+use std::sync::OnceLock;
+
 use super::object_type::{ObjectType, PERSON_CRITERIA, output, reference, value};
 use super::typed_object_service;
 use crate::pb::contact_service_server::ContactService;
@@ -35,6 +37,7 @@ pub(crate) static CONTACT: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: PERSON_CRITERIA,
+    encoding: OnceLock::new(),
 };
 
 typed_object_service! {

@@ -1,5 +1,7 @@
 //! `LeadService`: typed Lead records, and lead conversion through the SOAP partner API.
 
+use std::sync::OnceLock;
+
 use tonic::{Request, Response, Status};
 
 use super::context::CallContext;
@@ -46,6 +48,7 @@ pub(crate) static LEAD: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: PERSON_CRITERIA,
+    encoding: OnceLock::new(),
 };
 
 const ACCOUNT_PREFIX: &str = "001";

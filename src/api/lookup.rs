@@ -55,14 +55,7 @@ fn to_resources<M: prost::Message + Default>(
 ) -> Result<Vec<M>, GatewayError> {
     records
         .into_iter()
-        .map(|record| {
-            codec::from_dynamic(&codec::resource_from_record(
-                object,
-                record,
-                instance_url,
-                None,
-            )?)
-        })
+        .map(|record| codec::resource_from_record(object, record, instance_url, None))
         .collect()
 }
 

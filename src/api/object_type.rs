@@ -2,6 +2,10 @@
 //! and the one table mapping proto fields to Salesforce API names. Generic code in
 //! [`super::records`] does the rest.
 
+use std::sync::OnceLock;
+
+use super::record_codec::RecordEncoding;
+
 /// What a mapped field accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FieldKind {
@@ -121,6 +125,8 @@ pub(crate) struct ObjectType {
     pub(crate) fields: &'static [FieldMapping],
     /// The criteria of the find RPC.
     pub(crate) criteria: &'static [Criterion],
+    /// How its message is written from a record, worked out on first use.
+    pub(crate) encoding: OnceLock<RecordEncoding>,
 }
 
 impl ObjectType {

@@ -1,5 +1,7 @@
 //! `OpportunityService`: typed Opportunity records.
 
+use std::sync::OnceLock;
+
 use super::object_type::{Criterion, CriterionKind, ObjectType, date, output, reference, value};
 use super::typed_object_service;
 use crate::pb::opportunity_service_server::OpportunityService;
@@ -45,6 +47,7 @@ pub(crate) static OPPORTUNITY: ObjectType = ObjectType {
             kind: CriterionKind::IdEquals,
         },
     ],
+    encoding: OnceLock::new(),
 };
 
 typed_object_service! {

@@ -3,6 +3,9 @@
 //! Messages are viewed through their descriptors (`prost-reflect`), so one implementation serves
 //! every object: the table says which proto field is which API field, the descriptor says its type.
 
+use std::sync::LazyLock;
+
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue};
@@ -30,18 +33,6 @@ pub(crate) fn to_dynamic<M: Message>(
 ) -> Result<DynamicMessage, GatewayError> {
     DynamicMessage::decode(descriptor(full_name)?, message.encode_to_vec().as_slice())
         .map_err(|error| GatewayError::Internal(format!("re-reading {full_name}: {error}")))
-}
-
-/// Turns a dynamic message back into its typed form.
-pub(crate) fn from_dynamic<M: Message + Default>(
-    message: &DynamicMessage,
-) -> Result<M, GatewayError> {
-    M::decode(message.encode_to_vec().as_slice()).map_err(|error| {
-        GatewayError::Internal(format!(
-            "decoding {}: {error}",
-            message.descriptor().full_name()
-        ))
-    })
 }
 
 /// The record ID of a resource message (empty when unset).
@@ -169,55 +160,180 @@ pub(crate) fn read_fields(
     Ok(Some(api_names))
 }
 
-/// Builds the resource message from a Salesforce record.
-pub(crate) fn resource_from_record(
+/// How a resource message is written from a Salesforce record: the wire field of each row of the
+/// object's table, read from the message's descriptor once per object type.
+#[derive(Debug)]
+pub(crate) struct RecordEncoding {
+    id: Option<u32>,
+    url: Option<u32>,
+    extra_fields: Option<u32>,
+    /// One entry a row of the object's field table, in its order (`None`: not in the message).
+    fields: Vec<Option<WireField>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WireField {
+    number: u32,
+    kind: WireKind,
+}
+
+/// The proto types a Salesforce field value can become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WireKind {
+    String,
+    Bool,
+    Double,
+    Int32,
+    Int64,
+    Timestamp,
+    /// Anything else: the value is left unset (and logged).
+    Unsupported,
+}
+
+impl WireKind {
+    fn of(field: &prost_reflect::FieldDescriptor) -> Self {
+        if field.is_list() || field.is_map() {
+            return Self::Unsupported;
+        }
+        match field.kind() {
+            Kind::String => Self::String,
+            Kind::Bool => Self::Bool,
+            Kind::Double => Self::Double,
+            Kind::Int32 => Self::Int32,
+            Kind::Int64 => Self::Int64,
+            Kind::Message(message) if message.full_name() == "google.protobuf.Timestamp" => {
+                Self::Timestamp
+            }
+            _ => Self::Unsupported,
+        }
+    }
+}
+
+impl RecordEncoding {
+    /// The encoding of `object`'s message, worked out on first use.
+    fn of(object: &ObjectType) -> Result<&RecordEncoding, GatewayError> {
+        if let Some(encoding) = object.encoding.get() {
+            return Ok(encoding);
+        }
+        let descriptor = descriptor(object.message)?;
+        let number = |name: &str| {
+            descriptor
+                .get_field_by_name(name)
+                .map(|field| field.number())
+        };
+        let encoding = RecordEncoding {
+            id: number("id"),
+            url: number("url"),
+            extra_fields: number(EXTRA_FIELDS),
+            fields: object
+                .fields
+                .iter()
+                .map(|mapping| {
+                    let field = descriptor.get_field_by_name(mapping.proto)?;
+                    Some(WireField {
+                        number: field.number(),
+                        kind: WireKind::of(&field),
+                    })
+                })
+                .collect(),
+        };
+        Ok(object.encoding.get_or_init(|| encoding))
+    }
+}
+
+/// Builds the resource message from a Salesforce record. The record is written straight to the
+/// protobuf wire format, field by field as the object's table says, and read back as `M`.
+pub(crate) fn resource_from_record<M: Message + Default>(
     object: &ObjectType,
     record: &Record,
     instance_url: &Url,
     requested: Option<&[String]>,
-) -> Result<DynamicMessage, GatewayError> {
-    let descriptor = descriptor(object.message)?;
-    let mut resource = DynamicMessage::new(descriptor.clone());
+) -> Result<M, GatewayError> {
+    use prost::encoding::message;
+    let encoding = RecordEncoding::of(object)?;
+    let mut wire = Vec::with_capacity(512);
     let id = record
         .get("Id")
         .and_then(JsonValue::as_str)
         .unwrap_or_default();
-    set_if_present(&mut resource, "id", ProtoValue::String(id.to_owned()));
-    if !id.is_empty() {
+    if let Some(number) = encoding.id {
+        put_str(&mut wire, number, id);
+    }
+    if let Some(number) = encoding.url.filter(|_| !id.is_empty()) {
         let url = format!(
             "{}/lightning/r/{}/{}/view",
             instance_url.as_str().trim_end_matches('/'),
             object.api_name,
             id
         );
-        set_if_present(&mut resource, "url", ProtoValue::String(url));
+        put_str(&mut wire, number, &url);
     }
-    for mapping in object.fields {
+    for (mapping, field) in object.fields.iter().zip(&encoding.fields) {
         let Some(json) = record.get(mapping.api).filter(|json| !json.is_null()) else {
             continue;
         };
-        let Some(field) = descriptor.get_field_by_name(mapping.proto) else {
+        let Some(field) = field else {
             continue;
         };
-        match proto_of(&field.kind(), json) {
-            Some(value) => resource.set_field(&field, value),
-            None => tracing::warn!(
+        if !put_json(&mut wire, *field, json) {
+            tracing::warn!(
                 object = object.api_name,
                 field = mapping.api,
                 "unexpected value type from salesforce; field left unset"
-            ),
-        }
-    }
-    if let Some(extra_field) = descriptor.get_field_by_name(EXTRA_FIELDS) {
-        let extras = record_extras(object, record, requested);
-        if !extras.fields.is_empty() {
-            resource.set_field(
-                &extra_field,
-                ProtoValue::Message(extras.transcode_to_dynamic()),
             );
         }
     }
-    Ok(resource)
+    if let Some(number) = encoding.extra_fields {
+        let extras = record_extras(object, record, requested);
+        if !extras.fields.is_empty() {
+            message::encode(number, &extras, &mut wire);
+        }
+    }
+    M::decode(wire.as_slice())
+        .map_err(|error| GatewayError::Internal(format!("decoding {}: {error}", object.message)))
+}
+
+/// Writes a string field.
+fn put_str(wire: &mut Vec<u8>, number: u32, text: &str) {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    encode_key(number, WireType::LengthDelimited, wire);
+    encode_varint(text.len() as u64, wire);
+    wire.extend_from_slice(text.as_bytes());
+}
+
+/// Writes a Salesforce JSON value as the field; false when the value does not fit its type.
+fn put_json(wire: &mut Vec<u8>, field: WireField, json: &JsonValue) -> bool {
+    use prost::encoding::{bool as boolean, double, int32, int64, message};
+    let number = field.number;
+    match (field.kind, json) {
+        (WireKind::String, JsonValue::String(text)) => put_str(wire, number, text),
+        (WireKind::String, JsonValue::Number(value)) => put_str(wire, number, &value.to_string()),
+        (WireKind::String, JsonValue::Bool(flag)) => put_str(wire, number, &flag.to_string()),
+        (WireKind::Bool, JsonValue::Bool(flag)) => boolean::encode(number, flag, wire),
+        (WireKind::Double, JsonValue::Number(value)) => match value.as_f64() {
+            Some(value) => double::encode(number, &value, wire),
+            None => return false,
+        },
+        (WireKind::Int32, JsonValue::Number(value)) => {
+            let whole = value
+                .as_i64()
+                .or_else(|| value.as_f64().map(|value| value as i64));
+            match whole.and_then(|whole| i32::try_from(whole).ok()) {
+                Some(value) => int32::encode(number, &value, wire),
+                None => return false,
+            }
+        }
+        (WireKind::Int64, JsonValue::Number(value)) => match value.as_i64() {
+            Some(value) => int64::encode(number, &value, wire),
+            None => return false,
+        },
+        (WireKind::Timestamp, JsonValue::String(text)) => match parse_salesforce_datetime(text) {
+            Some(timestamp) => message::encode(number, &timestamp, wire),
+            None => return false,
+        },
+        _ => return false,
+    }
+    true
 }
 
 fn record_extras(
@@ -252,12 +368,6 @@ fn struct_value_of(json: &JsonValue) -> Option<prost_types::Value> {
         JsonValue::Array(_) | JsonValue::Object(_) => return None,
     };
     Some(prost_types::Value { kind: Some(kind) })
-}
-
-fn set_if_present(resource: &mut DynamicMessage, name: &str, value: ProtoValue) {
-    if let Some(field) = resource.descriptor().get_field_by_name(name) {
-        resource.set_field(&field, value);
-    }
 }
 
 /// The value of a field if the caller set it (explicit presence for `optional`, non-default for
@@ -324,41 +434,25 @@ fn json_of(
     })
 }
 
-fn proto_of(kind: &Kind, json: &JsonValue) -> Option<ProtoValue> {
-    Some(match kind {
-        Kind::String => ProtoValue::String(match json {
-            JsonValue::String(text) => text.clone(),
-            JsonValue::Number(number) => number.to_string(),
-            JsonValue::Bool(flag) => flag.to_string(),
-            _ => return None,
-        }),
-        Kind::Bool => ProtoValue::Bool(json.as_bool()?),
-        Kind::Double => ProtoValue::F64(json.as_f64()?),
-        Kind::Int32 => ProtoValue::I32(
-            i32::try_from(
-                json.as_i64()
-                    .or_else(|| json.as_f64().map(|value| value as i64))?,
-            )
-            .ok()?,
-        ),
-        Kind::Int64 => ProtoValue::I64(json.as_i64()?),
-        Kind::Message(message) if message.full_name() == "google.protobuf.Timestamp" => {
-            let timestamp = parse_salesforce_datetime(json.as_str()?)?;
-            ProtoValue::Message(timestamp.transcode_to_dynamic())
-        }
-        _ => return None,
-    })
-}
-
 /// Reads Salesforce's datetime format (`2024-09-27T15:18:19.000+0000`) or RFC 3339.
 pub(crate) fn parse_salesforce_datetime(text: &str) -> Option<prost_types::Timestamp> {
-    let parsed = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(text))
-        .ok()?;
+    let parsed = salesforce_datetime(text).or_else(|| DateTime::parse_from_rfc3339(text).ok())?;
     Some(prost_types::Timestamp {
         seconds: parsed.timestamp(),
         nanos: i32::try_from(parsed.timestamp_subsec_nanos()).ok()?,
     })
+}
+
+/// Salesforce's own datetime format, read with its format items parsed once.
+fn salesforce_datetime(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    static ITEMS: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
+        StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.f%z")
+            .parse_to_owned()
+            .expect("a valid format")
+    });
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, ITEMS.iter()).ok()?;
+    parsed.to_datetime().ok()
 }
 
 /// The caller's `extra_fields` as API name/JSON pairs, checked.
@@ -454,4 +548,86 @@ pub(crate) fn api_actions() -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::opportunity::OPPORTUNITY;
+    use crate::pb::Opportunity;
+
+    fn record(value: JsonValue) -> Record {
+        match value {
+            JsonValue::Object(fields) => fields.into_iter().collect(),
+            _ => unreachable!("records are objects"),
+        }
+    }
+
+    #[test]
+    fn a_record_becomes_the_typed_message_field_by_field() {
+        let instance = Url::parse("https://acme.my.salesforce.com/").unwrap();
+        let record = record(json!({
+            "attributes": { "type": "Opportunity" },
+            "Id": "006000000000001AAA",
+            "Name": "Big deal",
+            "Amount": 1250.5,
+            "Probability": 90,
+            "IsClosed": true,
+            "CloseDate": "2026-12-01",
+            "Type": 7,
+            "NextStep": null,
+            "CreatedDate": "2026-11-22T10:20:30.250+0000",
+            "LastModifiedDate": "2026-11-22T11:00:00Z",
+            "Region__c": "EMEA",
+            "Account": { "Name": "Acme" },
+        }));
+        let opportunity: Opportunity =
+            resource_from_record(&OPPORTUNITY, &record, &instance, None).unwrap();
+        assert_eq!(opportunity.id, "006000000000001AAA");
+        assert_eq!(
+            opportunity.url,
+            "https://acme.my.salesforce.com/lightning/r/Opportunity/006000000000001AAA/view"
+        );
+        assert_eq!(opportunity.name.as_deref(), Some("Big deal"));
+        assert_eq!(opportunity.amount, Some(1250.5));
+        assert_eq!(opportunity.probability, Some(90.0));
+        assert!(opportunity.is_closed);
+        assert_eq!(opportunity.close_date.as_deref(), Some("2026-12-01"));
+        // A number where text is expected reads as its digits; null leaves the field unset.
+        assert_eq!(opportunity.r#type.as_deref(), Some("7"));
+        assert_eq!(opportunity.next_step, None);
+        let created = opportunity.created_date.unwrap();
+        assert_eq!(
+            (created.seconds, created.nanos),
+            (1_795_342_830, 250_000_000)
+        );
+        assert_eq!(
+            opportunity.last_modified_date.unwrap().seconds,
+            1_795_345_200
+        );
+        // Custom fields go to extra_fields; relationship objects do not.
+        let extras = opportunity.extra_fields.unwrap().fields;
+        assert_eq!(extras.keys().collect::<Vec<_>>(), ["Region__c"]);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_left_unset() {
+        let instance = Url::parse("https://acme.my.salesforce.com").unwrap();
+        let record = record(json!({
+            "Id": "006000000000001AAA",
+            "Amount": "lots",
+            "IsClosed": "yes",
+            "Name": ["not", "text"],
+            "CreatedDate": "yesterday",
+        }));
+        let opportunity: Opportunity =
+            resource_from_record(&OPPORTUNITY, &record, &instance, None).unwrap();
+        assert_eq!(opportunity.amount, None);
+        assert!(!opportunity.is_closed);
+        assert_eq!(opportunity.name, None);
+        assert_eq!(opportunity.created_date, None);
+        assert_eq!(opportunity.id, "006000000000001AAA");
+    }
 }

@@ -278,14 +278,7 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
         };
         let resources = records
             .iter()
-            .map(|record| {
-                codec::from_dynamic(&codec::resource_from_record(
-                    object,
-                    record,
-                    &instance_url,
-                    None,
-                )?)
-            })
+            .map(|record| codec::resource_from_record(object, record, &instance_url, None))
             .collect::<Result<Vec<M>, _>>()?;
         Ok(Page {
             resources,
@@ -402,10 +395,5 @@ async fn to_resource<M: Message + Default>(
         .instance_url()
         .await
         .map_err(|error| upstream(object, error))?;
-    codec::from_dynamic(&codec::resource_from_record(
-        object,
-        record,
-        &instance_url,
-        requested,
-    )?)
+    codec::resource_from_record(object, record, &instance_url, requested)
 }

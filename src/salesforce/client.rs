@@ -538,6 +538,7 @@ impl SalesforceClient {
         let resource = resource_of(&url);
         let tenant = self.inner.auth.tenant();
         let span = tracing::info_span!(
+            target: crate::telemetry::TRACE_ONLY_TARGET,
             "salesforce.request",
             otel.name = %format_args!("{method} {resource}"),
             otel.kind = "client",
