@@ -711,7 +711,13 @@ async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
     let org = sandbox::start(SandboxConfig::default()).await.unwrap();
     let config = config_file(&org, "");
     let port = free_port();
-    let mut sfgate = start_binary(config.path(), port, &["--log-format", "json"], &[]).await;
+    let mut sfgate = start_binary(
+        config.path(),
+        port,
+        &["--log-format", "json"],
+        &[("RUST_LOG", "info,sfgate=debug")],
+    )
+    .await;
     // A refused call is logged; the tenant's first call logs the token it minted.
     let refused = leads(port)
         .find_leads(find_reed_as("wrong-key"))
@@ -754,5 +760,26 @@ async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
             .iter()
             .any(|span| span["tenant"] == "acme" && span["caller"] == "workflow-engine"),
         "{minted:#}"
+    );
+    // Each Salesforce request's debug line sits in the call's span, with what was asked and
+    // answered; the request's own span is for traces only.
+    let query = lines
+        .iter()
+        .find(|line| {
+            message(line) == "salesforce call" && line["fields"]["salesforce.resource"] == "query"
+        })
+        .expect("the query is logged at debug");
+    assert_eq!(
+        query["fields"]["http.response.status_code"], 200,
+        "{query:#}"
+    );
+    assert_eq!(query["fields"]["http.request.method"], "GET", "{query:#}");
+    assert_eq!(query["span"]["rpc.method"], "FindLeads", "{query:#}");
+    assert_eq!(query["span"]["tenant"], "acme", "{query:#}");
+    assert!(
+        lines
+            .iter()
+            .all(|line| !line.to_string().contains("salesforce.request_id")),
+        "the Salesforce request span is not in the logs"
     );
 }

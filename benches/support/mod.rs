@@ -57,6 +57,10 @@ impl Process {
 pub(crate) fn start_process(args: &[&str], env: &[(&str, &str)], ready: &str) -> Process {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfgate"))
         .args(args)
+        // Logs at info (the ready line) and no trace export, whatever the shell has set.
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

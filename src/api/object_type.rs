@@ -125,7 +125,8 @@ pub(crate) struct ObjectType {
     pub(crate) fields: &'static [FieldMapping],
     /// The criteria of the find RPC.
     pub(crate) criteria: &'static [Criterion],
-    /// How its message is written from a record, worked out on first use.
+    /// How its message is written from a record, worked out on first use (`OnceLock::new()` in
+    /// every table).
     pub(crate) encoding: OnceLock<RecordEncoding>,
 }
 

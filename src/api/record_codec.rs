@@ -1,7 +1,9 @@
 //! Typed proto resources to Salesforce JSON and back, driven by an object's field table.
 //!
-//! Messages are viewed through their descriptors (`prost-reflect`), so one implementation serves
-//! every object: the table says which proto field is which API field, the descriptor says its type.
+//! One implementation serves every object: the table says which proto field is which API field,
+//! the message's descriptor (`prost-reflect`) says its type. Requests are read through a
+//! `DynamicMessage`; records become the typed message by writing its wire format directly, with
+//! the field numbers and types worked out once per object type.
 
 use std::sync::LazyLock;
 

@@ -595,8 +595,11 @@ impl SalesforceClient {
             }
         }
         self.count_upstream(&method, resource, status.as_u16().to_string(), elapsed);
+        // In the call's RPC span (the request's own span is for traces only).
         tracing::debug!(
-            parent: &span,
+            http.request.method = %method,
+            salesforce.resource = resource,
+            http.response.status_code = status.as_u16(),
             elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "salesforce call"
         );

@@ -97,7 +97,8 @@ impl Telemetry {
 
 /// The target of spans that traces carry but log lines do not: a log line inside a call names
 /// its RPC span (method, tenant, caller, trace id) already, and formatting the fields of every
-/// Salesforce request for the logs, which seldom print one, cost about 5% of a call's CPU.
+/// Salesforce request for the logs, which seldom print one, cost about 5% of a call's CPU. The
+/// log filter always turns this target off (a `RUST_LOG` directive for it is replaced).
 pub(crate) const TRACE_ONLY_TARGET: &str = "sfgate::trace_only";
 
 /// Installs the global subscriber: logs to stderr (stdout is for what the user asked to see) and,
