@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::{FindLeadsRequest, GetLeadRequest};
 use sfgate::tenancy::ApiKeyHash;
-use support::{free_port, memory, percentile, start_process};
+use support::{free_port, memory, percentile, start_gateway, start_process};
 use tonic::transport::Channel;
 
 mod support;
@@ -176,14 +176,7 @@ async fn hot_path(durations: &Durations) {
          [credentials.file.org]\nclient_id = \"bench-client\"\nclient_secret = \"bench-secret\"\n",
         ApiKeyHash::of_key(API_KEY).to_hex()
     );
-    let config_file =
-        std::env::temp_dir().join(format!("sfgate-bench-hot-path-{gateway_port}.toml"));
-    std::fs::write(&config_file, config).unwrap();
-    let gateway = start_process(
-        &["--config", config_file.to_str().unwrap()],
-        &[],
-        "sfgate serving",
-    );
+    let gateway = start_gateway(&config);
     let mut channels = Vec::new();
     for _ in 0..GRPC_CONNECTIONS {
         channels.push(
@@ -303,7 +296,7 @@ async fn hot_path(durations: &Durations) {
         };
         let processes = [
             ("load generator", std::process::id()),
-            ("sfgate", gateway.0.id()),
+            ("sfgate", gateway.process.0.id()),
             ("org", org.0.id()),
         ];
         let (direct_peak, direct_cpu) =
@@ -342,10 +335,8 @@ async fn hot_path(durations: &Durations) {
     }
     println!(
         "gateway memory after the run: {}",
-        gateway.resident_memory()
+        gateway.process.resident_memory()
     );
-    drop(gateway);
-    let _ = std::fs::remove_file(config_file);
 }
 
 /// CPU time a process has used (user + system), from `/proc/<pid>/stat`.

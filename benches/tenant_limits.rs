@@ -14,7 +14,7 @@ use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::ratelimit::{Rate, RateLimits, TenantLimits};
 use sfgate::tenancy::ApiKeyHash;
-use support::{TENANTS, free_port, memory, percentile, start_process};
+use support::{TENANTS, free_port, memory, percentile, start_gateway, start_process};
 
 mod support;
 
@@ -99,14 +99,7 @@ async fn isolation(full: bool) {
     config.push_str(
         "[credentials.file.org]\nclient_id = \"bench-client\"\nclient_secret = \"bench-secret\"\n",
     );
-    let config_file =
-        std::env::temp_dir().join(format!("sfgate-bench-isolation-{gateway_port}.toml"));
-    std::fs::write(&config_file, config).unwrap();
-    let gateway = start_process(
-        &["--config", config_file.to_str().unwrap()],
-        &[],
-        "sfgate serving",
-    );
+    let gateway = start_gateway(&config);
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{gateway_port}"))
             .unwrap()
@@ -210,5 +203,4 @@ async fn isolation(full: bool) {
     );
     drop(gateway);
     drop(org);
-    let _ = std::fs::remove_file(config_file);
 }

@@ -78,6 +78,32 @@ pub(crate) fn start_process(args: &[&str], env: &[(&str, &str)], ready: &str) ->
     Process(child)
 }
 
+/// A gateway process (`sfgate --config`); its configuration file goes when it is dropped.
+pub(crate) struct Gateway {
+    /// Killed first (fields drop in order), then the file is removed.
+    pub(crate) process: Process,
+    _config: tempfile::NamedTempFile,
+}
+
+/// Writes `config` to a file and starts a gateway on it, waiting until it serves.
+pub(crate) fn start_gateway(config: &str) -> Gateway {
+    let file = tempfile::Builder::new()
+        .prefix("sfgate-bench-")
+        .suffix(".toml")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let process = start_process(
+        &["--config", file.path().to_str().unwrap()],
+        &[],
+        "sfgate serving",
+    );
+    Gateway {
+        process,
+        _config: file,
+    }
+}
+
 /// The resident memory of an `sfgate` process with 1 and with 10,000 tenants configured (100 in
 /// the smoke run), each with a rate limit, a concurrency cap, an API key and file credentials.
 pub(crate) fn memory(full: bool) {
@@ -93,21 +119,14 @@ pub(crate) fn memory(full: bool) {
         text.push_str(
             "[credentials.file.shared]\nclient_id = \"id\"\nclient_secret = \"secret\"\n",
         );
-        let file = std::env::temp_dir().join(format!(
-            "sfgate-bench-{tenants}-{}.toml",
-            std::process::id()
-        ));
-        std::fs::write(&file, text).unwrap();
         let started = Instant::now();
-        let gateway = start_process(&["--config", file.to_str().unwrap()], &[], "sfgate serving");
+        let gateway = start_gateway(&text);
         let ready_after = started.elapsed();
         // Serving once it logs so; then its resident memory settles.
         std::thread::sleep(Duration::from_millis(300));
         println!(
             "memory, {tenants} tenants configured: {} (serving after {ready_after:?})",
-            gateway.resident_memory()
+            gateway.process.resident_memory()
         );
-        drop(gateway);
-        let _ = std::fs::remove_file(file);
     }
 }
