@@ -211,7 +211,7 @@ async fn hot_path(durations: &Durations) {
         }))
         .await
         .expect("GetLead through the gateway");
-    let sent: Vec<sfgate::sandbox::RecordedRequest> = http
+    let sent: Vec<sfgate_sandbox::RecordedRequest> = http
         .get(format!("{org_base}/_sandbox/requests"))
         .send()
         .await
@@ -226,7 +226,7 @@ async fn hot_path(durations: &Durations) {
             .unwrap_or_else(|| panic!("the gateway sent no GET {path_part}: {sent:#?}"))
             .clone()
     };
-    let url_of = |request: &sfgate::sandbox::RecordedRequest| match &request.query {
+    let url_of = |request: &sfgate_sandbox::RecordedRequest| match &request.query {
         Some(query) => format!("{org_base}{}?{query}", request.path),
         None => format!("{org_base}{}", request.path),
     };
@@ -244,7 +244,7 @@ async fn hot_path(durations: &Durations) {
         .unwrap();
     let authorization = format!("Bearer {}", token["access_token"].as_str().unwrap());
     // The gateway's headers as the org received them, but for the connection's own and the token.
-    let headers_of = |request: &sfgate::sandbox::RecordedRequest| {
+    let headers_of = |request: &sfgate_sandbox::RecordedRequest| {
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &request.headers {
             if !["authorization", "host", "content-length"].contains(&name.as_str()) {

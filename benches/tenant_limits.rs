@@ -9,11 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use sfgate::api::context::TenantId;
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
-use sfgate::ratelimit::{Rate, RateLimits, TenantLimits};
+use sfgate::ratelimit::{Rate, TenantLimiter, TenantLimits};
 use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::TenantId;
 use support::{TENANTS, free_port, memory, percentile, start_gateway, start_process};
 
 mod support;
@@ -60,11 +60,16 @@ async fn limiter_cost(full: bool) {
             },
         ),
     ] {
-        let limiter = RateLimits::new(tenants.iter().map(|tenant| (tenant.clone(), limits)));
+        // Each tenant's snapshot holds its limiter (authentication found the snapshot already).
+        let limiters: Vec<TenantLimiter> = tenants
+            .iter()
+            .map(|_| TenantLimiter::new(limits, None))
+            .collect();
         let started = Instant::now();
         for call in 0..calls {
-            let admission = limiter
-                .admit(&tenants[call % TENANTS])
+            let tenant = call % TENANTS;
+            let admission = limiters[tenant]
+                .admit(&tenants[tenant], None)
                 .await
                 .expect("admitted");
             drop(admission);

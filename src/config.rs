@@ -10,13 +10,14 @@ use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::auth::OAuthGrant;
 use crate::credentials::OrgCredentials;
 pub use crate::telemetry::TelemetrySettings;
-use crate::tenancy::ApiKeyHash;
+use crate::tenant::ApiKeyHash;
 
 /// The API version used when a tenant names none.
 pub const DEFAULT_API_VERSION: &str = "v66.0";
@@ -28,12 +29,22 @@ pub struct Config {
     /// Where the gRPC server listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
-    #[serde(default = "default_shutdown_grace_seconds")]
-    pub shutdown_grace_seconds: u64,
-    /// How often the file is checked for changes to reload (0: only on SIGHUP).
-    #[serde(default = "default_reload_poll_seconds")]
-    pub reload_poll_seconds: u64,
+    /// How long in-flight calls may take to finish after SIGTERM/SIGINT
+    /// (`shutdown_grace_seconds`).
+    #[serde(
+        rename = "shutdown_grace_seconds",
+        default = "default_shutdown_grace",
+        deserialize_with = "seconds"
+    )]
+    pub shutdown_grace: Duration,
+    /// How often the file is checked for changes to reload (`reload_poll_seconds`; 0, here
+    /// `None`: only on SIGHUP).
+    #[serde(
+        rename = "reload_poll_seconds",
+        default = "default_reload_poll",
+        deserialize_with = "seconds_or_never"
+    )]
+    pub reload_poll: Option<Duration>,
     /// Tenants by id (the value of `x-tenant-id`).
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -83,9 +94,14 @@ pub struct SharedLimitsSettings {
     /// The number of replicas; while Redis is down each enforces `1 / expected_replicas` of a
     /// tenant's rate locally.
     pub expected_replicas: u32,
-    /// The longest a call waits for Redis's decision before the local share decides.
-    #[serde(default = "default_redis_timeout_ms")]
-    pub timeout_ms: u64,
+    /// The longest a call waits for Redis's decision before the local share decides
+    /// (`timeout_ms`).
+    #[serde(
+        rename = "timeout_ms",
+        default = "default_redis_timeout",
+        deserialize_with = "milliseconds"
+    )]
+    pub timeout: Duration,
     /// Prefix of the Redis keys, so that deployments sharing one Redis keep separate limits.
     #[serde(default = "default_redis_key_prefix")]
     pub key_prefix: String,
@@ -95,8 +111,8 @@ fn default_redis_key_prefix() -> String {
     "sfgate".to_owned()
 }
 
-fn default_redis_timeout_ms() -> u64 {
-    50
+fn default_redis_timeout() -> Duration {
+    Duration::from_millis(50)
 }
 
 /// One tenant: one Salesforce org and the callers allowed to use it.
@@ -121,9 +137,13 @@ pub struct TenantConfig {
     /// Hosts `instance_url` may point at.
     #[serde(default = "default_allowed_instance_hosts")]
     pub allowed_instance_hosts: Vec<String>,
-    /// Time limit of one Salesforce request, in milliseconds.
-    #[serde(default = "default_upstream_timeout_ms")]
-    pub upstream_timeout_ms: u64,
+    /// Time limit of one Salesforce request (`upstream_timeout_ms`).
+    #[serde(
+        rename = "upstream_timeout_ms",
+        default = "default_upstream_timeout",
+        deserialize_with = "milliseconds"
+    )]
+    pub upstream_timeout: Duration,
     /// The callers allowed to act for this tenant.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
@@ -136,9 +156,14 @@ pub struct TenantConfig {
     pub max_concurrent_calls: Option<u32>,
     /// Refuse calls once the org has used this percentage of its daily API requests (e.g. 90).
     pub api_budget_percent: Option<f64>,
-    /// While refusing for the budget, let one call through this often to re-read the usage.
-    #[serde(default = "default_api_budget_recheck_seconds")]
-    pub api_budget_recheck_seconds: u64,
+    /// While refusing for the budget, let one call through this often to re-read the usage
+    /// (`api_budget_recheck_seconds`).
+    #[serde(
+        rename = "api_budget_recheck_seconds",
+        default = "default_api_budget_recheck",
+        deserialize_with = "seconds"
+    )]
+    pub api_budget_recheck: Duration,
 }
 
 /// A caller identified by the SHA-256 fingerprint of its client certificate
@@ -149,7 +174,8 @@ pub struct ClientCertificateConfig {
     /// The caller's name, for logs.
     pub caller: String,
     /// The certificate's SHA-256 fingerprint, hex with or without colons.
-    pub sha256: String,
+    #[serde(deserialize_with = "certificate_fingerprint")]
+    pub sha256: ApiKeyHash,
 }
 
 /// A request rate with a burst.
@@ -175,13 +201,6 @@ impl RateLimitConfig {
     }
 }
 
-impl TenantConfig {
-    /// The time limit of one Salesforce request.
-    pub fn upstream_timeout(&self) -> Duration {
-        Duration::from_millis(self.upstream_timeout_ms)
-    }
-}
-
 /// A caller's key, stored as its SHA-256 (`sfgate hash-key <key>` prints it).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,7 +208,8 @@ pub struct ApiKeyConfig {
     /// The caller's name, for logs.
     pub caller: String,
     /// SHA-256 of the key, 64 hex digits.
-    pub sha256: String,
+    #[serde(deserialize_with = "api_key_hash")]
+    pub sha256: ApiKeyHash,
 }
 
 /// The credential providers tenants may use.
@@ -227,15 +247,29 @@ pub struct VaultSettings {
     pub mount: String,
     /// How sfgate logs in.
     pub auth: VaultAuthSettings,
-    /// A cached secret older than this is re-read (rotation is picked up within this time).
-    #[serde(default = "default_refresh_after_seconds")]
-    pub refresh_after_seconds: u64,
-    /// While Vault is unreachable, cached secrets keep serving until they are this old.
-    #[serde(default = "default_max_stale_seconds")]
-    pub max_stale_seconds: u64,
-    /// Time limit of one Vault request.
-    #[serde(default = "default_vault_timeout_seconds")]
-    pub timeout_seconds: u64,
+    /// A cached secret older than this is re-read, so rotation is picked up within this time
+    /// (`refresh_after_seconds`).
+    #[serde(
+        rename = "refresh_after_seconds",
+        default = "default_refresh_after",
+        deserialize_with = "seconds"
+    )]
+    pub refresh_after: Duration,
+    /// While Vault is unreachable, cached secrets keep serving until they are this old
+    /// (`max_stale_seconds`).
+    #[serde(
+        rename = "max_stale_seconds",
+        default = "default_max_stale",
+        deserialize_with = "seconds"
+    )]
+    pub max_stale: Duration,
+    /// Time limit of one Vault request (`timeout_seconds`).
+    #[serde(
+        rename = "timeout_seconds",
+        default = "default_vault_timeout",
+        deserialize_with = "seconds"
+    )]
+    pub timeout: Duration,
 }
 
 /// The Vault login method.
@@ -288,16 +322,16 @@ fn default_service_account_token_path() -> PathBuf {
     PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token")
 }
 
-fn default_refresh_after_seconds() -> u64 {
-    300
+fn default_refresh_after() -> Duration {
+    Duration::from_secs(300)
 }
 
-fn default_max_stale_seconds() -> u64 {
-    3600
+fn default_max_stale() -> Duration {
+    Duration::from_secs(3600)
 }
 
-fn default_vault_timeout_seconds() -> u64 {
-    10
+fn default_vault_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn default_listen() -> SocketAddr {
@@ -305,16 +339,16 @@ fn default_listen() -> SocketAddr {
 }
 
 /// The default interval at which a tenant over its API budget re-reads the org's usage.
-pub fn default_api_budget_recheck_seconds() -> u64 {
-    60
+fn default_api_budget_recheck() -> Duration {
+    Duration::from_secs(60)
 }
 
-pub(crate) fn default_reload_poll_seconds() -> u64 {
-    2
+fn default_reload_poll() -> Option<Duration> {
+    Some(Duration::from_secs(2))
 }
 
-pub(crate) fn default_shutdown_grace_seconds() -> u64 {
-    30
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_api_version() -> String {
@@ -325,11 +359,114 @@ fn default_allowed_instance_hosts() -> Vec<String> {
     vec!["*.salesforce.com".to_owned(), "*.force.com".to_owned()]
 }
 
-pub(crate) fn default_upstream_timeout_ms() -> u64 {
-    30_000
+fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// A whole number of seconds.
+fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+/// A whole number of seconds; 0 means never.
+fn seconds_or_never<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    let seconds = u64::deserialize(deserializer)?;
+    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
+}
+
+/// A whole number of milliseconds.
+fn milliseconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_millis)
+}
+
+/// An API key's SHA-256, 64 hex digits.
+fn api_key_hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ApiKeyHash, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.contains(':') {
+        return Err(D::Error::custom("sha256 must be 64 hex digits"));
+    }
+    ApiKeyHash::from_hex(&text).ok_or_else(|| D::Error::custom("sha256 must be 64 hex digits"))
+}
+
+/// A certificate's SHA-256 fingerprint, hex with or without colons.
+fn certificate_fingerprint<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ApiKeyHash, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    ApiKeyHash::from_hex(&text).ok_or_else(|| {
+        D::Error::custom("sha256 must be the certificate's SHA-256 fingerprint (64 hex digits)")
+    })
+}
+
+/// What [`Config::single_tenant`] is built from.
+#[derive(Debug)]
+pub struct SingleTenant {
+    /// The tenant id callers name in `x-tenant-id`.
+    pub tenant: String,
+    /// Where the gRPC server listens.
+    pub listen: SocketAddr,
+    /// The org's login URL (also its instance host).
+    pub login_url: Url,
+    /// The org's credentials, for the password grant.
+    pub credentials: OrgCredentials,
+    /// The one caller and its API key.
+    pub caller: String,
+    /// The caller's API key.
+    pub api_key: SecretString,
 }
 
 impl Config {
+    /// A configuration of one tenant, reached with the password grant and credentials held in
+    /// the configuration itself (the file provider): the no-config run in front of a local org,
+    /// and the starting point of tests. Everything else takes its default.
+    pub fn single_tenant(single: SingleTenant) -> Self {
+        use secrecy::ExposeSecret as _;
+        let SingleTenant {
+            tenant,
+            listen,
+            login_url,
+            credentials,
+            caller,
+            api_key,
+        } = single;
+        let instance_host = login_url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let tenant_config = TenantConfig {
+            login_url,
+            api_version: default_api_version(),
+            grant: OAuthGrant::Password,
+            credentials_provider: ProviderKind::File,
+            credentials_path: tenant.clone(),
+            jwt_audience: None,
+            allowed_instance_hosts: vec![instance_host],
+            upstream_timeout: default_upstream_timeout(),
+            api_keys: vec![ApiKeyConfig {
+                caller,
+                sha256: ApiKeyHash::of_key(api_key.expose_secret()),
+            }],
+            client_certificates: Vec::new(),
+            rate_limit: None,
+            max_concurrent_calls: None,
+            api_budget_percent: None,
+            api_budget_recheck: default_api_budget_recheck(),
+        };
+        Self {
+            listen,
+            shutdown_grace: default_shutdown_grace(),
+            reload_poll: default_reload_poll(),
+            tenants: BTreeMap::from([(tenant.clone(), tenant_config)]),
+            credentials: CredentialsConfig {
+                vault: None,
+                file: HashMap::from([(tenant, credentials)]),
+            },
+            shared_limits: None,
+            tls: None,
+            admin: None,
+            telemetry: TelemetrySettings::default(),
+        }
+    }
+
     /// Loads a file and the `SFGATE__` environment overrides, then validates.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {
@@ -350,7 +487,7 @@ impl Config {
             if shared.expected_replicas == 0 {
                 bail!("shared_limits.expected_replicas must be at least 1");
             }
-            if shared.timeout_ms == 0 {
+            if shared.timeout.is_zero() {
                 bail!("shared_limits.timeout_ms must be at least 1");
             }
             if !shared.redis_url.starts_with("redis://")
@@ -395,7 +532,7 @@ impl Config {
                     tenant.api_version
                 );
             }
-            if tenant.upstream_timeout_ms == 0 {
+            if tenant.upstream_timeout.is_zero() {
                 bail!("tenants.{id}.upstream_timeout_ms must be positive");
             }
             if let Some(rate) = &tenant.rate_limit
@@ -417,30 +554,15 @@ impl Config {
             if tenant.allowed_instance_hosts.is_empty() {
                 bail!("tenants.{id}.allowed_instance_hosts must not be empty");
             }
-            for certificate in &tenant.client_certificates {
-                if ApiKeyHash::from_hex(&certificate.sha256.replace(':', "")).is_none() {
-                    bail!(
-                        "tenants.{id}.client_certificates (caller {:?}): sha256 must be the certificate's SHA-256 fingerprint",
-                        certificate.caller
-                    );
-                }
-                if self
+            if !tenant.client_certificates.is_empty()
+                && self
                     .tls
                     .as_ref()
                     .is_none_or(|tls| tls.client_ca_file.is_none())
-                {
-                    bail!(
-                        "tenants.{id}.client_certificates need [tls] with client_ca_file (mutual TLS)"
-                    );
-                }
-            }
-            for key in &tenant.api_keys {
-                if ApiKeyHash::from_hex(&key.sha256).is_none() {
-                    bail!(
-                        "tenants.{id}.api_keys (caller {:?}): sha256 must be 64 hex digits",
-                        key.caller
-                    );
-                }
+            {
+                bail!(
+                    "tenants.{id}.client_certificates need [tls] with client_ca_file (mutual TLS)"
+                );
             }
             let login_host = tenant.login_url.host_str().unwrap_or_default();
             if tenant.grant == OAuthGrant::ClientCredentials
@@ -521,7 +643,15 @@ client_secret = "shh"
             acme.allowed_instance_hosts,
             default_allowed_instance_hosts()
         );
-        assert_eq!(acme.upstream_timeout(), Duration::from_secs(30));
+        assert_eq!(acme.upstream_timeout, Duration::from_secs(30));
+        assert_eq!(config.reload_poll, Some(Duration::from_secs(2)));
+        assert_eq!(
+            acme.api_keys[0].sha256,
+            ApiKeyHash::from_hex(
+                "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
+            )
+            .unwrap()
+        );
     }
 
     #[test]
@@ -574,7 +704,7 @@ client_secret = "shh"
         let config = Config::load(file.path()).unwrap();
         let settings = config.credentials.vault.unwrap();
         assert_eq!(settings.mount, "secret");
-        assert_eq!(settings.refresh_after_seconds, 300);
+        assert_eq!(settings.refresh_after, Duration::from_secs(300));
         assert!(
             matches!(settings.auth, VaultAuthSettings::Approle { ref mount, .. } if mount == "approle")
         );

@@ -1,8 +1,9 @@
 //! The one place where errors become `tonic::Status`: every status carries a
 //! `google.rpc.ErrorInfo`, field errors a `BadRequest`, retryable ones a `RetryInfo`.
 //!
-//! Salesforce's `errorCode` (REST) / `statusCode` (SOAP) is mapped by [`SALESFORCE_ERROR_CODES`];
-//! codes it does not list fall back to the HTTP status by [`code_for_http_status`].
+//! Two tables decide every status: Salesforce's `errorCode` (REST) / `statusCode` (SOAP) is mapped
+//! by [`SALESFORCE_ERROR_CODES`] (codes it does not list fall back to the HTTP status by
+//! [`code_for_http_status`]), and the gateway's own reasons by [`GATEWAY_REASONS`].
 
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{AuthError, FailureCause};
 use crate::credentials::CredentialError;
-use crate::ratelimit::LimitExceeded;
 use crate::salesforce::{ApiErrorItem, SalesforceError};
 
 /// `ErrorInfo.domain` of errors Salesforce reported.
@@ -52,6 +52,134 @@ pub const SALESFORCE_ERROR_CODES: &[(&str, Code)] = &[
     ("INVALID_SESSION_ID", Code::Unavailable),
     ("SERVER_UNAVAILABLE", Code::Unavailable),
 ];
+
+/// When a caller may retry a refusal of the gateway's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryHint {
+    /// Retrying the same call cannot succeed: no `RetryInfo`.
+    Never,
+    /// `RetryInfo` with this delay.
+    After(Duration),
+    /// `RetryInfo` with the delay the refusal itself computed (a limiter's, the org budget's).
+    Computed,
+}
+
+/// Declares [`Reason`] and [`GATEWAY_REASONS`] from one table, so that each reason is written
+/// once: its variant, its `ErrorInfo.reason`, its gRPC code and its retry hint.
+macro_rules! gateway_reasons {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal, $code:ident, $retry:expr;)*) => {
+        /// The reasons the gateway itself refuses or fails a call for (`ErrorInfo.domain` =
+        /// `sfgate`); [`GATEWAY_REASONS`] gives each its code and retry hint.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        /// The gateway's own reasons: `ErrorInfo.reason` → gRPC code → retry hint.
+        pub const GATEWAY_REASONS: &[(Reason, &str, Code, RetryHint)] = &[
+            $((Reason::$variant, $name, Code::$code, $retry),)*
+        ];
+
+        impl Reason {
+            /// The `ErrorInfo.reason` string.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The gRPC code a refusal for this reason carries.
+            pub const fn code(self) -> Code {
+                match self {
+                    $(Self::$variant => Code::$code,)*
+                }
+            }
+
+            /// When the caller may retry.
+            pub const fn retry_hint(self) -> RetryHint {
+                match self {
+                    $(Self::$variant => $retry,)*
+                }
+            }
+        }
+    };
+}
+
+const ONE_SECOND: Duration = Duration::from_secs(1);
+
+gateway_reasons! {
+    /// A field of the request is wrong (with `BadRequest`).
+    InvalidArgument = "INVALID_ARGUMENT", InvalidArgument, RetryHint::Never;
+    /// No `authorization: Bearer <api key>`, or a malformed one.
+    ApiKeyMissing = "API_KEY_MISSING", Unauthenticated, RetryHint::Never;
+    /// The API key is not granted any tenant.
+    ApiKeyInvalid = "API_KEY_INVALID", Unauthenticated, RetryHint::Never;
+    /// The client certificate is not granted any tenant (and no API key came).
+    ClientCertificateNotGranted = "CLIENT_CERTIFICATE_NOT_GRANTED", Unauthenticated, RetryHint::Never;
+    /// The credential is granted other tenants, or the tenant does not exist.
+    TenantNotGranted = "TENANT_NOT_GRANTED", PermissionDenied, RetryHint::Never;
+    /// The tenant is over its rate limit.
+    TenantRateLimited = "TENANT_RATE_LIMITED", ResourceExhausted, RetryHint::Computed;
+    /// The tenant has as many calls in flight as it may.
+    TenantConcurrencyLimited = "TENANT_CONCURRENCY_LIMITED", ResourceExhausted, RetryHint::Computed;
+    /// The tenant's ceiling on its org's daily API requests is reached.
+    OrgApiBudget = "ORG_API_BUDGET", ResourceExhausted, RetryHint::Computed;
+    /// The idempotency key came before with a different request.
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", InvalidArgument, RetryHint::Never;
+    /// The first request with this idempotency key is still running.
+    IdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE", Aborted, RetryHint::After(ONE_SECOND);
+    /// The org has no converted lead status to default to.
+    NoConvertedLeadStatus = "NO_CONVERTED_LEAD_STATUS", FailedPrecondition, RetryHint::Never;
+    /// The caller's deadline passed before Salesforce answered.
+    DeadlineExceeded = "DEADLINE_EXCEEDED", DeadlineExceeded, RetryHint::Never;
+    /// Salesforce did not answer within the tenant's upstream time-out.
+    UpstreamTimeout = "UPSTREAM_TIMEOUT", DeadlineExceeded, RetryHint::Never;
+    /// Salesforce could not be reached (no hint once the request may have arrived).
+    UpstreamUnreachable = "UPSTREAM_UNREACHABLE", Unavailable, RetryHint::After(ONE_SECOND);
+    /// Salesforce answered something that is not its API.
+    UpstreamBadResponse = "UPSTREAM_BAD_RESPONSE", Unavailable, RetryHint::Never;
+    /// Salesforce refused the tenant's credentials or a fresh token.
+    UpstreamAuthFailed = "UPSTREAM_AUTH_FAILED", Unavailable, RetryHint::Never;
+    /// The tenant's credentials could not be read (a hint only while the store is unreachable).
+    CredentialsUnavailable = "CREDENTIALS_UNAVAILABLE", Unavailable, RetryHint::After(Duration::from_secs(5));
+    /// A bug: something the gateway should have guaranteed did not hold.
+    Internal = "INTERNAL", Internal, RetryHint::Never;
+}
+
+/// When a particular refusal may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// As the reason's [`RetryHint`] says (a [`RetryHint::Computed`] one then gives none).
+    AsHinted,
+    /// After this delay (a limiter's or a cooling-down token endpoint's own figure).
+    After(Duration),
+    /// Not: retrying could repeat what may already have been done.
+    Not,
+}
+
+/// A quota a refusal names (`google.rpc.QuotaFailure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaViolation {
+    /// What the quota applies to, e.g. `tenant:acme`.
+    pub subject: String,
+    /// The quota, e.g. `10 requests per second, burst 20`.
+    pub description: String,
+}
+
+/// A refusal of the gateway's own: the reason decides the code and the retry hint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// Why.
+    pub reason: Reason,
+    /// What happened and what to do, for the status message.
+    pub message: String,
+    /// `ErrorInfo.metadata`.
+    pub metadata: Vec<(String, String)>,
+    /// Whether and when to retry: the reason's hint unless the refusal knows better.
+    pub retry: Retry,
+    /// The quota that was hit, if any.
+    pub quota: Option<QuotaViolation>,
+}
 
 /// The gRPC code for an HTTP status that came without a known error code.
 pub fn code_for_http_status(http_status: u16) -> Code {
@@ -96,39 +224,15 @@ pub enum GatewayError {
         /// The offending fields.
         violations: Vec<FieldViolation>,
     },
-    /// No or an unknown API key.
-    #[error("{message}")]
-    Unauthenticated {
-        /// `ErrorInfo.reason`.
-        reason: &'static str,
-        /// What to fix.
-        message: String,
-    },
-    /// The key is valid but not granted the tenant (or the tenant does not exist).
-    #[error("{message}")]
-    PermissionDenied {
-        /// `ErrorInfo.reason`.
-        reason: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// The gateway cannot do this in the org's current state.
-    #[error("{message}")]
-    FailedPrecondition {
-        /// `ErrorInfo.reason`.
-        reason: &'static str,
-        /// What happened.
-        message: String,
-    },
+    /// The gateway refused the call for a reason of its own.
+    #[error("{}", .0.message)]
+    Refused(Refusal),
     /// The caller's deadline passed before Salesforce answered.
     #[error("the call's deadline passed before salesforce answered")]
     DeadlineExceeded,
     /// Salesforce failed or refused the call.
     #[error(transparent)]
     Salesforce(#[from] SalesforceError),
-    /// The tenant is over its rate or concurrency limit; nothing was sent to Salesforce.
-    #[error("{}", describe_limit(.0))]
-    LimitExceeded(LimitExceeded),
     /// The idempotency key was used before with a different request.
     #[error(
         "this idempotency-key was used with a different request; use a new key for a new request"
@@ -142,27 +246,6 @@ pub enum GatewayError {
     /// A bug: something the gateway should have guaranteed did not hold.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-fn describe_limit(exceeded: &LimitExceeded) -> String {
-    match exceeded {
-        LimitExceeded::Rate {
-            tenant,
-            rate,
-            retry_after,
-        } => format!(
-            "tenant {tenant} is over its rate limit of {} requests/s (burst {}); retry in {} ms",
-            rate.per_second,
-            rate.burst,
-            retry_after.as_millis().max(1)
-        ),
-        LimitExceeded::Concurrency {
-            tenant,
-            max_concurrent_calls,
-        } => {
-            format!("tenant {tenant} already has {max_concurrent_calls} calls in flight, its limit")
-        }
-    }
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
@@ -187,6 +270,17 @@ fn describe(violations: &[FieldViolation]) -> String {
 }
 
 impl GatewayError {
+    /// A refusal for `reason` with the reason's own retry hint.
+    pub fn refused(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Refused(Refusal {
+            reason,
+            message: message.into(),
+            metadata: Vec::new(),
+            retry: Retry::AsHinted,
+            quota: None,
+        })
+    }
+
     /// One invalid field.
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument {
@@ -203,89 +297,72 @@ impl From<GatewayError> for Status {
         let message = error.to_string();
         match error {
             GatewayError::InvalidArgument { violations } => {
-                let mut details = gateway_info("INVALID_ARGUMENT");
+                let mut details =
+                    reason_details(Reason::InvalidArgument, Vec::new(), Retry::AsHinted);
                 for violation in &violations {
                     details.add_bad_request_violation(&violation.field, &violation.description);
                 }
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
-            GatewayError::Unauthenticated { reason, .. } => {
-                Status::with_error_details(Code::Unauthenticated, message, gateway_info(reason))
-            }
-            GatewayError::PermissionDenied { reason, .. } => {
-                Status::with_error_details(Code::PermissionDenied, message, gateway_info(reason))
-            }
-            GatewayError::FailedPrecondition { reason, .. } => {
-                Status::with_error_details(Code::FailedPrecondition, message, gateway_info(reason))
-            }
-            GatewayError::DeadlineExceeded => Status::with_error_details(
-                Code::DeadlineExceeded,
-                message,
-                gateway_info("DEADLINE_EXCEEDED"),
-            ),
-            GatewayError::LimitExceeded(exceeded) => limit_status(message, &exceeded),
+            GatewayError::Refused(refusal) => refusal_status(refusal),
+            GatewayError::DeadlineExceeded => reason_status(Reason::DeadlineExceeded, message),
             GatewayError::IdempotencyKeyReused => {
-                let mut details = gateway_info("IDEMPOTENCY_KEY_REUSED");
+                let mut details =
+                    reason_details(Reason::IdempotencyKeyReused, Vec::new(), Retry::AsHinted);
                 details.add_bad_request_violation(
                     "idempotency-key",
                     "was used with a different request",
                 );
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                Status::with_error_details(Reason::IdempotencyKeyReused.code(), message, details)
             }
             GatewayError::IdempotencyKeyInUse => {
-                let mut details = gateway_info("IDEMPOTENCY_KEY_IN_USE");
-                details.set_retry_info(Some(Duration::from_secs(1)));
-                Status::with_error_details(Code::Aborted, message, details)
+                reason_status(Reason::IdempotencyKeyInUse, message)
             }
             GatewayError::Internal(_) => {
                 tracing::error!(error = %message, "internal error");
-                Status::with_error_details(Code::Internal, message, gateway_info("INTERNAL"))
+                reason_status(Reason::Internal, message)
             }
             GatewayError::Salesforce(error) => salesforce_status(error),
         }
     }
 }
 
-/// How soon a call refused for concurrency may be retried: calls usually last well under a second.
-const CONCURRENCY_RETRY_DELAY: Duration = Duration::from_millis(100);
-
-fn limit_status(message: String, exceeded: &LimitExceeded) -> Status {
-    let (reason, tenant, retry_after, quota) = match exceeded {
-        LimitExceeded::Rate {
-            tenant,
-            rate,
-            retry_after,
-        } => (
-            "TENANT_RATE_LIMITED",
-            tenant,
-            *retry_after,
-            format!(
-                "{} requests per second, burst {}",
-                rate.per_second, rate.burst
-            ),
-        ),
-        LimitExceeded::Concurrency {
-            tenant,
-            max_concurrent_calls,
-        } => (
-            "TENANT_CONCURRENCY_LIMITED",
-            tenant,
-            CONCURRENCY_RETRY_DELAY,
-            format!("{max_concurrent_calls} concurrent calls"),
-        ),
-    };
+/// The `ErrorInfo` (domain `sfgate`) and `RetryInfo` of a reason.
+fn reason_details(reason: Reason, metadata: Vec<(String, String)>, retry: Retry) -> ErrorDetails {
     let mut details = ErrorDetails::with_error_info(
-        reason,
+        reason.name(),
         GATEWAY_DOMAIN,
-        [("tenant".to_string(), tenant.to_string())],
+        metadata
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
     );
-    details.set_retry_info(Some(retry_after));
-    details.add_quota_failure_violation(format!("tenant:{tenant}"), quota);
-    Status::with_error_details(Code::ResourceExhausted, message, details)
+    let retry_after = match (retry, reason.retry_hint()) {
+        (Retry::Not, _) | (Retry::AsHinted, RetryHint::Never | RetryHint::Computed) => None,
+        (Retry::After(delay), _) | (Retry::AsHinted, RetryHint::After(delay)) => Some(delay),
+    };
+    if retry_after.is_some() {
+        details.set_retry_info(retry_after);
+    }
+    details
 }
 
-fn gateway_info(reason: &str) -> ErrorDetails {
-    ErrorDetails::with_error_info(reason, GATEWAY_DOMAIN, [])
+fn reason_status(reason: Reason, message: String) -> Status {
+    refusal_status(refusal(reason, message))
+}
+
+fn refusal_status(refusal: Refusal) -> Status {
+    let Refusal {
+        reason,
+        message,
+        metadata,
+        retry,
+        quota,
+    } = refusal;
+    let mut details = reason_details(reason, metadata, retry);
+    if let Some(quota) = quota {
+        details.add_quota_failure_violation(quota.subject, quota.description);
+    }
+    Status::with_error_details(reason.code(), message, details)
 }
 
 fn salesforce_status(error: SalesforceError) -> Status {
@@ -318,79 +395,79 @@ fn salesforce_status(error: SalesforceError) -> Status {
                 ],
             ),
         ),
-        SalesforceError::SessionRejected => unavailable(message, "UPSTREAM_AUTH_FAILED", None),
+        SalesforceError::SessionRejected => reason_status(Reason::UpstreamAuthFailed, message),
         SalesforceError::Auth(error) => auth_status(&error),
         SalesforceError::ApiBudgetExhausted {
             used,
             limit,
             ceiling_percent,
             retry_after,
-        } => {
-            let mut details = ErrorDetails::with_error_info(
-                "ORG_API_BUDGET",
-                GATEWAY_DOMAIN,
-                [
-                    ("used".to_string(), used.to_string()),
-                    ("limit".to_string(), limit.to_string()),
-                ],
-            );
-            details.set_retry_info(Some(retry_after));
-            details.add_quota_failure_violation(
-                "salesforce-org",
-                format!(
+        } => refusal_status(Refusal {
+            reason: Reason::OrgApiBudget,
+            message,
+            metadata: vec![
+                ("used".to_owned(), used.to_string()),
+                ("limit".to_owned(), limit.to_string()),
+            ],
+            retry: Retry::After(retry_after),
+            quota: Some(QuotaViolation {
+                subject: "salesforce-org".to_owned(),
+                description: format!(
                     "the tenant's ceiling of {ceiling_percent}% of the org's daily API requests"
                 ),
-            );
-            Status::with_error_details(Code::ResourceExhausted, message, details)
-        }
-        SalesforceError::Timeout => Status::with_error_details(
-            Code::DeadlineExceeded,
-            message,
-            ErrorDetails::with_error_info("UPSTREAM_TIMEOUT", GATEWAY_DOMAIN, []),
-        ),
+            }),
+        }),
+        SalesforceError::Timeout => reason_status(Reason::UpstreamTimeout, message),
         // A request that never left is safe to retry; one lost mid-way may have been carried out.
-        SalesforceError::Unreachable {
-            request_sent: false,
-            ..
-        } => unavailable(message, "UPSTREAM_UNREACHABLE", Some(1)),
-        SalesforceError::Unreachable {
-            request_sent: true, ..
-        } => unavailable(message, "UPSTREAM_UNREACHABLE", None),
+        SalesforceError::Unreachable { request_sent, .. } => refusal_status(Refusal {
+            retry: if request_sent {
+                Retry::Not
+            } else {
+                Retry::AsHinted
+            },
+            ..refusal(Reason::UpstreamUnreachable, message)
+        }),
         SalesforceError::UnexpectedResponse { .. } => {
-            unavailable(message, "UPSTREAM_BAD_RESPONSE", None)
+            reason_status(Reason::UpstreamBadResponse, message)
         }
+    }
+}
+
+fn refusal(reason: Reason, message: String) -> Refusal {
+    Refusal {
+        reason,
+        message,
+        metadata: Vec::new(),
+        retry: Retry::AsHinted,
+        quota: None,
     }
 }
 
 /// A status for a token that could not be minted: the caller learns which part failed (the
 /// credential store, the login host, the org's refusal), never a secret.
 fn auth_status(error: &AuthError) -> Status {
-    let (reason, message, default_retry) = match error.cause() {
+    let (reason, message) = match error.cause() {
         FailureCause::Credentials => (
-            "CREDENTIALS_UNAVAILABLE",
+            Reason::CredentialsUnavailable,
             format!("the tenant's Salesforce credentials: {error}"),
-            matches!(
-                error,
-                AuthError::Credentials(CredentialError::Unavailable { .. })
-            )
-            .then_some(Duration::from_secs(5)),
         ),
-        FailureCause::Unreachable => (
-            "UPSTREAM_UNREACHABLE",
-            format!("salesforce: {error}"),
-            Some(Duration::from_secs(1)),
-        ),
-        FailureCause::Refused => ("UPSTREAM_AUTH_FAILED", format!("salesforce: {error}"), None),
+        FailureCause::Unreachable => (Reason::UpstreamUnreachable, format!("salesforce: {error}")),
+        FailureCause::Refused => (Reason::UpstreamAuthFailed, format!("salesforce: {error}")),
     };
-    let retry_after = match error {
-        AuthError::CoolingDown { retry_after, .. } => Some(*retry_after),
-        _ => default_retry,
+    let store_unreachable = matches!(
+        error,
+        AuthError::Credentials(CredentialError::Unavailable { .. })
+    );
+    let retry = match error {
+        AuthError::CoolingDown { retry_after, .. } => Retry::After(*retry_after),
+        // A secret that is missing or malformed stays so until someone fixes it.
+        _ if reason == Reason::CredentialsUnavailable && !store_unreachable => Retry::Not,
+        _ => Retry::AsHinted,
     };
-    let mut details = ErrorDetails::with_error_info(reason, GATEWAY_DOMAIN, []);
-    if let Some(delay) = retry_after {
-        details.set_retry_info(Some(delay));
-    }
-    Status::with_error_details(Code::Unavailable, message, details)
+    refusal_status(Refusal {
+        retry,
+        ..refusal(reason, message)
+    })
 }
 
 /// A status for Salesforce's own error codes: the table decides the code, the details follow it.
@@ -433,14 +510,6 @@ fn api_error_status(message: String, http_status: u16, errors: &[ApiErrorItem]) 
         );
     }
     Status::with_error_details(code, message, details)
-}
-
-fn unavailable(message: String, reason: &str, retry_after_seconds: Option<u64>) -> Status {
-    let mut details = ErrorDetails::with_error_info(reason, GATEWAY_DOMAIN, []);
-    if let Some(seconds) = retry_after_seconds {
-        details.set_retry_info(Some(Duration::from_secs(seconds)));
-    }
-    Status::with_error_details(Code::Unavailable, message, details)
 }
 
 /// How long a caller should wait before retrying an error of this code, if retrying makes sense.

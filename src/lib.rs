@@ -20,10 +20,10 @@ pub mod credentials;
 pub mod error;
 pub mod ratelimit;
 pub mod salesforce;
-pub mod sandbox;
 pub mod server;
 pub mod telemetry;
 pub mod tenancy;
+pub mod tenant;
 
 /// The generated protobuf types and service stubs of package `sfgate.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

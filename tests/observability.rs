@@ -1,23 +1,23 @@
 //! Operating sfgate: spans exported over OTLP to a real receiver, continuing the caller's trace;
 //! Prometheus metrics, `/healthz` and `/readyz` on the admin port; JSON logs.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::otlp::{OtlpReceiver, ReceivedSpan};
-use common::process::{BINARY, Running, free_port, terminate};
-use common::{API_KEY, spawn_app_with, with_metadata};
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::record_service_client::RecordServiceClient;
 use sfgate::pb::{FindLeadsRequest, GetLeadRequest, QueryRequest};
-use sfgate::sandbox::{self, Fault, FaultKind, SandboxConfig, SandboxHandle};
 use sfgate::tenancy::ApiKeyHash;
+use sfgate_sandbox::{Fault, FaultKind, SandboxConfig, SandboxHandle};
+use sfgate_testkit::otlp::{OtlpReceiver, ReceivedSpan};
+use sfgate_testkit::process::{Running, free_port, terminate};
+use sfgate_testkit::{API_KEY, spawn_app_with, with_metadata};
 use tonic::Code;
 
+/// The binary under test.
+const BINARY: &str = env!("CARGO_BIN_EXE_sfgate");
 const TRACE_KEY: &str = "trace-test-key-5f1c2e";
 const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
@@ -156,7 +156,9 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
     let Some(receiver) = OtlpReceiver::start() else {
         return;
     };
-    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let org = sfgate_sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap();
     let config = config_file(
         &org,
         &format!(
@@ -335,7 +337,9 @@ async fn a_call_without_trace_context_starts_a_trace_of_its_own_whatever_the_log
     let Some(receiver) = OtlpReceiver::start() else {
         return;
     };
-    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let org = sfgate_sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap();
     let config = config_file(
         &org,
         &format!("[telemetry]\notlp_endpoint = \"{}\"\n", receiver.endpoint()),
@@ -363,7 +367,7 @@ async fn a_call_without_trace_context_starts_a_trace_of_its_own_whatever_the_log
 }
 
 /// Waits until the org has received a request whose path contains `path`.
-async fn wait_until_the_org_received(app: &common::TestApp, path: &str) {
+async fn wait_until_the_org_received(app: &sfgate_testkit::TestApp, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !app
         .sandbox
@@ -708,7 +712,9 @@ async fn the_admin_port_serves_metrics_health_and_readiness() {
 
 #[tokio::test]
 async fn json_logs_carry_the_calls_tenant_and_never_the_key() {
-    let org = sandbox::start(SandboxConfig::default()).await.unwrap();
+    let org = sfgate_sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap();
     let config = config_file(&org, "");
     let port = free_port();
     let mut sfgate = start_binary(

@@ -4,19 +4,18 @@
 //!
 //! One test in its own binary: it installs the process-wide log subscriber.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use common::openbao::OpenBao;
-use common::{API_KEY, TestApp, spawn_app_on};
 use secrecy::SecretString;
 use serde_json::json;
 use sfgate::auth::OAuthGrant;
 use sfgate::config::{ProviderKind, VaultAuthSettings, VaultSettings};
 use sfgate::pb::GetLeadRequest;
-use sfgate::sandbox::SandboxConfig;
+use sfgate_sandbox::SandboxConfig;
+use sfgate_testkit::openbao::OpenBao;
+use sfgate_testkit::{API_KEY, TestApp, spawn_app_on};
 
 const CLIENT_ID: &str = "canary-client-id-5c1d";
 const CLIENT_SECRET: &str = "canary-client-secret-9e2b";
@@ -54,7 +53,8 @@ async fn call(app: &TestApp, tenant: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    let request = common::with_metadata(GetLeadRequest { id, fields: None }, tenant, API_KEY);
+    let request =
+        sfgate_testkit::with_metadata(GetLeadRequest { id, fields: None }, tenant, API_KEY);
     match app.leads().get_lead(request).await {
         Ok(response) => format!("{:?}", response.into_inner()),
         Err(status) => format!(
@@ -134,9 +134,9 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
                 auth: VaultAuthSettings::Token {
                     token: Some(SecretString::from(VAULT_CLIENT_TOKEN)),
                 },
-                refresh_after_seconds: 300,
-                max_stale_seconds: 3600,
-                timeout_seconds: 5,
+                refresh_after: Duration::from_secs(300),
+                max_stale: Duration::from_secs(3600),
+                timeout: Duration::from_secs(5),
             });
             let mut tenant = base.clone();
             tenant.grant = OAuthGrant::JwtBearer;

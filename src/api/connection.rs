@@ -4,32 +4,32 @@
 use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
 
-use super::context::CallContext;
-use super::{Gateway, record_codec};
+use super::call::{ApiState, CallContext};
+use super::typed::codec;
 use crate::error::GatewayError;
 use crate::pb::connection_service_server::ConnectionService;
 use crate::pb::{ApiUsage, ConnectedUser, Connection, GetConnectionRequest};
 
 /// The connection service.
 #[derive(Debug, Clone)]
-pub struct ConnectionApi {
-    gateway: std::sync::Arc<Gateway>,
+pub(crate) struct ConnectionApi<Limiter> {
+    state: ApiState<Limiter>,
 }
 
-impl ConnectionApi {
-    /// Creates the service over the shared gateway state.
-    pub fn new(gateway: std::sync::Arc<Gateway>) -> Self {
-        Self { gateway }
+impl<Limiter> ConnectionApi<Limiter> {
+    /// Creates the service over the shared state.
+    pub(crate) fn new(state: ApiState<Limiter>) -> Self {
+        Self { state }
     }
 }
 
 #[tonic::async_trait]
-impl ConnectionService for ConnectionApi {
+impl<Limiter: Send + Sync + 'static> ConnectionService for ConnectionApi<Limiter> {
     async fn get_connection(
         &self,
         request: Request<GetConnectionRequest>,
     ) -> Result<Response<Connection>, Status> {
-        let call = self.gateway.call_context(&request)?;
+        let call = self.state.call_context(&request)?;
         Ok(Response::new(describe(&call).await))
     }
 }
@@ -37,7 +37,7 @@ impl ConnectionService for ConnectionApi {
 async fn describe(call: &CallContext) -> Connection {
     let mut connection = Connection {
         api_version: call.client.api_version().to_owned(),
-        actions: record_codec::api_actions(),
+        actions: codec::api_actions(),
         ..Connection::default()
     };
     let details = call

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tracing::Instrument as _;
 
-use super::context::TenantId;
 use crate::error::GatewayError;
+use crate::tenant::TenantId;
 
 /// The metadata key callers set.
 pub(crate) const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -192,7 +192,39 @@ pub(crate) fn check_key(key: &str) -> Result<(), GatewayError> {
     Ok(())
 }
 
+impl std::fmt::Debug for IdempotencyStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("IdempotencyStore")
+            .field("shared", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl IdempotencyStore {
+    /// Runs a create; with an idempotency `key`, at most once per `(tenant, key)`: a repeat gets
+    /// the first result, decoded as `M`.
+    pub(crate) async fn create_once<M: prost::Message + Default>(
+        self: &std::sync::Arc<Self>,
+        tenant: &TenantId,
+        key: Option<&str>,
+        fingerprint: [u8; 32],
+        create: impl Future<Output = Result<M, GatewayError>> + Send + 'static,
+    ) -> Result<M, GatewayError> {
+        let Some(key) = key else {
+            return create.await;
+        };
+        let work = async move {
+            create
+                .await
+                .map(|created| Bytes::from(created.encode_to_vec()))
+        };
+        let stored = self.run(tenant, key, fingerprint, work).await?;
+        M::decode(stored).map_err(|error| {
+            GatewayError::Internal(format!("decoding a stored create result: {error}"))
+        })
+    }
+
     /// A store keeping keys in Redis at `redis_url` (keys prefixed with `prefix`).
     pub(crate) fn shared(redis_url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         Ok(Self {

@@ -3,12 +3,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::account::ACCOUNT;
-use super::case::CASE;
-use super::contact::CONTACT;
-use super::context::CallContext;
-use super::object_type::ObjectType;
-use super::{Gateway, phone, record_codec as codec, records, respond};
+use super::call::{ApiState, CallContext};
+use super::typed::account::ACCOUNT;
+use super::typed::case::CASE;
+use super::typed::contact::CONTACT;
+use super::typed::{ObjectType, codec, operations};
+use super::{phone, respond};
 use crate::error::GatewayError;
 use crate::pb::lookup_service_server::LookupService;
 use crate::pb::{LookupByPhoneRequest, LookupByPhoneResponse};
@@ -21,24 +21,24 @@ const MAX_OPEN_CASES: u32 = 100;
 
 /// The lookup service.
 #[derive(Debug, Clone)]
-pub struct LookupApi {
-    gateway: std::sync::Arc<Gateway>,
+pub(crate) struct LookupApi<Limiter> {
+    state: ApiState<Limiter>,
 }
 
-impl LookupApi {
-    /// Creates the service over the shared gateway state.
-    pub fn new(gateway: std::sync::Arc<Gateway>) -> Self {
-        Self { gateway }
+impl<Limiter> LookupApi<Limiter> {
+    /// Creates the service over the shared state.
+    pub(crate) fn new(state: ApiState<Limiter>) -> Self {
+        Self { state }
     }
 }
 
 #[tonic::async_trait]
-impl LookupService for LookupApi {
+impl<Limiter: Send + Sync + 'static> LookupService for LookupApi<Limiter> {
     async fn lookup_by_phone(
         &self,
         request: Request<LookupByPhoneRequest>,
     ) -> Result<Response<LookupByPhoneResponse>, Status> {
-        let call = self.gateway.call_context(&request)?;
+        let call = self.state.call_context(&request)?;
         respond(lookup(&call, request.into_inner()).await)
     }
 }
@@ -81,12 +81,12 @@ async fn lookup(
             .client
             .search(&search)
             .await
-            .map_err(|error| records::upstream(&CONTACT, error))?;
+            .map_err(|error| operations::upstream(&CONTACT, error))?;
         let instance_url = call
             .client
             .instance_url()
             .await
-            .map_err(|error| records::upstream(&CONTACT, error))?;
+            .map_err(|error| operations::upstream(&CONTACT, error))?;
         let of_type = |object: &ObjectType| -> Vec<&Record> {
             found
                 .iter()
@@ -124,7 +124,7 @@ async fn lookup(
                 .client
                 .query(&query)
                 .await
-                .map_err(|error| records::upstream(&CASE, error))?
+                .map_err(|error| operations::upstream(&CASE, error))?
                 .records;
             to_resources(&CASE, cases.iter().collect(), &instance_url)?
         };

@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::credentials::{CredentialError, CredentialProvider, OrgCredentials};
 use crate::telemetry::metrics::{UpstreamLabels, metrics};
+use crate::tenant::TenantId;
 
 /// The OAuth flow a tenant's integration uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,7 +57,7 @@ const FIRST_COOL_DOWN: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct OrgAuthConfig {
     /// The tenant, for spans and metrics.
-    pub tenant: Arc<str>,
+    pub tenant: TenantId,
     /// The login host (`https://login.salesforce.com`, `https://test.salesforce.com` or My Domain).
     pub login_url: Url,
     /// The OAuth flow.
@@ -261,7 +262,7 @@ impl OrgAuthenticator {
     }
 
     /// The tenant this authenticator mints for.
-    pub fn tenant(&self) -> &str {
+    pub fn tenant(&self) -> &TenantId {
         &self.config.tenant
     }
 
@@ -282,7 +283,7 @@ impl OrgAuthenticator {
             "salesforce.token",
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
-            tenant = &*self.config.tenant,
+            tenant = %self.config.tenant,
             oauth.grant = self.config.grant.name(),
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
@@ -396,7 +397,7 @@ impl OrgAuthenticator {
         .await;
         metrics().upstream_finished(
             &UpstreamLabels {
-                tenant: self.config.tenant.to_string(),
+                tenant: self.config.tenant.clone(),
                 method: "POST",
                 resource: "oauth2",
                 status: received.as_ref().map_or_else(

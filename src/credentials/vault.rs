@@ -72,8 +72,8 @@ impl fmt::Debug for VaultAuth {
     }
 }
 
-/// A secret given directly, or the file that holds it.
-#[derive(Clone)]
+/// A secret given directly, or the file that holds it (`Debug` shows `[REDACTED]` for a value).
+#[derive(Clone, Debug)]
 pub enum SecretIdSource {
     /// The value itself.
     Value(SecretString),

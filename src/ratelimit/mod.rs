@@ -10,7 +10,7 @@ mod shared;
 pub use gcra::{Gcra, Rate};
 pub use shared::{SharedLimitsConfig, SharedStore};
 
-use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,9 +19,9 @@ use futures::future::{BoxFuture, FutureExt};
 use tokio::sync::Semaphore;
 use tower::{Layer, Service};
 
-use crate::api::context::{Caller, TenantId};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, QuotaViolation, Reason, Refusal, Retry};
 use crate::telemetry::metrics::metrics;
+use crate::tenant::{Tenant, TenantId};
 
 /// The limits of one tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -53,16 +53,76 @@ pub enum LimitExceeded {
     },
 }
 
+/// How soon a call refused for concurrency may be retried: calls usually last well under a second.
+const CONCURRENCY_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+impl From<LimitExceeded> for GatewayError {
+    fn from(exceeded: LimitExceeded) -> Self {
+        let (reason, tenant, message, retry_after, quota) = match exceeded {
+            LimitExceeded::Rate {
+                tenant,
+                rate,
+                retry_after,
+            } => (
+                Reason::TenantRateLimited,
+                tenant.clone(),
+                format!(
+                    "tenant {tenant} is over its rate limit of {} requests/s (burst {}); retry in {} ms",
+                    rate.per_second,
+                    rate.burst,
+                    retry_after.as_millis().max(1)
+                ),
+                retry_after,
+                format!(
+                    "{} requests per second, burst {}",
+                    rate.per_second, rate.burst
+                ),
+            ),
+            LimitExceeded::Concurrency {
+                tenant,
+                max_concurrent_calls,
+            } => (
+                Reason::TenantConcurrencyLimited,
+                tenant.clone(),
+                format!(
+                    "tenant {tenant} already has {max_concurrent_calls} calls in flight, its limit"
+                ),
+                CONCURRENCY_RETRY_DELAY,
+                format!("{max_concurrent_calls} concurrent calls"),
+            ),
+        };
+        GatewayError::Refused(Refusal {
+            reason,
+            message,
+            metadata: vec![("tenant".to_owned(), tenant.to_string())],
+            retry: Retry::After(retry_after),
+            quota: Some(QuotaViolation {
+                subject: format!("tenant:{tenant}"),
+                description: quota,
+            }),
+        })
+    }
+}
+
+/// One tenant's limiter: its GCRA state and its concurrency slots. It lives in the tenant's
+/// snapshot; a reload that leaves the tenant's limits unchanged keeps the same limiter, so that a
+/// reload neither refills its burst nor frees its busy slots.
 #[derive(Debug)]
-struct TenantLimiter {
+pub struct TenantLimiter {
     limits: TenantLimits,
     rate: Option<Gcra>,
     concurrency: Option<(Arc<Semaphore>, u32)>,
 }
 
+/// Holds a tenant's concurrency slot for as long as its call runs.
+#[derive(Debug)]
+pub struct Admission {
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 impl TenantLimiter {
     /// A limiter enforcing `limits` locally, or (with a shared store) its local share of them.
-    fn new(limits: TenantLimits, shared: Option<&SharedStore>) -> Self {
+    pub fn new(limits: TenantLimits, shared: Option<&SharedStore>) -> Self {
         let local_rate = |rate: Rate| shared.map_or(rate, |store| store.local_share(rate));
         Self {
             limits,
@@ -72,62 +132,34 @@ impl TenantLimiter {
                 .map(|cap| (Arc::new(Semaphore::new(cap as usize)), cap)),
         }
     }
-}
 
-/// The limiters of every tenant.
-#[derive(Debug, Default)]
-pub struct RateLimits {
-    by_tenant: HashMap<TenantId, Arc<TenantLimiter>>,
-    shared: Option<Arc<SharedStore>>,
-}
-
-/// The limits in force; a configuration reload swaps in new ones.
-pub type SharedRateLimits = Arc<arc_swap::ArcSwap<RateLimits>>;
-
-/// Holds a tenant's concurrency slot for as long as its call runs.
-#[derive(Debug)]
-pub struct Admission {
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-impl RateLimits {
-    /// Creates the limiters from each tenant's limits.
-    pub fn new(limits: impl IntoIterator<Item = (TenantId, TenantLimits)>) -> Self {
-        Self::carrying_over(&Self::default(), limits, None)
+    /// The limiter for a reloaded configuration: `previous` when its limits are `limits`, else a
+    /// new one.
+    pub fn carried_over(
+        previous: Option<&Arc<Self>>,
+        limits: TenantLimits,
+        shared: Option<&SharedStore>,
+    ) -> Arc<Self> {
+        match previous {
+            Some(kept) if kept.limits == limits => Arc::clone(kept),
+            _ => Arc::new(Self::new(limits, shared)),
+        }
     }
 
-    /// Creates the limiters for a reloaded configuration: a tenant whose limits did not change
-    /// keeps its limiter, so a reload neither refills its burst nor frees its busy slots.
-    pub fn carrying_over(
-        previous: &Self,
-        limits: impl IntoIterator<Item = (TenantId, TenantLimits)>,
-        shared: Option<Arc<SharedStore>>,
-    ) -> Self {
-        let same_store = match (&previous.shared, &shared) {
-            (Some(before), Some(after)) => Arc::ptr_eq(before, after),
-            (None, None) => true,
-            _ => false,
-        };
-        let by_tenant = limits
-            .into_iter()
-            .map(|(tenant, limits)| {
-                let limiter = match previous.by_tenant.get(&tenant) {
-                    Some(kept) if kept.limits == limits && same_store => Arc::clone(kept),
-                    _ => Arc::new(TenantLimiter::new(limits, shared.as_deref())),
-                };
-                (tenant, limiter)
-            })
-            .collect();
-        Self { by_tenant, shared }
+    /// The limits this limiter enforces.
+    pub fn limits(&self) -> TenantLimits {
+        self.limits
     }
 
-    /// Admits a call of `tenant` now, or says which limit it is over.
-    pub async fn admit(&self, tenant: &TenantId) -> Result<Admission, LimitExceeded> {
-        let Some(limiter) = self.by_tenant.get(tenant) else {
-            return Ok(Admission { _slot: None });
-        };
+    /// Admits a call of `tenant` now, or says which limit it is over. In shared mode the rate is
+    /// decided in Redis; the local limiter (this replica's share) decides only when Redis cannot.
+    pub async fn admit(
+        &self,
+        tenant: &TenantId,
+        shared: Option<&SharedStore>,
+    ) -> Result<Admission, LimitExceeded> {
         // The concurrency slot first: a call refused for concurrency must not spend rate.
-        let slot = match &limiter.concurrency {
+        let slot = match &self.concurrency {
             Some((semaphore, cap)) => {
                 Some(Arc::clone(semaphore).try_acquire_owned().map_err(|_| {
                     LimitExceeded::Concurrency {
@@ -138,10 +170,8 @@ impl RateLimits {
             }
             None => None,
         };
-        if let (Some(rate), Some(local)) = (limiter.limits.rate, &limiter.rate) {
-            // Shared mode asks Redis; the local limiter (this replica's share) decides only when
-            // Redis cannot.
-            let shared_decision = match &self.shared {
+        if let (Some(rate), Some(local)) = (self.limits.rate, &self.rate) {
+            let shared_decision = match shared {
                 Some(store) => store.decide(tenant.as_str(), rate).await,
                 None => None,
             };
@@ -157,38 +187,75 @@ impl RateLimits {
     }
 }
 
-/// The tower layer applying [`RateLimits`] to authenticated calls.
-#[derive(Clone, Debug)]
-pub struct RateLimitLayer {
-    limits: SharedRateLimits,
+/// The tower layer applying each authenticated call's [`TenantLimiter`], read from the
+/// `Arc<Tenant>` that authentication put in the request extensions. `Org` is the snapshot's org
+/// connection type, which this layer never touches.
+pub struct RateLimitLayer<Org> {
+    shared: Option<Arc<SharedStore>>,
+    org: PhantomData<fn() -> Org>,
 }
 
-impl RateLimitLayer {
-    /// Creates the layer.
-    pub fn new(limits: SharedRateLimits) -> Self {
-        Self { limits }
+impl<Org> RateLimitLayer<Org> {
+    /// Creates the layer; with a shared store, rates are decided across replicas.
+    pub fn new(shared: Option<Arc<SharedStore>>) -> Self {
+        Self {
+            shared,
+            org: PhantomData,
+        }
     }
 }
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
+impl<Org> Clone for RateLimitLayer<Org> {
+    fn clone(&self) -> Self {
+        Self::new(self.shared.clone())
+    }
+}
+
+impl<Org> std::fmt::Debug for RateLimitLayer<Org> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RateLimitLayer")
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, Org> Layer<S> for RateLimitLayer<Org> {
+    type Service = RateLimit<S, Org>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RateLimit {
             inner,
-            limits: Arc::clone(&self.limits),
+            shared: self.shared.clone(),
+            org: PhantomData,
         }
     }
 }
 
 /// The service [`RateLimitLayer`] produces.
-#[derive(Clone, Debug)]
-pub struct RateLimit<S> {
+pub struct RateLimit<S, Org> {
     inner: S,
-    limits: SharedRateLimits,
+    shared: Option<Arc<SharedStore>>,
+    org: PhantomData<fn() -> Org>,
 }
 
-impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RateLimit<S>
+impl<S: Clone, Org> Clone for RateLimit<S, Org> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            org: PhantomData,
+        }
+    }
+}
+
+impl<S, Org> std::fmt::Debug for RateLimit<S, Org> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("RateLimit").finish_non_exhaustive()
+    }
+}
+
+impl<S, Org, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RateLimit<S, Org>
 where
     S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
         + Clone
@@ -196,6 +263,7 @@ where
         + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    Org: Send + Sync + 'static,
     RequestBody: Send + 'static,
     ResponseBody: Default + Send + 'static,
 {
@@ -210,27 +278,25 @@ where
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
         let Some(tenant) = request
             .extensions()
-            .get::<Caller>()
-            .map(|caller| caller.tenant.clone())
+            .get::<Arc<Tenant<Org, Arc<TenantLimiter>>>>()
+            .cloned()
         else {
             return self.inner.call(request).boxed();
         };
-        let limits = self.limits.load_full();
+        let shared = self.shared.clone();
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
         async move {
-            let admission = match limits.admit(&tenant).await {
+            let admission = match tenant.limiter.admit(&tenant.id, shared.as_deref()).await {
                 Ok(admission) => admission,
                 Err(exceeded) => {
-                    tracing::debug!(%tenant, ?exceeded, "call over the tenant's limit");
+                    tracing::debug!(tenant = %tenant.id, ?exceeded, "call over the tenant's limit");
                     let reason = match &exceeded {
                         LimitExceeded::Rate { .. } => "rate",
                         LimitExceeded::Concurrency { .. } => "concurrency",
                     };
-                    metrics().limit_rejected(tenant.as_str(), reason);
-                    return Ok(
-                        tonic::Status::from(GatewayError::LimitExceeded(exceeded)).into_http()
-                    );
+                    metrics().limit_rejected(&tenant.id, reason);
+                    return Ok(tonic::Status::from(GatewayError::from(exceeded)).into_http());
                 }
             };
             let response = ready.call(request).await;
@@ -248,24 +314,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn concurrency_slots_are_returned_when_calls_end() {
         let tenant = TenantId::new("acme");
-        let limits = RateLimits::new([(
-            tenant.clone(),
+        let limits = TenantLimiter::new(
             TenantLimits {
                 rate: None,
                 max_concurrent_calls: Some(2),
             },
-        )]);
-        let first = limits.admit(&tenant).await.unwrap();
-        let _second = limits.admit(&tenant).await.unwrap();
+            None,
+        );
+        let first = limits.admit(&tenant, None).await.unwrap();
+        let _second = limits.admit(&tenant, None).await.unwrap();
         assert!(matches!(
-            limits.admit(&tenant).await,
+            limits.admit(&tenant, None).await,
             Err(LimitExceeded::Concurrency {
                 max_concurrent_calls: 2,
                 ..
             })
         ));
         drop(first);
-        assert!(limits.admit(&tenant).await.is_ok());
+        assert!(limits.admit(&tenant, None).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -278,17 +344,28 @@ mod tests {
             }),
             max_concurrent_calls: None,
         };
-        let limits = RateLimits::new([(noisy.clone(), rate), (quiet.clone(), rate)]);
-        assert!(limits.admit(&noisy).await.is_ok());
+        let (noisy_limiter, quiet_limiter) = (
+            TenantLimiter::new(rate, None),
+            TenantLimiter::new(rate, None),
+        );
+        assert!(noisy_limiter.admit(&noisy, None).await.is_ok());
         assert!(matches!(
-            limits.admit(&noisy).await,
+            noisy_limiter.admit(&noisy, None).await,
             Err(LimitExceeded::Rate { .. })
         ));
         assert!(
-            limits.admit(&quiet).await.is_ok(),
+            quiet_limiter.admit(&quiet, None).await.is_ok(),
             "the quiet tenant keeps its own allowance"
         );
-        assert!(limits.admit(&TenantId::new("unlimited")).await.is_ok());
+        let unlimited = TenantLimiter::new(TenantLimits::default(), None);
+        for _ in 0..100 {
+            assert!(
+                unlimited
+                    .admit(&TenantId::new("unlimited"), None)
+                    .await
+                    .is_ok()
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -301,12 +378,10 @@ mod tests {
             }),
             max_concurrent_calls: None,
         };
-        let before = RateLimits::new([
-            (kept.clone(), one_per_second),
-            (changed.clone(), one_per_second),
-        ]);
-        assert!(before.admit(&kept).await.is_ok());
-        assert!(before.admit(&changed).await.is_ok());
+        let kept_before = Arc::new(TenantLimiter::new(one_per_second, None));
+        let changed_before = Arc::new(TenantLimiter::new(one_per_second, None));
+        assert!(kept_before.admit(&kept, None).await.is_ok());
+        assert!(changed_before.admit(&changed, None).await.is_ok());
         let faster = TenantLimits {
             rate: Some(Rate {
                 per_second: 10.0,
@@ -314,17 +389,14 @@ mod tests {
             }),
             ..one_per_second
         };
-        let after = RateLimits::carrying_over(
-            &before,
-            [(kept.clone(), one_per_second), (changed.clone(), faster)],
-            None,
-        );
+        let kept_after = TenantLimiter::carried_over(Some(&kept_before), one_per_second, None);
+        let changed_after = TenantLimiter::carried_over(Some(&changed_before), faster, None);
         assert!(
-            after.admit(&kept).await.is_err(),
+            kept_after.admit(&kept, None).await.is_err(),
             "the spent burst stays spent across the reload"
         );
         assert!(
-            after.admit(&changed).await.is_ok(),
+            changed_after.admit(&changed, None).await.is_ok(),
             "new limits start fresh"
         );
     }
@@ -332,8 +404,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_call_refused_for_concurrency_spends_no_rate() {
         let tenant = TenantId::new("acme");
-        let limits = RateLimits::new([(
-            tenant.clone(),
+        let limits = TenantLimiter::new(
             TenantLimits {
                 rate: Some(Rate {
                     per_second: 1.0,
@@ -341,16 +412,17 @@ mod tests {
                 }),
                 max_concurrent_calls: Some(1),
             },
-        )]);
-        let held = limits.admit(&tenant).await.unwrap();
+            None,
+        );
+        let held = limits.admit(&tenant, None).await.unwrap();
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(matches!(
-            limits.admit(&tenant).await,
+            limits.admit(&tenant, None).await,
             Err(LimitExceeded::Concurrency { .. })
         ));
         drop(held);
         assert!(
-            limits.admit(&tenant).await.is_ok(),
+            limits.admit(&tenant, None).await.is_ok(),
             "the rate allowance was not spent by the refused call"
         );
     }

@@ -543,7 +543,7 @@ impl SalesforceClient {
             otel.name = %format_args!("{method} {resource}"),
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
-            tenant,
+            tenant = %tenant,
             http.request.method = %method,
             server.address = url.host_str(),
             url.path = %span_path(&url),
@@ -615,7 +615,7 @@ impl SalesforceClient {
     ) {
         metrics().upstream_finished(
             &UpstreamLabels {
-                tenant: self.inner.auth.tenant().to_owned(),
+                tenant: self.inner.auth.tenant().clone(),
                 method: method_name(method),
                 resource,
                 status,

@@ -34,3 +34,12 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .expect("the HTTP client configuration is static and valid")
 }
+
+/// The Lightning Experience page of a record (`{instance}/lightning/r/{Object}/{id}/view`), for
+/// agent-desktop screen pops.
+pub fn record_page_url(instance_url: &url::Url, object: &str, id: &str) -> String {
+    format!(
+        "{}/lightning/r/{object}/{id}/view",
+        instance_url.as_str().trim_end_matches('/')
+    )
+}

@@ -1,10 +1,11 @@
-//! The per-tenant state built from a configuration — the tenant registry, the rate limits, each
-//! tenant's org connection and the credential providers — and its replacement when the
-//! configuration reloads.
+//! The per-tenant state built from a configuration — one snapshot per tenant (its grants, its
+//! limiter, its org connection) in one registry, and the credential providers — and its
+//! replacement when the configuration reloads.
 //!
-//! A reload builds everything first and swaps only if all of it built, so a bad configuration
-//! changes nothing. Calls in flight keep the state they started with. A tenant whose org settings
-//! did not change keeps its org connection (and so its cached token) and its limiter state.
+//! A reload builds every snapshot first and stores the new registry in a single swap only if all
+//! of it built, so a bad configuration changes nothing. Calls in flight keep the snapshot they
+//! were admitted with. A tenant whose org settings did not change keeps its org connection (and
+//! so its cached token); one whose limits did not change keeps its limiter state.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +17,7 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::api::Gateway;
-use crate::api::context::TenantId;
+use crate::api::ApiState;
 use crate::auth::{OrgAuthConfig, OrgAuthenticator};
 use crate::config::{
     Config, ProviderKind, RateLimitConfig, TenantConfig, VaultAuthSettings, VaultSettings,
@@ -26,11 +26,16 @@ use crate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
 use crate::credentials::{
     CredentialProvider, EnvCredentialProvider, StaticCredentialProvider, VaultCredentialProvider,
 };
-use crate::ratelimit::{
-    RateLimits, SharedLimitsConfig, SharedRateLimits, SharedStore, TenantLimits,
-};
+use crate::ratelimit::{SharedLimitsConfig, SharedStore, TenantLimiter, TenantLimits};
 use crate::salesforce::{ApiBudget, SalesforceClient};
-use crate::tenancy::{ApiKeyHash, CredentialKind, KeyGrant, SharedRegistry, TenantRegistry};
+use crate::tenancy::{SharedRegistry, TenantRegistry};
+use crate::tenant::{CredentialKind, KeyGrant, Tenant, TenantId};
+
+/// The limiter as the snapshot holds it: shared by the snapshots of successive configurations
+/// while the tenant's limits stay the same.
+pub(crate) type Limiter = Arc<TenantLimiter>;
+/// One tenant's snapshot, as the server builds it.
+pub(crate) type Snapshot = Tenant<SalesforceClient, Limiter>;
 
 /// Time limit of one token request.
 const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,9 +50,8 @@ struct OrgSettings {
 
 /// The live per-tenant state, shared with the layers and services.
 pub(crate) struct Tenants {
-    pub(crate) registry: SharedRegistry,
-    pub(crate) limits: SharedRateLimits,
-    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) registry: SharedRegistry<SalesforceClient, Limiter>,
+    pub(crate) api: ApiState<Limiter>,
     http: reqwest::Client,
     file: Arc<StaticCredentialProvider>,
     env: Arc<EnvCredentialProvider>,
@@ -59,9 +63,7 @@ pub(crate) struct Tenants {
 
 /// Everything a configuration needs, built but not yet in force.
 struct Built {
-    registry: TenantRegistry,
-    limits: RateLimits,
-    clients: HashMap<TenantId, SalesforceClient>,
+    registry: TenantRegistry<SalesforceClient, Limiter>,
     org_settings: HashMap<TenantId, OrgSettings>,
     vault: Option<(String, Arc<VaultCredentialProvider>)>,
 }
@@ -74,7 +76,7 @@ impl Tenants {
                 SharedStore::new(SharedLimitsConfig {
                     redis_url: settings.redis_url.clone(),
                     expected_replicas: settings.expected_replicas,
-                    timeout: Duration::from_millis(settings.timeout_ms),
+                    timeout: settings.timeout,
                     key_prefix: settings.key_prefix.clone(),
                 })
                 .context("shared_limits.redis_url")?,
@@ -83,16 +85,13 @@ impl Tenants {
         };
         let tenants = Self {
             registry: Arc::new(ArcSwap::from_pointee(TenantRegistry::default())),
-            limits: Arc::new(ArcSwap::from_pointee(RateLimits::default())),
-            gateway: Arc::new(match &config.shared_limits {
-                Some(settings) => Gateway::with_shared_idempotency(
-                    HashMap::new(),
-                    &settings.redis_url,
-                    &settings.key_prefix,
-                )
-                .context("shared_limits.redis_url")?,
-                None => Gateway::new(HashMap::new()),
-            }),
+            api: match &config.shared_limits {
+                Some(settings) => {
+                    ApiState::with_shared_idempotency(&settings.redis_url, &settings.key_prefix)
+                        .context("shared_limits.redis_url")?
+                }
+                None => ApiState::new(),
+            },
             http,
             file: Arc::new(StaticCredentialProvider::new(HashMap::new())),
             env: Arc::new(EnvCredentialProvider),
@@ -108,20 +107,9 @@ impl Tenants {
     pub(crate) fn reload(&self, config: &Config) -> anyhow::Result<()> {
         let built = self.prepare(config)?;
         self.file.replace(config.credentials.file.clone());
-        // Connections (old and new) before limits before the registry, and the old-only
-        // connections dropped last: whatever registry a call is admitted by, its tenant's
-        // connection and limits are in place.
-        let mut during_swap = (*self.gateway.clients()).clone();
-        during_swap.extend(
-            built
-                .clients
-                .iter()
-                .map(|(tenant, client)| (tenant.clone(), client.clone())),
-        );
-        self.gateway.replace_clients(during_swap);
-        self.limits.store(Arc::new(built.limits));
+        // One store: a call is admitted by either the old registry or the new one, and finds its
+        // tenant's grants, limiter and org connection in the same snapshot.
         self.registry.store(Arc::new(built.registry));
-        self.gateway.replace_clients(built.clients);
         *self.vault.lock() = built.vault;
         *self.org_settings.lock() = built.org_settings;
         Ok(())
@@ -145,37 +133,31 @@ impl Tenants {
             }
             None => None,
         };
-        let previous_clients = self.gateway.clients();
+        let previous = self.registry.load_full();
         let previous_settings = self.org_settings.lock().clone();
-        let previous_limits = self.limits.load_full();
-        let mut grants = HashMap::new();
-        let mut clients = HashMap::new();
+        let mut snapshots = Vec::with_capacity(config.tenants.len());
         let mut org_settings = HashMap::new();
-        let mut limits = Vec::new();
         for (name, tenant) in &config.tenants {
             let tenant_id = TenantId::new(name);
             let api_keys = tenant
                 .api_keys
                 .iter()
-                .map(|key| (&key.caller, key.sha256.clone(), CredentialKind::ApiKey));
+                .map(|key| (&key.caller, key.sha256, CredentialKind::ApiKey));
             let certificates = tenant.client_certificates.iter().map(|certificate| {
                 (
                     &certificate.caller,
-                    certificate.sha256.replace(':', ""),
+                    certificate.sha256,
                     CredentialKind::ClientCertificate,
                 )
             });
-            let keys = api_keys
+            let grants = api_keys
                 .chain(certificates)
-                .filter_map(|(caller, sha256, kind)| {
-                    Some(KeyGrant {
-                        caller: Arc::from(caller.as_str()),
-                        hash: ApiKeyHash::from_hex(&sha256)?,
-                        kind,
-                    })
+                .map(|(caller, hash, kind)| KeyGrant {
+                    caller: Arc::from(caller.as_str()),
+                    hash,
+                    kind,
                 })
                 .collect();
-            grants.insert(tenant_id.clone(), keys);
             let settings = OrgSettings {
                 tenant: TenantConfig {
                     api_keys: Vec::new(),
@@ -191,26 +173,39 @@ impl Tenants {
                     ProviderKind::File | ProviderKind::Env => None,
                 },
             };
-            let kept = previous_settings
+            let previous_snapshot = previous.get(&tenant_id);
+            let kept_org = previous_settings
                 .get(&tenant_id)
                 .filter(|previous| **previous == settings)
-                .and_then(|_| previous_clients.get(&tenant_id).cloned());
-            let client = match kept {
-                Some(client) => client,
-                None => self.connect(name, tenant, vault.as_ref().map(|(_, provider)| provider))?,
+                .and(previous_snapshot)
+                .map(|snapshot| snapshot.org.clone());
+            let org = match kept_org {
+                Some(org) => org,
+                None => self.connect(
+                    &tenant_id,
+                    tenant,
+                    vault.as_ref().map(|(_, provider)| provider),
+                )?,
             };
-            clients.insert(tenant_id.clone(), client);
-            org_settings.insert(tenant_id.clone(), settings);
-            let tenant_limits = TenantLimits {
+            let limits = TenantLimits {
                 rate: tenant.rate_limit.as_ref().map(RateLimitConfig::rate),
                 max_concurrent_calls: tenant.max_concurrent_calls,
             };
-            limits.push((tenant_id, tenant_limits));
+            let limiter = TenantLimiter::carried_over(
+                previous_snapshot.map(|snapshot| &snapshot.limiter),
+                limits,
+                self.shared.as_deref(),
+            );
+            org_settings.insert(tenant_id.clone(), settings);
+            snapshots.push(Snapshot {
+                id: tenant_id,
+                grants,
+                limiter,
+                org,
+            });
         }
         Ok(Built {
-            registry: TenantRegistry::new(grants),
-            limits: RateLimits::carrying_over(&previous_limits, limits, self.shared.clone()),
-            clients,
+            registry: TenantRegistry::new(snapshots),
             org_settings,
             vault,
         })
@@ -218,7 +213,7 @@ impl Tenants {
 
     fn connect(
         &self,
-        name: &str,
+        name: &TenantId,
         tenant: &TenantConfig,
         vault: Option<&Arc<VaultCredentialProvider>>,
     ) -> anyhow::Result<SalesforceClient> {
@@ -232,7 +227,7 @@ impl Tenants {
         let auth = OrgAuthenticator::new(
             self.http.clone(),
             OrgAuthConfig {
-                tenant: Arc::from(name),
+                tenant: name.clone(),
                 login_url: tenant.login_url.clone(),
                 grant: tenant.grant,
                 credentials_path: tenant.credentials_path.clone(),
@@ -246,10 +241,10 @@ impl Tenants {
             self.http.clone(),
             auth,
             tenant.api_version.clone(),
-            tenant.upstream_timeout(),
+            tenant.upstream_timeout,
             tenant.api_budget_percent.map(|ceiling_percent| ApiBudget {
                 ceiling_percent,
-                recheck_after: Duration::from_secs(tenant.api_budget_recheck_seconds),
+                recheck_after: tenant.api_budget_recheck,
             }),
         ))
     }
@@ -283,12 +278,12 @@ fn vault_fingerprint(settings: &VaultSettings) -> String {
         } => format!("kubernetes|{mount}|{role}|{jwt_path:?}"),
     };
     let text = format!(
-        "{}|{}|{auth}|{}|{}|{}",
+        "{}|{}|{auth}|{:?}|{:?}|{:?}",
         settings.address,
         settings.mount,
-        settings.refresh_after_seconds,
-        settings.max_stale_seconds,
-        settings.timeout_seconds
+        settings.refresh_after,
+        settings.max_stale,
+        settings.timeout
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -341,8 +336,8 @@ fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
         address: settings.address.clone(),
         mount: settings.mount.clone(),
         auth,
-        refresh_after: Duration::from_secs(settings.refresh_after_seconds),
-        max_stale: Duration::from_secs(settings.max_stale_seconds),
-        timeout: Duration::from_secs(settings.timeout_seconds),
+        refresh_after: settings.refresh_after,
+        max_stale: settings.max_stale,
+        timeout: settings.timeout,
     })
 }

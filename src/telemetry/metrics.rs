@@ -19,12 +19,14 @@ use std::sync::LazyLock;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::tenant::TenantId;
 
 /// Labels of a finished RPC.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,14 +38,14 @@ pub struct RpcLabels {
     /// gRPC status code name, e.g. `OK`, `NOT_FOUND`.
     pub code: &'static str,
     /// The authenticated tenant, or empty.
-    pub tenant: String,
+    pub tenant: Option<TenantId>,
 }
 
 /// Labels of one request to Salesforce.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
     /// The tenant whose org was called.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// HTTP method.
     pub method: &'static str,
     /// The API resource: `sobjects`, `query`, `search`, `limits`, `soap`, `oauth2` …
@@ -56,7 +58,7 @@ pub struct UpstreamLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MintLabels {
     /// The tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The OAuth grant.
     pub grant: &'static str,
     /// `success` or `failure`.
@@ -67,7 +69,7 @@ pub struct MintLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RejectionLabels {
     /// The tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// `rate`, `concurrency` or `org_api_budget`.
     pub reason: &'static str,
 }
@@ -76,7 +78,7 @@ pub struct RejectionLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TenantLabels {
     /// The tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,6 +107,18 @@ const LATENCY_BUCKETS: [f64; 16] = [
 
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
+}
+
+impl EncodeLabelValue for TenantId {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -205,10 +219,10 @@ impl Metrics {
     }
 
     /// Counts a token request.
-    pub fn token_minted(&self, tenant: &str, grant: &'static str, success: bool) {
+    pub fn token_minted(&self, tenant: &TenantId, grant: &'static str, success: bool) {
         self.token_mints
             .get_or_create(&MintLabels {
-                tenant: tenant.to_owned(),
+                tenant: tenant.clone(),
                 grant,
                 outcome: if success { "success" } else { "failure" },
             })
@@ -216,19 +230,19 @@ impl Metrics {
     }
 
     /// Counts a call refused by the tenant's own limits.
-    pub fn limit_rejected(&self, tenant: &str, reason: &'static str) {
+    pub fn limit_rejected(&self, tenant: &TenantId, reason: &'static str) {
         self.rate_limit_rejections
             .get_or_create(&RejectionLabels {
-                tenant: tenant.to_owned(),
+                tenant: tenant.clone(),
                 reason,
             })
             .inc();
     }
 
     /// Records the org's API usage as Salesforce reported it.
-    pub fn api_usage_reported(&self, tenant: &str, used: u64, limit: u64) {
+    pub fn api_usage_reported(&self, tenant: &TenantId, used: u64, limit: u64) {
         let labels = TenantLabels {
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
         };
         self.api_usage.get_or_create(&labels).set(used);
         self.api_limit.get_or_create(&labels).set(limit);
@@ -254,12 +268,13 @@ mod tests {
             service: "sfgate.v1.LeadService",
             method: "GetLead",
             code: "OK",
-            tenant: "acme".to_owned(),
+            tenant: Some(TenantId::new("acme")),
         };
         metrics.rpc_finished(&labels, Duration::from_micros(700));
         metrics.rpc_finished(&labels, Duration::from_millis(3));
-        metrics.limit_rejected("acme", "rate");
-        metrics.api_usage_reported("acme", 25, 15_000);
+        let acme = TenantId::new("acme");
+        metrics.limit_rejected(&acme, "rate");
+        metrics.api_usage_reported(&acme, 25, 15_000);
         let text = metrics.encode();
         let expected = [
             r#"sfgate_rpc_requests_total{service="sfgate.v1.LeadService",method="GetLead",code="OK",tenant="acme"} 2"#,

@@ -74,6 +74,7 @@ pub fn exporting() -> bool {
 
 /// The installed telemetry; [`Telemetry::shutdown`] flushes the spans not exported yet.
 #[must_use = "call shutdown() before exiting, or spans of the last seconds are lost"]
+#[derive(Debug)]
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
 }

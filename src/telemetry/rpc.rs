@@ -21,15 +21,16 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::metrics::{RpcLabels, metrics};
+use crate::tenant::TenantId;
 
 /// Where the authentication layer leaves the tenant a call was authenticated for, for the
 /// metrics' `tenant` label; this layer puts it in the request's extensions.
 #[derive(Clone, Debug, Default)]
-pub struct AuthenticatedTenant(Arc<OnceLock<Arc<str>>>);
+pub struct AuthenticatedTenant(Arc<OnceLock<TenantId>>);
 
 impl AuthenticatedTenant {
     /// Records the tenant (once).
-    pub fn set(&self, tenant: Arc<str>) {
+    pub fn set(&self, tenant: TenantId) {
         let _ = self.0.set(tenant);
     }
 }
@@ -202,11 +203,7 @@ impl CallRecord {
                 service: self.service,
                 method: self.method,
                 code: code_name(code),
-                tenant: self
-                    .tenant
-                    .0
-                    .get()
-                    .map_or_else(String::new, |tenant| tenant.to_string()),
+                tenant: self.tenant.0.get().cloned(),
             },
             elapsed,
         );

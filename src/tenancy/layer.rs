@@ -8,25 +8,40 @@ use futures::future::{BoxFuture, FutureExt};
 use tower::{Layer, Service};
 
 use super::SharedRegistry;
-use crate::api::context::CallDeadline;
 use crate::telemetry::rpc::AuthenticatedTenant;
+use crate::tenant::CallDeadline;
 
-/// Authenticates calls, putting the [`crate::api::context::Caller`] and [`CallDeadline`] in the
-/// request extensions.
-#[derive(Clone, Debug)]
-pub struct AuthenticateLayer {
-    registry: SharedRegistry,
+/// Authenticates calls, putting the [`crate::tenant::Caller`], the `Arc` of its
+/// [`crate::tenant::Tenant`] snapshot and the [`CallDeadline`] in the request extensions.
+pub struct AuthenticateLayer<Org, Limiter> {
+    registry: SharedRegistry<Org, Limiter>,
 }
 
-impl AuthenticateLayer {
+impl<Org, Limiter> AuthenticateLayer<Org, Limiter> {
     /// Creates the layer over a tenant registry (swapped whole when the configuration reloads).
-    pub fn new(registry: SharedRegistry) -> Self {
+    pub fn new(registry: SharedRegistry<Org, Limiter>) -> Self {
         Self { registry }
     }
 }
 
-impl<S> Layer<S> for AuthenticateLayer {
-    type Service = Authenticate<S>;
+impl<Org, Limiter> Clone for AuthenticateLayer<Org, Limiter> {
+    fn clone(&self) -> Self {
+        Self {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+}
+
+impl<Org, Limiter> std::fmt::Debug for AuthenticateLayer<Org, Limiter> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AuthenticateLayer")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, Org, Limiter> Layer<S> for AuthenticateLayer<Org, Limiter> {
+    type Service = Authenticate<S, Org, Limiter>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Authenticate {
@@ -37,14 +52,33 @@ impl<S> Layer<S> for AuthenticateLayer {
 }
 
 /// The service [`AuthenticateLayer`] produces.
-#[derive(Clone, Debug)]
-pub struct Authenticate<S> {
+pub struct Authenticate<S, Org, Limiter> {
     inner: S,
-    registry: SharedRegistry,
+    registry: SharedRegistry<Org, Limiter>,
 }
 
-impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for Authenticate<S>
+impl<S: Clone, Org, Limiter> Clone for Authenticate<S, Org, Limiter> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            registry: Arc::clone(&self.registry),
+        }
+    }
+}
+
+impl<S, Org, Limiter> std::fmt::Debug for Authenticate<S, Org, Limiter> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Authenticate")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, Org, Limiter, RequestBody, ResponseBody> Service<http::Request<RequestBody>>
+    for Authenticate<S, Org, Limiter>
 where
+    Org: Send + Sync + 'static,
+    Limiter: Send + Sync + 'static,
     S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
         + Clone
         + Send
@@ -68,7 +102,7 @@ where
             return self.inner.call(request).boxed();
         }
         let client_certificate = client_certificate_fingerprint(&request);
-        let caller = match self
+        let (caller, tenant) = match self
             .registry
             .load()
             .authenticate(request.headers(), client_certificate.as_ref())
@@ -88,9 +122,10 @@ where
         span.record("tenant", caller.tenant.as_str());
         span.record("caller", &*caller.name);
         if let Some(slot) = request.extensions().get::<AuthenticatedTenant>() {
-            slot.set(caller.tenant.shared_name());
+            slot.set(caller.tenant.clone());
         }
         request.extensions_mut().insert(caller);
+        request.extensions_mut().insert(tenant);
         self.inner.call(request).boxed()
     }
 }

@@ -6,142 +6,118 @@ mod layer;
 
 pub use layer::{Authenticate, AuthenticateLayer};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::api::context::{Caller, TenantId};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
+pub use crate::tenant::{ApiKeyHash, CredentialKind, KeyGrant};
+use crate::tenant::{Caller, Tenant, TenantId};
 
 /// The metadata key naming the tenant.
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
-/// The SHA-256 of an API key, as stored in the configuration.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApiKeyHash([u8; 32]);
+/// The registry in force; a configuration reload stores a new one in a single swap, and calls in
+/// flight keep the snapshots they were admitted with.
+pub type SharedRegistry<Org, Limiter> = Arc<arc_swap::ArcSwap<TenantRegistry<Org, Limiter>>>;
 
-impl ApiKeyHash {
-    /// Hashes a presented key.
-    pub fn of_key(key: &str) -> Self {
-        Self::of_bytes(key.as_bytes())
-    }
-
-    /// Hashes bytes, e.g. a certificate's DER encoding (its SHA-256 fingerprint).
-    pub fn of_bytes(bytes: &[u8]) -> Self {
-        Self(Sha256::digest(bytes).into())
-    }
-
-    /// Reads a hash written as 64 hex digits.
-    pub fn from_hex(hex_digits: &str) -> Option<Self> {
-        let bytes = hex::decode(hex_digits).ok()?;
-        Some(Self(bytes.try_into().ok()?))
-    }
-
-    /// The hash as 64 hex digits.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    fn matches(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl fmt::Debug for ApiKeyHash {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("ApiKeyHash([REDACTED])")
-    }
-}
-
-/// How a caller proves who it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CredentialKind {
-    /// `authorization: Bearer <api key>`; the grant holds the key's SHA-256.
-    ApiKey,
-    /// A client certificate (mutual TLS); the grant holds the certificate's SHA-256 fingerprint.
-    ClientCertificate,
-}
-
-/// A credential granted to a caller for a tenant.
-#[derive(Clone, Debug)]
-pub struct KeyGrant {
-    /// Who holds the credential.
-    pub caller: Arc<str>,
-    /// The SHA-256 of the key, or of the certificate.
-    pub hash: ApiKeyHash,
-    /// Which kind of credential it is.
-    pub kind: CredentialKind,
-}
-
-/// The registry in force; a configuration reload swaps in a new one, calls in flight keep theirs.
-pub type SharedRegistry = Arc<arc_swap::ArcSwap<TenantRegistry>>;
-
-/// The tenants and the credentials granted each.
-#[derive(Debug, Default)]
-pub struct TenantRegistry {
-    grants: HashMap<TenantId, Vec<KeyGrant>>,
+/// One configuration generation's tenants, each a snapshot of its grants, limiter and org.
+pub struct TenantRegistry<Org, Limiter> {
+    tenants: HashMap<TenantId, Arc<Tenant<Org, Limiter>>>,
     /// Every granted credential, to tell "granted elsewhere" from "unknown" in one lookup.
-    known: std::collections::HashSet<(CredentialKind, ApiKeyHash)>,
+    known: HashSet<(CredentialKind, ApiKeyHash)>,
 }
 
-impl TenantRegistry {
-    /// Creates a registry from each tenant's grants.
-    pub fn new(grants: HashMap<TenantId, Vec<KeyGrant>>) -> Self {
-        let known = grants
+impl<Org, Limiter> Default for TenantRegistry<Org, Limiter> {
+    fn default() -> Self {
+        Self {
+            tenants: HashMap::new(),
+            known: HashSet::new(),
+        }
+    }
+}
+
+impl<Org, Limiter> fmt::Debug for TenantRegistry<Org, Limiter> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.tenants.keys().map(TenantId::as_str).collect();
+        names.sort_unstable();
+        formatter
+            .debug_struct("TenantRegistry")
+            .field("tenants", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Org, Limiter> TenantRegistry<Org, Limiter> {
+    /// Creates a registry from each tenant's snapshot.
+    pub fn new(tenants: impl IntoIterator<Item = Tenant<Org, Limiter>>) -> Self {
+        let tenants: HashMap<TenantId, Arc<Tenant<Org, Limiter>>> = tenants
+            .into_iter()
+            .map(|tenant| (tenant.id.clone(), Arc::new(tenant)))
+            .collect();
+        let known = tenants
             .values()
-            .flatten()
+            .flat_map(|tenant| &tenant.grants)
             .map(|grant| (grant.kind, grant.hash))
             .collect();
-        Self { grants, known }
+        Self { tenants, known }
+    }
+
+    /// The snapshot of a tenant.
+    pub fn get(&self, tenant: &TenantId) -> Option<&Arc<Tenant<Org, Limiter>>> {
+        self.tenants.get(tenant)
+    }
+
+    /// Every tenant's snapshot.
+    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant<Org, Limiter>>> {
+        self.tenants.values()
+    }
+
+    /// The number of tenants.
+    pub fn len(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// Whether there are no tenants.
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty()
     }
 
     /// Authenticates a call from its metadata and, over mutual TLS, the fingerprint of the
-    /// client's certificate. A certificate granted the tenant is enough; otherwise the API key
-    /// decides.
+    /// client's certificate: the caller, and the snapshot of its tenant. A certificate granted
+    /// the tenant is enough; otherwise the API key decides.
     pub fn authenticate(
         &self,
         headers: &HeaderMap,
         client_certificate: Option<&ApiKeyHash>,
-    ) -> Result<Caller, GatewayError> {
+    ) -> Result<(Caller, Arc<Tenant<Org, Limiter>>), GatewayError> {
         let key = match (bearer_key(headers), client_certificate) {
             (Err(missing), None) => return Err(missing),
             (key, _) => key,
         };
-        let tenant = TenantId::new(tenant_name(headers)?);
+        let tenant_id = TenantId::new(tenant_name(headers)?);
+        let tenant = self.tenants.get(&tenant_id);
+        let granted = |presented: &ApiKeyHash, kind: CredentialKind| {
+            let tenant = tenant?;
+            Some((tenant.caller_for(presented, kind)?, Arc::clone(tenant)))
+        };
         if let Some(fingerprint) = client_certificate {
-            if let Some(caller) =
-                self.granted(&tenant, fingerprint, CredentialKind::ClientCertificate)
-            {
-                return Ok(caller);
+            if let Some(admitted) = granted(fingerprint, CredentialKind::ClientCertificate) {
+                return Ok(admitted);
             }
             if key.is_err() {
-                return Err(self.refusal(&tenant, fingerprint, CredentialKind::ClientCertificate));
+                return Err(self.refusal(
+                    &tenant_id,
+                    fingerprint,
+                    CredentialKind::ClientCertificate,
+                ));
             }
         }
         let presented = ApiKeyHash::of_key(key?);
-        self.granted(&tenant, &presented, CredentialKind::ApiKey)
-            .ok_or_else(|| self.refusal(&tenant, &presented, CredentialKind::ApiKey))
-    }
-
-    fn granted(
-        &self,
-        tenant: &TenantId,
-        presented: &ApiKeyHash,
-        kind: CredentialKind,
-    ) -> Option<Caller> {
-        let grant = self
-            .grants
-            .get(tenant)?
-            .iter()
-            .find(|grant| grant.kind == kind && grant.hash.matches(presented))?;
-        Some(Caller {
-            tenant: tenant.clone(),
-            name: Arc::clone(&grant.caller),
-        })
+        granted(&presented, CredentialKind::ApiKey)
+            .ok_or_else(|| self.refusal(&tenant_id, &presented, CredentialKind::ApiKey))
     }
 
     /// PERMISSION_DENIED for a credential granted other tenants (or an unknown tenant), else
@@ -158,19 +134,19 @@ impl TenantRegistry {
             CredentialKind::ClientCertificate => "client certificate",
         };
         if known_elsewhere {
-            return GatewayError::PermissionDenied {
-                reason: "TENANT_NOT_GRANTED",
-                message: format!("this {what} is not granted tenant {:?}", tenant.as_str()),
-            };
+            return GatewayError::refused(
+                Reason::TenantNotGranted,
+                format!("this {what} is not granted tenant {:?}", tenant.as_str()),
+            );
         }
         match kind {
             CredentialKind::ApiKey => {
-                GatewayError::Unauthenticated { reason: "API_KEY_INVALID", message: "the API key is not valid".into() }
+                GatewayError::refused(Reason::ApiKeyInvalid, "the API key is not valid")
             }
-            CredentialKind::ClientCertificate => GatewayError::Unauthenticated {
-                reason: "CLIENT_CERTIFICATE_NOT_GRANTED",
-                message: "the client certificate is not granted any tenant; present a granted one or an API key".into(),
-            },
+            CredentialKind::ClientCertificate => GatewayError::refused(
+                Reason::ClientCertificateNotGranted,
+                "the client certificate is not granted any tenant; present a granted one or an API key",
+            ),
         }
     }
 }
@@ -190,13 +166,17 @@ fn tenant_name(headers: &HeaderMap) -> Result<&str, GatewayError> {
 }
 
 fn bearer_key(headers: &HeaderMap) -> Result<&str, GatewayError> {
-    let missing = || GatewayError::Unauthenticated {
-        reason: "API_KEY_MISSING",
-        message: "metadata `authorization: Bearer <api key>` is required".into(),
+    let missing = || {
+        GatewayError::refused(
+            Reason::ApiKeyMissing,
+            "metadata `authorization: Bearer <api key>` is required",
+        )
     };
-    let malformed = || GatewayError::Unauthenticated {
-        reason: "API_KEY_MISSING",
-        message: "metadata `authorization` must be `Bearer <api key>`".into(),
+    let malformed = || {
+        GatewayError::refused(
+            Reason::ApiKeyMissing,
+            "metadata `authorization` must be `Bearer <api key>`",
+        )
     };
     let value = headers
         .get(http::header::AUTHORIZATION)
@@ -214,19 +194,37 @@ mod tests {
     use super::*;
     use tonic::Code;
 
-    fn registry() -> TenantRegistry {
-        let grant = |caller: &str, key: &str| KeyGrant {
+    type Registry = TenantRegistry<(), ()>;
+
+    fn grant(caller: &str, key: &str) -> KeyGrant {
+        KeyGrant {
             caller: Arc::from(caller),
             hash: ApiKeyHash::of_key(key),
             kind: CredentialKind::ApiKey,
-        };
-        TenantRegistry::new(HashMap::from([
-            (
-                TenantId::new("acme"),
+        }
+    }
+
+    fn tenant(name: &str, grants: Vec<KeyGrant>) -> Tenant<(), ()> {
+        Tenant {
+            id: TenantId::new(name),
+            grants,
+            limiter: (),
+            org: (),
+        }
+    }
+
+    fn tenants() -> Vec<Tenant<(), ()>> {
+        vec![
+            tenant(
+                "acme",
                 vec![grant("ivr", "acme-key"), grant("shared", "shared-key")],
             ),
-            (TenantId::new("globex"), vec![grant("shared", "shared-key")]),
-        ]))
+            tenant("globex", vec![grant("shared", "shared-key")]),
+        ]
+    }
+
+    fn registry() -> Registry {
+        TenantRegistry::new(tenants())
     }
 
     fn headers(tenant: Option<&str>, authorization: Option<&str>) -> HeaderMap {
@@ -240,17 +238,21 @@ mod tests {
         headers
     }
 
-    fn code(result: Result<Caller, GatewayError>) -> Code {
-        tonic::Status::from(result.unwrap_err()).code()
+    fn code<T>(result: Result<T, GatewayError>) -> Code {
+        match result {
+            Ok(_) => panic!("the call was admitted"),
+            Err(error) => tonic::Status::from(error).code(),
+        }
     }
 
     #[test]
     fn grants_decide_access() {
         let registry = registry();
-        let caller = registry
+        let (caller, tenant) = registry
             .authenticate(&headers(Some("acme"), Some("Bearer acme-key")), None)
             .unwrap();
         assert_eq!((caller.tenant.as_str(), &*caller.name), ("acme", "ivr"));
+        assert_eq!(tenant.id.as_str(), "acme");
         assert!(
             registry
                 .authenticate(&headers(Some("globex"), Some("bearer shared-key")), None)
@@ -295,17 +297,14 @@ mod tests {
     #[test]
     fn a_granted_client_certificate_stands_in_for_the_key() {
         let certificate = ApiKeyHash::of_key("certificate der bytes");
-        let mut grants = registry().grants;
-        grants
-            .get_mut(&TenantId::new("acme"))
-            .unwrap()
-            .push(KeyGrant {
-                caller: Arc::from("ivr-mtls"),
-                hash: certificate,
-                kind: CredentialKind::ClientCertificate,
-            });
-        let registry = TenantRegistry::new(grants);
-        let caller = registry
+        let mut tenants = tenants();
+        tenants[0].grants.push(KeyGrant {
+            caller: Arc::from("ivr-mtls"),
+            hash: certificate,
+            kind: CredentialKind::ClientCertificate,
+        });
+        let registry = Registry::new(tenants);
+        let (caller, _) = registry
             .authenticate(&headers(Some("acme"), None), Some(&certificate))
             .unwrap();
         assert_eq!(&*caller.name, "ivr-mtls");
@@ -318,7 +317,7 @@ mod tests {
             code(registry.authenticate(&headers(Some("acme"), None), Some(&stranger))),
             Code::Unauthenticated
         );
-        let with_key = registry
+        let (with_key, _) = registry
             .authenticate(
                 &headers(Some("acme"), Some("Bearer acme-key")),
                 Some(&stranger),
@@ -335,13 +334,5 @@ mod tests {
                 .is_err(),
             "a certificate never matches an API key grant"
         );
-    }
-
-    #[test]
-    fn hashes_round_trip_through_hex_and_hide_in_debug() {
-        let hash = ApiKeyHash::of_key("secret");
-        assert_eq!(ApiKeyHash::from_hex(&hash.to_hex()), Some(hash));
-        assert_eq!(ApiKeyHash::from_hex("abc"), None);
-        assert!(!format!("{hash:?}").contains(&hash.to_hex()[..8]));
     }
 }

@@ -1,0 +1,399 @@
+//! The operations every typed object shares (create, get, update, delete, find, upsert), written
+//! once over an [`ObjectType`].
+
+use prost::Message;
+use prost_reflect::{DynamicMessage, Value as ProtoValue};
+
+use super::codec;
+use super::{CriterionKind, ObjectType};
+use crate::api::call::CallContext;
+use crate::api::idempotency;
+use crate::api::paging::{self, PageToken};
+use crate::error::GatewayError;
+use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
+use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId};
+
+/// Default and maximum `page_size` of the find RPCs.
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Kept below Salesforce's default query batch (2000) so that `LIMIT page_size + 1` always
+/// arrives in one batch and no server-side query cursor is left open.
+const MAX_PAGE_SIZE: u32 = 1000;
+
+/// A page of find results.
+pub(crate) struct Page<M> {
+    pub(crate) resources: Vec<M>,
+    pub(crate) next_page_token: String,
+}
+
+/// Salesforce errors with field names rewritten to the caller's request paths.
+pub(crate) fn upstream(object: &ObjectType, error: SalesforceError) -> GatewayError {
+    GatewayError::Salesforce(error.map_fields(|api_name| object.request_path_of(api_name)))
+}
+
+/// Validates an ID of this object type, naming `field` when it is wrong.
+pub(crate) fn parse_id(
+    object: &ObjectType,
+    field: &str,
+    text: &str,
+) -> Result<SalesforceId, GatewayError> {
+    if text.is_empty() {
+        return Err(GatewayError::invalid_field(
+            field,
+            format!("a {} ID is required", object.api_name),
+        ));
+    }
+    SalesforceId::parse_for(text, object.api_name, object.key_prefix)
+        .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
+}
+
+fn required<M>(object: &ObjectType, resource: Option<M>) -> Result<M, GatewayError> {
+    resource.ok_or_else(|| GatewayError::invalid_field(object.request_field, "is required"))
+}
+
+/// Creates a record and returns it as stored.
+pub(crate) async fn create<M: Message + Default>(
+    call: &CallContext,
+    object: &'static ObjectType,
+    resource: Option<M>,
+) -> Result<M, GatewayError> {
+    let resource = required(object, resource)?;
+    let dynamic = codec::to_dynamic(object.message, &resource)?;
+    if !codec::resource_id(&dynamic).is_empty() {
+        return Err(GatewayError::invalid_field(
+            format!("{}.id", object.request_field),
+            "must be empty on create: Salesforce assigns the ID",
+        ));
+    }
+    let fields = codec::create_fields(object, &dynamic)?;
+    let client = call.client.clone();
+    let create_and_read = async move {
+        let id = client
+            .create_record(object.api_name, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        match read::<M>(&client, object, &id, None).await {
+            Ok(created) => Ok(created),
+            // The record exists: answer with what is known (its ID and page) rather than an
+            // error, so that a retry does not create it again.
+            Err(error) => {
+                tracing::warn!(object = object.api_name, %id, error = %error, "created, but reading it back failed");
+                let known = serde_json::Map::from_iter([(
+                    "Id".to_owned(),
+                    serde_json::Value::from(id.as_str()),
+                )]);
+                to_resource(&client, object, &known, None).await
+            }
+        }
+    };
+    let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
+    call.create_once(fingerprint, create_and_read).await
+}
+
+/// Reads a record, all fields or those of the mask.
+pub(crate) async fn get<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    id: &str,
+    fields: Option<prost_types::FieldMask>,
+) -> Result<M, GatewayError> {
+    let id = parse_id(object, "id", id)?;
+    let mask = fields.map(|mask| mask.paths).unwrap_or_default();
+    let api_fields = codec::read_fields(object, &mask)?;
+    call.within_deadline(read(&call.client, object, &id, api_fields))
+        .await
+}
+
+/// Writes the masked fields and returns the record as stored.
+pub(crate) async fn update<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    resource: Option<M>,
+    update_mask: Option<prost_types::FieldMask>,
+) -> Result<M, GatewayError> {
+    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    let id = parse_id(
+        object,
+        &format!("{}.id", object.request_field),
+        &codec::resource_id(&resource),
+    )?;
+    let mask = update_mask.map(|mask| mask.paths).unwrap_or_default();
+    let fields = codec::update_fields(object, &resource, &mask)?;
+    call.within_deadline(async {
+        call.client
+            .update_record(object.api_name, &id, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        read(&call.client, object, &id, None).await
+    })
+    .await
+}
+
+/// Deletes a record.
+pub(crate) async fn delete(
+    call: &CallContext,
+    object: &ObjectType,
+    id: &str,
+) -> Result<(), GatewayError> {
+    let id = parse_id(object, "id", id)?;
+    call.within_deadline(async {
+        call.client
+            .delete_record(object.api_name, &id)
+            .await
+            .map_err(|error| upstream(object, error))
+    })
+    .await
+}
+
+/// Creates or updates the record an external ID names; returns it and whether it was created.
+pub(crate) async fn upsert<M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    external_id_field: &str,
+    external_id: &str,
+    resource: Option<M>,
+) -> Result<(M, bool), GatewayError> {
+    let field_is_name = crate::salesforce::soql::is_identifier(external_id_field)
+        && !external_id_field.contains('.');
+    if !field_is_name {
+        return Err(GatewayError::invalid_field(
+            "external_id_field",
+            format!("{external_id_field:?} is not a field API name (e.g. External_Id__c)"),
+        ));
+    }
+    if external_id.is_empty() || external_id == "." || external_id == ".." {
+        return Err(GatewayError::invalid_field(
+            "external_id",
+            "is required (and cannot be \".\" or \"..\")",
+        ));
+    }
+    if external_id_field.eq_ignore_ascii_case("Id") {
+        parse_id(object, "external_id", external_id)?;
+    }
+    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    if !codec::resource_id(&resource).is_empty() {
+        return Err(GatewayError::invalid_field(
+            format!("{}.id", object.request_field),
+            "must be empty on upsert: the external ID names the record",
+        ));
+    }
+    let fields = codec::create_fields(object, &resource)?;
+    if fields
+        .keys()
+        .any(|api_name| api_name.eq_ignore_ascii_case(external_id_field))
+    {
+        return Err(GatewayError::invalid_field(
+            format!("{}.extra_fields.{external_id_field}", object.request_field),
+            "the external ID goes in external_id, not among the fields",
+        ));
+    }
+    call.within_deadline(async {
+        let outcome = call
+            .client
+            .upsert_record(object.api_name, external_id_field, external_id, &fields)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        Ok((
+            read(&call.client, object, &outcome.id, None).await?,
+            outcome.created,
+        ))
+    })
+    .await
+}
+
+/// Finds records matching every criterion set in the request, one page at a time.
+pub(crate) async fn find<R: Message, M: Message + Default>(
+    call: &CallContext,
+    object: &ObjectType,
+    find_request: &str,
+    request: &R,
+) -> Result<Page<M>, GatewayError> {
+    let request = codec::to_dynamic(find_request, request)?;
+    let (conditions, fingerprint_parts) = criteria(object, &request)?;
+    let page_size = page_size(&request)?;
+    let fingerprint = paging::fingerprint(
+        &fingerprint_parts
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let mut query = SelectQuery::new(
+        object.api_name,
+        std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)),
+    )
+    .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    for condition in conditions {
+        query = query
+            .filter(condition)
+            .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    }
+    let token = string_field(&request, "page_token");
+    if !token.is_empty() {
+        let token = PageToken::decode(&token)?;
+        if token.fingerprint != fingerprint {
+            return Err(GatewayError::invalid_field(
+                "page_token",
+                "was issued for different criteria",
+            ));
+        }
+        query = query
+            .filter(Condition::Compare {
+                field: "Id".into(),
+                comparison: Comparison::GreaterThan,
+                value: SoqlValue::Text(token.after.to_string()),
+            })
+            .map_err(|error| GatewayError::Internal(error.to_string()))?;
+    }
+    let query = query
+        .order_by("Id", Direction::Ascending)
+        .map_err(|error| GatewayError::Internal(error.to_string()))?
+        .limit(page_size + 1);
+    call.within_deadline(async {
+        let instance_url = call
+            .client
+            .instance_url()
+            .await
+            .map_err(|error| upstream(object, error))?;
+        let page = call
+            .client
+            .query(&query)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        // More than a page came back, or Salesforce split the result (it should not, as the
+        // page size stays below its batch size).
+        let has_more = page.records.len() > page_size as usize || !page.done;
+        let mut records = page.records;
+        records.truncate(page_size as usize);
+        let next_page_token = match records
+            .last()
+            .and_then(|record| record.get("Id"))
+            .and_then(|id| id.as_str())
+        {
+            Some(last_id) if has_more => PageToken {
+                after: SalesforceId::parse(last_id)
+                    .map_err(|error| GatewayError::Internal(error.to_string()))?,
+                fingerprint: fingerprint.clone(),
+            }
+            .encode(),
+            _ => String::new(),
+        };
+        let resources = records
+            .iter()
+            .map(|record| codec::resource_from_record(object, record, &instance_url, None))
+            .collect::<Result<Vec<M>, _>>()?;
+        Ok(Page {
+            resources,
+            next_page_token,
+        })
+    })
+    .await
+}
+
+fn string_field(message: &DynamicMessage, name: &str) -> String {
+    match message.get_field_by_name(name).as_deref() {
+        Some(ProtoValue::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+fn page_size(request: &DynamicMessage) -> Result<u32, GatewayError> {
+    let requested = match request.get_field_by_name("page_size").as_deref() {
+        Some(ProtoValue::I32(size)) => *size,
+        _ => 0,
+    };
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size < 0 => Err(GatewayError::invalid_field(
+            "page_size",
+            "must not be negative",
+        )),
+        size => Ok((size as u32).min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// The SOQL conditions of the criteria set in the request, and the parts of its fingerprint.
+fn criteria(
+    object: &ObjectType,
+    request: &DynamicMessage,
+) -> Result<(Vec<Condition>, Vec<String>), GatewayError> {
+    let mut conditions = Vec::new();
+    let mut fingerprint_parts = vec![object.api_name.to_owned()];
+    for criterion in object.criteria {
+        let value = request.get_field_by_name(criterion.proto);
+        let condition = match (criterion.kind, value.as_deref()) {
+            (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => {
+                Condition::Compare {
+                    field: criterion.api.into(),
+                    comparison: Comparison::Equals,
+                    value: SoqlValue::Text(text.clone()),
+                }
+            }
+            (CriterionKind::IdEquals, Some(ProtoValue::String(text))) if !text.is_empty() => {
+                let id = crate::salesforce::SalesforceId::parse(text).map_err(|error| {
+                    GatewayError::invalid_field(criterion.proto, format!("{text:?} {error}"))
+                })?;
+                Condition::Compare {
+                    field: criterion.api.into(),
+                    comparison: Comparison::Equals,
+                    value: SoqlValue::Text(id.to_string()),
+                }
+            }
+            (CriterionKind::OpenOnly, Some(ProtoValue::Bool(true))) => Condition::Compare {
+                field: criterion.api.into(),
+                comparison: Comparison::Equals,
+                value: SoqlValue::Bool(false),
+            },
+            _ => continue,
+        };
+        fingerprint_parts.push(criterion.proto.to_owned());
+        if let Condition::Compare { value, .. } = &condition {
+            fingerprint_parts.push(match value {
+                SoqlValue::Text(text) => format!("text:{text}"),
+                SoqlValue::Bool(flag) => format!("bool:{flag}"),
+                SoqlValue::Number(number) => format!("number:{number}"),
+                SoqlValue::Null => "null".to_owned(),
+            });
+        }
+        conditions.push(condition);
+    }
+    if conditions.is_empty() {
+        return Err(GatewayError::InvalidArgument {
+            violations: object
+                .criteria
+                .iter()
+                .map(|criterion| crate::error::FieldViolation {
+                    field: criterion.proto.to_owned(),
+                    description: "set at least one of these find criteria".to_owned(),
+                })
+                .collect(),
+        });
+    }
+    Ok((conditions, fingerprint_parts))
+}
+
+/// Reads a record and turns it into the typed resource.
+pub(crate) async fn read<M: Message + Default>(
+    client: &SalesforceClient,
+    object: &ObjectType,
+    id: &SalesforceId,
+    api_fields: Option<Vec<String>>,
+) -> Result<M, GatewayError> {
+    let record = client
+        .get_record(object.api_name, id, api_fields.as_deref())
+        .await
+        .map_err(|error| upstream(object, error))?;
+    to_resource(client, object, &record, api_fields.as_deref()).await
+}
+
+/// The typed resource of a Salesforce record, with its record page on the org's instance.
+async fn to_resource<M: Message + Default>(
+    client: &SalesforceClient,
+    object: &ObjectType,
+    record: &crate::salesforce::Record,
+    requested: Option<&[String]>,
+) -> Result<M, GatewayError> {
+    let instance_url = client
+        .instance_url()
+        .await
+        .map_err(|error| upstream(object, error))?;
+    codec::resource_from_record(object, record, &instance_url, requested)
+}

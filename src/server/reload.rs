@@ -1,0 +1,110 @@
+//! Configuration reload: on SIGHUP, and when the file's modification time changes (polled). The
+//! new configuration is built into snapshots first; if it does not load or build, it is refused
+//! with a log line and the running one stays. Settings a reload cannot change are named.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::tenants::Tenants;
+use crate::config::{AdminSettings, Config, SharedLimitsSettings, TelemetrySettings, TlsSettings};
+
+/// The settings a reload cannot change: a new value needs a restart.
+#[derive(Debug, PartialEq)]
+pub(super) struct RestartOnly {
+    listen: SocketAddr,
+    tls: Option<TlsSettings>,
+    shared_limits: Option<SharedLimitsSettings>,
+    admin: Option<AdminSettings>,
+    telemetry: TelemetrySettings,
+}
+
+impl RestartOnly {
+    pub(super) fn of(config: &Config) -> Self {
+        Self {
+            listen: config.listen,
+            tls: config.tls.clone(),
+            shared_limits: config.shared_limits.clone(),
+            admin: config.admin.clone(),
+            telemetry: config.telemetry.clone(),
+        }
+    }
+}
+
+/// Reloads the configuration on SIGHUP and, with `poll`, when the file's modification time
+/// changes; a configuration that does not load or build changes nothing.
+pub(super) async fn watch_config(
+    path: PathBuf,
+    poll: Option<Duration>,
+    tenants: Arc<Tenants>,
+    running: RestartOnly,
+) {
+    #[cfg(unix)]
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; reloading on file changes only");
+            None
+        }
+    };
+    let mut last_modified = modified(&path);
+    loop {
+        let hangup_received = async {
+            #[cfg(unix)]
+            if let Some(hangup) = hangup.as_mut() {
+                hangup.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
+        let trigger = tokio::select! {
+            () = hangup_received => "SIGHUP",
+            () = sleep_or_forever(poll) => {
+                let now_modified = modified(&path);
+                if now_modified == last_modified {
+                    continue;
+                }
+                "file change"
+            }
+        };
+        last_modified = modified(&path);
+        match Config::load(&path) {
+            Ok(config) => {
+                if RestartOnly::of(&config) != running {
+                    tracing::warn!(
+                        "changes to listen, [tls], [shared_limits], [admin] or [telemetry] take effect only after a restart"
+                    );
+                }
+                match tenants.reload(&config) {
+                    Ok(()) => tracing::info!(
+                        trigger,
+                        tenants = config.tenants.len(),
+                        "configuration reloaded"
+                    ),
+                    Err(error) => tracing::error!(
+                        trigger,
+                        "configuration reload rejected: {error:#}; still serving the previous configuration"
+                    ),
+                }
+            }
+            Err(error) => tracing::error!(
+                trigger,
+                "configuration reload rejected: {error:#}; still serving the previous configuration"
+            ),
+        }
+    }
+}
+
+async fn sleep_or_forever(period: Option<Duration>) {
+    match period {
+        Some(period) => tokio::time::sleep(period).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
+}

@@ -1,0 +1,220 @@
+//! The gRPC server: TLS, the layers every call passes (telemetry → authentication → limits), the
+//! API's routes, reflection (v1 and v1alpha) and health, served until the drain is over.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use super::admin;
+use super::drain::Drain;
+use super::reload::{RestartOnly, watch_config};
+use super::tenants::Tenants;
+use crate::config::{Config, TlsSettings};
+use crate::ratelimit::RateLimitLayer;
+use crate::salesforce::{SalesforceClient, http_client};
+use crate::telemetry::rpc::RpcTelemetryLayer;
+use crate::tenancy::AuthenticateLayer;
+
+/// The health service name reporting whether tenant limits are shared.
+pub const SHARED_LIMITS_HEALTH: &str = "sfgate.SharedRateLimits";
+
+/// The bound sockets the gateway serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC API.
+    pub grpc: TcpListener,
+    /// The admin HTTP endpoints (`/metrics`, `/healthz`, `/readyz`), if any.
+    pub admin: Option<TcpListener>,
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes, then lets in-flight calls finish
+/// within the configured grace period.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listeners = Listeners {
+        grpc: listener,
+        admin: None,
+    };
+    run_reloading(config, None, listeners, shutdown).await
+}
+
+/// Builds everything a configuration describes (tenants, credential providers, limits) without
+/// serving or calling anything, to check it before a deployment.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    Tenants::build(config, http_client()).map(drop)
+}
+
+/// Like [`run`], and reloads the configuration from `config_path` on SIGHUP or when the file
+/// changes. A configuration that does not load or build is refused with a log line and changes
+/// nothing; calls in flight finish with the configuration they started with.
+pub async fn run_reloading(
+    config: Config,
+    config_path: Option<PathBuf>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Listeners {
+        grpc: listener,
+        admin: admin_listener,
+    } = listeners;
+    let tenants = Arc::new(Tenants::build(&config, http_client())?);
+    if let Some(path) = config_path {
+        tokio::spawn(watch_config(
+            path,
+            config.reload_poll,
+            Arc::clone(&tenants),
+            RestartOnly::of(&config),
+        ));
+    }
+    let api = crate::api::routes(&tenants.api);
+
+    // The google.rpc error details are served too, so that grpcurl and other reflection clients
+    // can decode the ErrorInfo, BadRequest and RetryInfo every error carries.
+    let descriptor_sets = [
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_types::pb::FILE_DESCRIPTOR_SET,
+    ];
+    let reflection = || {
+        descriptor_sets.iter().fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
+    };
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for service in &api.names {
+        health_reporter
+            .set_service_status(service, ServingStatus::Serving)
+            .await;
+    }
+    if let Some(store) = &tenants.shared {
+        tokio::spawn(report_shared_limits(
+            store.degraded(),
+            health_reporter.clone(),
+        ));
+    }
+
+    let address = listener
+        .local_addr()
+        .context("reading the listener address")?;
+    tracing::info!(%address, tenants = config.tenants.len(), "sfgate serving");
+    let readiness = admin::Readiness::default();
+    readiness.set(true);
+    let admin_server = match admin_listener {
+        Some(admin_listener) => {
+            let admin_address = admin_listener
+                .local_addr()
+                .context("reading the admin listener address")?;
+            tracing::info!(address = %admin_address, "admin endpoints serving: /metrics /healthz /readyz");
+            let server = admin::serve(admin_listener, readiness.clone());
+            Some(AbortOnDrop(tokio::spawn(async move {
+                if let Err(error) = server.await {
+                    tracing::error!(%error, "the admin server failed");
+                }
+            })))
+        }
+        None => None,
+    };
+
+    let drain = Drain {
+        health: health_reporter,
+        readiness,
+        services: api.names.clone(),
+        also_cleared: vec![SHARED_LIMITS_HEALTH],
+        grace: config.shutdown_grace,
+    };
+    let (stop_accepting, grace_over) = drain.on(shutdown);
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(server_tls(tls)?)
+            .context("configuring TLS")?;
+    }
+    let server = builder
+        .layer(RpcTelemetryLayer)
+        .layer(AuthenticateLayer::new(Arc::clone(&tenants.registry)))
+        .layer(RateLimitLayer::<SalesforceClient>::new(
+            tenants.shared.clone(),
+        ))
+        .add_routes(api.routes)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stop_accepting,
+        );
+
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => served.context("gRPC server failed")?,
+        () = grace_over => tracing::warn!("grace period over: dropping calls still in flight"),
+    }
+    drop(admin_server);
+    tracing::info!("sfgate stopped");
+    Ok(())
+}
+
+/// A spawned task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// TLS for the gRPC port; with a client CA, mutual TLS (client certificates optional unless
+/// required, so that API-key callers keep working).
+fn server_tls(settings: &TlsSettings) -> anyhow::Result<ServerTlsConfig> {
+    let read =
+        |path: &Path| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(&settings.cert_file)?,
+        read(&settings.key_file)?,
+    ));
+    if let Some(client_ca) = &settings.client_ca_file {
+        tls = tls
+            .client_ca_root(Certificate::from_pem(read(client_ca)?))
+            .client_auth_optional(!settings.require_client_certificate);
+    }
+    Ok(tls)
+}
+
+/// The health service `sfgate.SharedRateLimits` is SERVING while limits are shared through Redis
+/// and NOT_SERVING while each replica enforces its share locally.
+async fn report_shared_limits(
+    mut degraded: tokio::sync::watch::Receiver<bool>,
+    health: HealthReporter,
+) {
+    loop {
+        let status = if *degraded.borrow_and_update() {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        health
+            .set_service_status(SHARED_LIMITS_HEALTH, status)
+            .await;
+        if degraded.changed().await.is_err() {
+            return;
+        }
+    }
+}
