@@ -525,6 +525,83 @@ fn retry_delay(code: Code) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// `ResourceExhausted` -> `RESOURCE_EXHAUSTED`, as the README writes gRPC codes.
+    fn code_name(code: Code) -> String {
+        let mut name = String::new();
+        for (index, letter) in format!("{code:?}").chars().enumerate() {
+            if letter.is_uppercase() && index > 0 {
+                name.push('_');
+            }
+            name.push(letter.to_ascii_uppercase());
+        }
+        name
+    }
+
+    fn hint_text(hint: RetryHint) -> String {
+        match hint {
+            RetryHint::Never => "no".to_owned(),
+            RetryHint::After(delay) => format!("after {} s", delay.as_secs()),
+            RetryHint::Computed => "computed".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_the_gateway_reasons_as_the_table_does() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("<!-- gateway reasons: checked against GATEWAY_REASONS in src/error.rs -->")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- end of gateway reasons -->").next())
+            .expect("the README has the gateway reasons section");
+        let documented: Vec<&str> = section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .collect();
+        let expected: Vec<String> = GATEWAY_REASONS
+            .iter()
+            .map(|(_, name, code, hint)| {
+                format!(
+                    "| `{name}` | `{}` | {} |",
+                    code_name(*code),
+                    hint_text(*hint)
+                )
+            })
+            .collect();
+        assert_eq!(
+            documented, expected,
+            "README.md's table differs from GATEWAY_REASONS"
+        );
+    }
+
+    #[test]
+    fn each_reason_is_written_once_and_answers_its_own_row() {
+        let mut names = std::collections::HashSet::new();
+        for (reason, name, code, hint) in GATEWAY_REASONS {
+            assert!(names.insert(*name), "{name} twice");
+            assert_eq!(
+                (reason.name(), reason.code(), reason.retry_hint()),
+                (*name, *code, *hint)
+            );
+            let status = Status::from(GatewayError::refused(*reason, "x"));
+            assert_eq!(status.code(), *code);
+            let details = status.get_error_details();
+            let info = details.error_info().expect("ErrorInfo");
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (*name, GATEWAY_DOMAIN)
+            );
+            match hint {
+                RetryHint::After(delay) => {
+                    assert_eq!(
+                        details.retry_info().and_then(|retry| retry.retry_delay),
+                        Some(*delay)
+                    )
+                }
+                RetryHint::Never | RetryHint::Computed => assert!(details.retry_info().is_none()),
+            }
+        }
+    }
+
     #[test]
     fn table_maps_exact_codes_and_prefixes() {
         assert_eq!(

@@ -1,17 +1,22 @@
 //! sfgate: a gRPC connector gateway for Salesforce.
 //!
-//! A call flows one way through the modules:
-//! `tenancy` (who is calling, for which tenant) → `ratelimit` (the tenant's rate and concurrency
-//! limits) → `api` (one file per gRPC service: validation and
-//! proto ↔ Salesforce mapping) → `salesforce` (REST/SOAP client, SOQL builder and escaper, ID
-//! checks, error decoding) → `auth` (the tenant's OAuth token, cached and minted once) →
-//! `credentials` (where the tenant's secrets come from). Lower modules never import higher ones.
+//! A call flows one way through the modules, and the imports follow it (`.ci/layers.py` checks
+//! that no module imports a higher one and that there is no import circle):
+//! `tenancy` (who is calling, for which tenant: the tenant's snapshot goes into the request) →
+//! `ratelimit` (the snapshot's limiter) → `api` (the gRPC services: the generic record engine
+//! in `api::typed` with one small file per object, and the hand-written `record_service`,
+//! `lookup` and `connection`) → `salesforce` (REST/SOAP client, SOQL/SOSL builders and their one
+//! escaper, ID checks, error decoding) → `auth` (the tenant's OAuth token, cached and minted
+//! once) → `credentials` (where the tenant's secrets come from).
 //!
-//! Around them: `config` (typed, validated configuration), `error` (the one place errors become
-//! gRPC statuses), `server` (wires a configuration into a running server, and the admin port),
-//! `telemetry` (logs, spans exported over OTLP, Prometheus metrics; its RPC layer is outermost).
-//! `sandbox` is an in-memory Salesforce org reached only over HTTP; it imports nothing of the
-//! gateway and serves the default `cargo run` and the tests.
+//! Around them: [`tenant`], the leaf every layer may name (tenant id, caller, deadline, grants,
+//! the per-tenant snapshot); `error`, the one place errors become gRPC statuses (the Salesforce
+//! code table and the gateway's own reasons); `config`, serde into typed, validated values;
+//! `telemetry` (logs, spans exported over OTLP, Prometheus metrics; its RPC layer is outermost);
+//! `server`, which wires a configuration into a running server (routes, reload, drain, the admin
+//! port). The sandbox org is another crate (`sfgate-sandbox`), a separate Salesforce reached only
+//! over HTTP; the library never names it — the binary's demo run hands the gateway an ordinary
+//! single-tenant [`config::Config`].
 
 pub mod api;
 pub mod auth;

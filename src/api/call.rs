@@ -1,5 +1,5 @@
 //! What a handler knows of one call: the tenant, its org connection, the caller's deadline and
-//! idempotency key. [`ApiState::call_context`] reads them from the request extensions that the
+//! idempotency key. `ApiState::call_context` reads them from the request extensions that the
 //! layers above filled in (the tenant's snapshot, the deadline).
 
 use std::fmt;

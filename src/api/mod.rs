@@ -1,6 +1,6 @@
 //! The gRPC services. Two designs live here:
 //!
-//! - [`typed`]: the generic record engine and the six typed object services over it (one small
+//! - `typed`: the generic record engine and the six typed object services over it (one small
 //!   file per object: its field table, its find criteria, its extra RPCs);
 //! - the hand-written services: [`record_service`] (any object, untyped `Struct` fields),
 //!   [`lookup`] (the contact-center data dip) and [`connection`] (the connection indicator).

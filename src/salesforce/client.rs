@@ -2,6 +2,7 @@
 //! tenant's token, one refresh-and-retry on an expired session, and the org's API usage recorded.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -119,6 +120,23 @@ struct Inner {
     timeout: Duration,
     api_usage: ApiUsage,
     api_budget: Option<ApiBudget>,
+}
+
+/// What one try of a call with a session came to.
+enum Attempt<T> {
+    /// Salesforce answered (success or any error but a refused session).
+    Done(T),
+    /// Salesforce refused the session (401, or a SOAP `INVALID_SESSION_ID` fault).
+    SessionRefused,
+}
+
+/// What a refusal of a freshly minted session means for the tenant.
+#[derive(Debug, Clone, Copy)]
+enum FreshSessionRefused {
+    /// The integration user cannot use the API: the tenant cools down as after a failed mint.
+    CoolDown,
+    /// Only this endpoint refuses it: the session stays, for the calls that take it.
+    GiveUp,
 }
 
 /// A tenant's ceiling on its org's daily API usage.
@@ -313,20 +331,20 @@ impl SalesforceClient {
 
     /// `GET /services/oauth2/userinfo` on the instance: the user sfgate acts as, and the org.
     pub async fn user_info(&self) -> Result<UserInfo, SalesforceError> {
-        for attempt in 0..2 {
-            let session = self.inner.auth.session().await?;
+        // Userinfo may refuse a session the data API takes (it needs the openid/profile scopes):
+        // its refusal says nothing about the tenant's other calls.
+        self.with_session(FreshSessionRefused::GiveUp, |session| async move {
             let url = instance_path(&session, ["services", "oauth2", "userinfo"])?;
             let (status, body) = self
                 .send(Method::GET, url, &session, Payload::Empty)
                 .await?;
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.inner.auth.invalidate(&session);
-                continue;
+            if status == StatusCode::UNAUTHORIZED {
+                return Ok(Attempt::SessionRefused);
             }
             expect_status(status, &body, &[StatusCode::OK])?;
-            return decode(status, &body);
-        }
-        Err(SalesforceError::SessionRejected)
+            decode(status, &body).map(Attempt::Done)
+        })
+        .await
     }
 
     /// `GET /limits`: the org's daily API requests, `(used, limit)`.
@@ -411,30 +429,23 @@ impl SalesforceClient {
         convert: &LeadConvert,
     ) -> Result<LeadConversion, SalesforceError> {
         self.check_api_budget()?;
-        let version = self.inner.api_version.trim_start_matches('v').to_owned();
-        for attempt in 0..2 {
-            let session = self.inner.auth.session().await?;
+        let version = self.inner.api_version.trim_start_matches('v');
+        self.with_session(FreshSessionRefused::CoolDown, |session| async move {
             let envelope = soap::convert_lead_envelope(session.access_token(), convert);
-            let url = instance_path(&session, ["services", "Soap", "u", &version])?;
+            let url = instance_path(&session, ["services", "Soap", "u", version])?;
             let (status, body) = self
                 .send(Method::POST, url, &session, Payload::Soap(envelope))
                 .await?;
             match soap::parse_convert_lead_response(status.as_u16(), &body) {
                 Err(SalesforceError::SoapFault { fault_code, .. })
-                    if fault_code == "INVALID_SESSION_ID" && attempt == 0 =>
-                {
-                    self.inner.auth.invalidate(&session);
-                }
-                Err(SalesforceError::SoapFault { fault_code, .. })
                     if fault_code == "INVALID_SESSION_ID" =>
                 {
-                    self.inner.auth.reject(&session);
-                    return Err(SalesforceError::SessionRejected);
+                    Ok(Attempt::SessionRefused)
                 }
-                outcome => return outcome,
+                outcome => outcome.map(Attempt::Done),
             }
-        }
-        Err(SalesforceError::SessionRejected)
+        })
+        .await
     }
 
     /// Refuses a call once the org's usage, as Salesforce last reported it, is past the ceiling,
@@ -489,28 +500,56 @@ impl SalesforceClient {
         payload: Payload<'_>,
     ) -> Result<(StatusCode, Bytes), SalesforceError> {
         self.check_api_budget()?;
-        for attempt in 0..2 {
-            let session = self.inner.auth.session().await?;
+        let (method, query, payload) = (&method, &query, &payload);
+        self.with_session(FreshSessionRefused::CoolDown, |session| async move {
             let data = ["services", "data", &self.inner.api_version];
             let mut url =
                 instance_path(&session, data.into_iter().chain(segments.iter().copied()))?;
-            if let Some(query) = &query {
+            if let Some(query) = query {
                 url.query_pairs_mut().extend_pairs(query);
             }
             let (status, body) = self
                 .send(method.clone(), url, &session, payload.clone())
                 .await?;
-            if status != StatusCode::UNAUTHORIZED {
-                return Ok((status, body));
+            if status == StatusCode::UNAUTHORIZED {
+                return Ok(Attempt::SessionRefused);
             }
-            if attempt == 0 {
+            Ok(Attempt::Done((status, body)))
+        })
+        .await
+    }
+
+    /// Runs `attempt` with the tenant's session. When Salesforce refuses the session (expired,
+    /// revoked), it is forgotten, a new token is minted and `attempt` runs once more; a refusal
+    /// of that fresh session is [`SalesforceError::SessionRejected`], and `fresh_refused` says
+    /// what it means for the tenant.
+    async fn with_session<T, Run, Attempted>(
+        &self,
+        fresh_refused: FreshSessionRefused,
+        mut attempt: Run,
+    ) -> Result<T, SalesforceError>
+    where
+        Run: FnMut(Arc<Session>) -> Attempted,
+        Attempted: Future<Output = Result<Attempt<T>, SalesforceError>>,
+    {
+        let session = self.inner.auth.session().await?;
+        match attempt(Arc::clone(&session)).await? {
+            Attempt::Done(value) => return Ok(value),
+            Attempt::SessionRefused => {
                 tracing::info!("salesforce rejected the session; minting a new token");
                 self.inner.auth.invalidate(&session);
-            } else {
-                self.inner.auth.reject(&session);
             }
         }
-        Err(SalesforceError::SessionRejected)
+        let fresh = self.inner.auth.session().await?;
+        match attempt(Arc::clone(&fresh)).await? {
+            Attempt::Done(value) => Ok(value),
+            Attempt::SessionRefused => {
+                if let FreshSessionRefused::CoolDown = fresh_refused {
+                    self.inner.auth.reject(&fresh);
+                }
+                Err(SalesforceError::SessionRejected)
+            }
+        }
     }
 
     async fn send(
