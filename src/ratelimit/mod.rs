@@ -172,7 +172,7 @@ impl TenantLimiter {
         };
         if let (Some(rate), Some(local)) = (self.limits.rate, &self.rate) {
             let shared_decision = match shared {
-                Some(store) => store.decide(tenant.as_str(), rate).await,
+                Some(store) => store.decide(tenant, rate).await,
                 None => None,
             };
             let decision =

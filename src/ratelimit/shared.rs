@@ -15,6 +15,7 @@ use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
 
 use super::gcra::Rate;
+use crate::tenant::TenantId;
 
 /// The GCRA decision: `{1, 0}` admitted, `{0, microseconds until admitted}` refused.
 const GCRA_SCRIPT: &str = r"
@@ -100,9 +101,9 @@ impl SharedStore {
         }
     }
 
-    /// Decides a call of `key` at `rate` in Redis: `Some(Ok)` admitted, `Some(Err(wait))`
+    /// Decides a call of `tenant` at `rate` in Redis: `Some(Ok)` admitted, `Some(Err(wait))`
     /// refused, `None` when Redis cannot decide (the caller falls back to its local share).
-    pub async fn decide(&self, key: &str, rate: Rate) -> Option<Result<(), Duration>> {
+    pub async fn decide(&self, tenant: &TenantId, rate: Rate) -> Option<Result<(), Duration>> {
         let Some(connection) = self.connection.get() else {
             self.connect_in_background();
             return None;
@@ -114,8 +115,11 @@ impl SharedStore {
         {
             return None;
         }
-        let decision =
-            tokio::time::timeout(self.config.timeout, self.run_script(connection, key, rate)).await;
+        let decision = tokio::time::timeout(
+            self.config.timeout,
+            self.run_script(connection, tenant, rate),
+        )
+        .await;
         match decision {
             Ok(Ok((admitted, wait_us))) => {
                 if self.degraded.send_replace(false) {
@@ -188,7 +192,7 @@ impl SharedStore {
     async fn run_script(
         &self,
         connection: &ConnectionManager,
-        key: &str,
+        tenant: &TenantId,
         rate: Rate,
     ) -> Result<(u64, u64), redis::RedisError> {
         let mut connection = connection.clone();
@@ -196,7 +200,7 @@ impl SharedStore {
         let tolerance_us = rate.burst_tolerance().as_micros() as u64;
         let (admitted, wait_us): (u64, u64) = self
             .script
-            .key(format!("{}:rate:{key}", self.config.key_prefix))
+            .key(format!("{}:rate:{tenant}", self.config.key_prefix))
             .arg(interval_us)
             .arg(tolerance_us)
             .invoke_async(&mut connection)

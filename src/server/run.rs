@@ -23,6 +23,9 @@ use crate::salesforce::{SalesforceClient, http_client};
 use crate::telemetry::rpc::RpcTelemetryLayer;
 use crate::tenancy::AuthenticateLayer;
 
+/// The standard gRPC health service.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
 /// The health service name reporting whether tenant limits are shared.
 pub const SHARED_LIMITS_HEALTH: &str = "sfgate.SharedRateLimits";
 
@@ -86,11 +89,16 @@ pub async fn run_reloading(
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_types::pb::FILE_DESCRIPTOR_SET,
     ];
+    // Reflection lists what is served: the API's routes and health (and itself).
+    let served_names = api.names.iter().copied().chain([HEALTH_SERVICE]);
     let reflection = || {
-        descriptor_sets.iter().fold(
+        let builder = descriptor_sets.iter().fold(
             tonic_reflection::server::Builder::configure(),
             |builder, set| builder.register_encoded_file_descriptor_set(set),
-        )
+        );
+        served_names
+            .clone()
+            .fold(builder, |builder, name| builder.with_service_name(name))
     };
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
     let reflection_v1alpha = reflection()

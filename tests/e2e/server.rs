@@ -77,6 +77,9 @@ async fn reflection_v1_and_v1alpha_list_every_service() {
         "sfgate.v1.OpportunityService",
         "sfgate.v1.CaseService",
         "sfgate.v1.CampaignService",
+        "sfgate.v1.LookupService",
+        "sfgate.v1.ConnectionService",
+        "sfgate.v1.RecordService",
         "grpc.health.v1.Health",
     ];
 
