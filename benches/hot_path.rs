@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::{FindLeadsRequest, GetLeadRequest};
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use support::{free_port, memory, percentile, start_gateway, start_process};
 use tonic::transport::Channel;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::ratelimit::{Rate, TenantLimiter, TenantLimits};
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate::tenant::TenantId;
 use support::{TENANTS, free_port, memory, percentile, start_gateway, start_process};
 

@@ -384,9 +384,6 @@ fn milliseconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, 
 /// An API key's SHA-256, 64 hex digits.
 fn api_key_hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ApiKeyHash, D::Error> {
     let text = String::deserialize(deserializer)?;
-    if text.contains(':') {
-        return Err(D::Error::custom("sha256 must be 64 hex digits"));
-    }
     ApiKeyHash::from_hex(&text).ok_or_else(|| D::Error::custom("sha256 must be 64 hex digits"))
 }
 
@@ -395,7 +392,7 @@ fn certificate_fingerprint<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<ApiKeyHash, D::Error> {
     let text = String::deserialize(deserializer)?;
-    ApiKeyHash::from_hex(&text).ok_or_else(|| {
+    ApiKeyHash::from_fingerprint(&text).ok_or_else(|| {
         D::Error::custom("sha256 must be the certificate's SHA-256 fingerprint (64 hex digits)")
     })
 }
@@ -411,7 +408,7 @@ pub struct SingleTenant {
     pub login_url: Url,
     /// The org's credentials, for the password grant.
     pub credentials: OrgCredentials,
-    /// The one caller and its API key.
+    /// The one caller's name, for logs.
     pub caller: String,
     /// The caller's API key.
     pub api_key: SecretString,

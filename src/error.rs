@@ -269,16 +269,28 @@ fn describe(violations: &[FieldViolation]) -> String {
         .join("; ")
 }
 
-impl GatewayError {
-    /// A refusal for `reason` with the reason's own retry hint.
-    pub fn refused(reason: Reason, message: impl Into<String>) -> Self {
-        Self::Refused(Refusal {
+impl Refusal {
+    /// A refusal for `reason` with the reason's own retry hint, no metadata and no quota.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
             reason,
             message: message.into(),
             metadata: Vec::new(),
             retry: Retry::AsHinted,
             quota: None,
-        })
+        }
+    }
+}
+
+impl GatewayError {
+    /// A refusal for `reason` with the reason's own retry hint (a reason whose delay is
+    /// [`RetryHint::Computed`] is raised as a [`Refusal`] that carries it).
+    pub fn refused(reason: Reason, message: impl Into<String>) -> Self {
+        debug_assert!(
+            reason.retry_hint() != RetryHint::Computed,
+            "{reason:?} needs its computed retry delay"
+        );
+        Self::Refused(Refusal::new(reason, message))
     }
 
     /// One invalid field.
@@ -347,7 +359,7 @@ fn reason_details(reason: Reason, metadata: Vec<(String, String)>, retry: Retry)
 }
 
 fn reason_status(reason: Reason, message: String) -> Status {
-    refusal_status(refusal(reason, message))
+    refusal_status(Refusal::new(reason, message))
 }
 
 fn refusal_status(refusal: Refusal) -> Status {
@@ -425,21 +437,11 @@ fn salesforce_status(error: SalesforceError) -> Status {
             } else {
                 Retry::AsHinted
             },
-            ..refusal(Reason::UpstreamUnreachable, message)
+            ..Refusal::new(Reason::UpstreamUnreachable, message)
         }),
         SalesforceError::UnexpectedResponse { .. } => {
             reason_status(Reason::UpstreamBadResponse, message)
         }
-    }
-}
-
-fn refusal(reason: Reason, message: String) -> Refusal {
-    Refusal {
-        reason,
-        message,
-        metadata: Vec::new(),
-        retry: Retry::AsHinted,
-        quota: None,
     }
 }
 
@@ -466,7 +468,7 @@ fn auth_status(error: &AuthError) -> Status {
     };
     refusal_status(Refusal {
         retry,
-        ..refusal(reason, message)
+        ..Refusal::new(reason, message)
     })
 }
 
@@ -582,7 +584,7 @@ mod tests {
                 (reason.name(), reason.code(), reason.retry_hint()),
                 (*name, *code, *hint)
             );
-            let status = Status::from(GatewayError::refused(*reason, "x"));
+            let status = Status::from(GatewayError::Refused(Refusal::new(*reason, "x")));
             assert_eq!(status.code(), *code);
             let details = status.get_error_details();
             let info = details.error_info().expect("ErrorInfo");

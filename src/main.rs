@@ -12,7 +12,7 @@ use clap::Parser;
 use sfgate::config::{AdminSettings, Config, TelemetrySettings};
 use sfgate::server::Listeners;
 use sfgate::telemetry::{self, LogFormat};
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use tokio::net::TcpListener;
 
 use cli::{Cli, Command, ServeArgs};

@@ -70,11 +70,16 @@ impl ApiKeyHash {
         Self(Sha256::digest(bytes).into())
     }
 
-    /// Reads a hash written as 64 hex digits (colons between bytes allowed, as certificate
-    /// fingerprints are often written).
+    /// Reads a hash written as 64 hex digits.
     pub fn from_hex(hex_digits: &str) -> Option<Self> {
-        let bytes = hex::decode(hex_digits.replace(':', "")).ok()?;
+        let bytes = hex::decode(hex_digits).ok()?;
         Some(Self(bytes.try_into().ok()?))
+    }
+
+    /// Reads a certificate fingerprint: 64 hex digits, with or without colons between the bytes
+    /// (`openssl x509 -fingerprint -sha256` writes them).
+    pub fn from_fingerprint(fingerprint: &str) -> Option<Self> {
+        Self::from_hex(&fingerprint.replace(':', ""))
     }
 
     /// The hash as 64 hex digits.
@@ -161,7 +166,11 @@ mod tests {
         let hash = ApiKeyHash::of_bytes(b"certificate");
         let hex = hash.to_hex();
         let with_colons: Vec<&str> = (0..32).map(|i| &hex[i * 2..i * 2 + 2]).collect();
-        assert_eq!(ApiKeyHash::from_hex(&with_colons.join(":")), Some(hash));
+        assert_eq!(
+            ApiKeyHash::from_fingerprint(&with_colons.join(":")),
+            Some(hash)
+        );
+        assert_eq!(ApiKeyHash::from_hex(&with_colons.join(":")), None);
     }
 
     #[test]

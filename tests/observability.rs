@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::record_service_client::RecordServiceClient;
 use sfgate::pb::{FindLeadsRequest, GetLeadRequest, QueryRequest};
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate_sandbox::{Fault, FaultKind, SandboxConfig, SandboxHandle};
 use sfgate_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 use sfgate_testkit::process::{Running, free_port, terminate};

@@ -1,11 +1,9 @@
 //! What the benchmarks share: processes of the real binary, free ports, percentiles, and the
 //! memory of a gateway with many tenants configured.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 
 /// The tenant count of the memory measure.
 pub(crate) const TENANTS: usize = 10_000;

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tonic::Request;
+use tonic::{Request, Response};
 
 use super::idempotency::{self, IdempotencyStore};
 use crate::error::GatewayError;
@@ -117,6 +117,11 @@ pub(crate) struct CallContext {
     /// The caller's `idempotency-key`, checked.
     pub(crate) idempotency_key: Option<String>,
     pub(crate) idempotency: Arc<IdempotencyStore>,
+}
+
+/// Turns a handler's outcome into the gRPC response.
+pub(crate) fn respond<T>(outcome: Result<T, GatewayError>) -> Result<Response<T>, tonic::Status> {
+    outcome.map(Response::new).map_err(tonic::Status::from)
 }
 
 impl CallContext {

@@ -11,7 +11,7 @@ use crate::pb::connection_service_server::ConnectionService;
 use crate::pb::{ApiUsage, ConnectedUser, Connection, GetConnectionRequest};
 
 /// The connection service.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ConnectionApi<Limiter> {
     state: ApiState<Limiter>,
 }

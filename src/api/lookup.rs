@@ -3,12 +3,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::call::{ApiState, CallContext};
+use super::call::{ApiState, CallContext, respond};
+use super::phone;
 use super::typed::account::ACCOUNT;
 use super::typed::case::CASE;
 use super::typed::contact::CONTACT;
 use super::typed::{ObjectType, codec, operations};
-use super::{phone, respond};
 use crate::error::GatewayError;
 use crate::pb::lookup_service_server::LookupService;
 use crate::pb::{LookupByPhoneRequest, LookupByPhoneResponse};
@@ -20,7 +20,7 @@ use crate::salesforce::{Record, SalesforceId};
 const MAX_OPEN_CASES: u32 = 100;
 
 /// The lookup service.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct LookupApi<Limiter> {
     state: ApiState<Limiter>,
 }
@@ -45,18 +45,6 @@ impl<Limiter: Send + Sync + 'static> LookupService for LookupApi<Limiter> {
 
 fn api_fields(object: &ObjectType) -> impl Iterator<Item = &'static str> + '_ {
     std::iter::once("Id").chain(object.fields.iter().map(|field| field.api))
-}
-
-/// The typed resources of Salesforce records of one object.
-fn to_resources<M: prost::Message + Default>(
-    object: &ObjectType,
-    records: Vec<&Record>,
-    instance_url: &url::Url,
-) -> Result<Vec<M>, GatewayError> {
-    records
-        .into_iter()
-        .map(|record| codec::resource_from_record(object, record, instance_url, None))
-        .collect()
 }
 
 fn internal(error: impl std::fmt::Display) -> GatewayError {
@@ -126,12 +114,12 @@ async fn lookup(
                 .await
                 .map_err(|error| operations::upstream(&CASE, error))?
                 .records;
-            to_resources(&CASE, cases.iter().collect(), &instance_url)?
+            codec::resources_from_records(&CASE, &cases, &instance_url)?
         };
         Ok(LookupByPhoneResponse {
             e164: number.e164.clone(),
-            accounts: to_resources(&ACCOUNT, of_type(&ACCOUNT), &instance_url)?,
-            contacts: to_resources(&CONTACT, contact_records, &instance_url)?,
+            accounts: codec::resources_from_records(&ACCOUNT, of_type(&ACCOUNT), &instance_url)?,
+            contacts: codec::resources_from_records(&CONTACT, contact_records, &instance_url)?,
             open_cases,
         })
     })

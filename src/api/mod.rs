@@ -2,29 +2,27 @@
 //!
 //! - `typed`: the generic record engine and the six typed object services over it (one small
 //!   file per object: its field table, its find criteria, its extra RPCs);
-//! - the hand-written services: [`record_service`] (any object, untyped `Struct` fields),
-//!   [`lookup`] (the contact-center data dip) and [`connection`] (the connection indicator).
+//! - the hand-written services: `record_service` (any object, untyped `Struct` fields),
+//!   `lookup` (the contact-center data dip) and `connection` (the connection indicator).
 //!
-//! [`call`] is what a handler knows of one call; [`routes`] is the one list of services, read by
+//! `call` is what a handler knows of one call; [`routes`] is the one list of services, read by
 //! the server, its health reporting and reflection.
 
-pub mod call;
-pub mod connection;
+mod call;
+mod connection;
 mod idempotency;
 mod json_struct;
-pub mod lookup;
+mod lookup;
 mod paging;
 mod phone;
-pub mod record_service;
+mod record_service;
 mod typed;
 
 use std::convert::Infallible;
 
-use tonic::Response;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
 
-use crate::error::GatewayError;
 use crate::pb::account_service_server::AccountServiceServer;
 use crate::pb::campaign_service_server::CampaignServiceServer;
 use crate::pb::case_service_server::CaseServiceServer;
@@ -55,59 +53,55 @@ pub struct ApiRoutes {
 }
 
 /// Every service of the public API over the shared state; `Limiter` is the tenant snapshot's
-/// limiter type (see [`call::ApiState`]).
-pub fn routes<Limiter>(state: &ApiState<Limiter>) -> ApiRoutes
-where
-    Limiter: Clone + std::fmt::Debug + Send + Sync + 'static,
-{
-    let mut api = ApiRoutes {
-        routes: Routes::default(),
-        names: Vec::new(),
-    };
+/// limiter type (see [`ApiState`]).
+pub fn routes<Limiter: Send + Sync + 'static>(state: &ApiState<Limiter>) -> ApiRoutes {
     let mut builder = RoutesBuilder::default();
-    let mut add = |name: &'static str| api.names.push(name);
-    add(served(
+    let mut names = Vec::new();
+    let mut serve = |name: &'static str| names.push(name);
+    serve(add(
         &mut builder,
         LeadServiceServer::new(LeadApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         ContactServiceServer::new(ContactApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         AccountServiceServer::new(AccountApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         OpportunityServiceServer::new(OpportunityApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         CaseServiceServer::new(CaseApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         CampaignServiceServer::new(CampaignApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         LookupServiceServer::new(LookupApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         ConnectionServiceServer::new(ConnectionApi::new(state.clone())),
     ));
-    add(served(
+    serve(add(
         &mut builder,
         RecordServiceServer::new(RecordApi::new(state.clone())),
     ));
-    api.routes = builder.routes();
-    api
+    ApiRoutes {
+        routes: builder.routes(),
+        names,
+    }
 }
 
-/// Adds a service to the routes and names it.
-fn served<S>(builder: &mut RoutesBuilder, service: S) -> &'static str
+/// Adds a service to the routes; its name, for the list.
+fn add<S>(builder: &mut RoutesBuilder, service: S) -> &'static str
 where
     S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
         + NamedService
@@ -120,9 +114,4 @@ where
 {
     builder.add_service(service);
     S::NAME
-}
-
-/// Turns a handler's outcome into the gRPC response.
-fn respond<T>(outcome: Result<T, GatewayError>) -> Result<Response<T>, tonic::Status> {
-    outcome.map(Response::new).map_err(tonic::Status::from)
 }

@@ -11,9 +11,9 @@ use serde_json::Value as JsonValue;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use super::call::{ApiState, CallContext};
+use super::call::{ApiState, CallContext, respond};
+use super::idempotency;
 use super::json_struct::{json_of_value, struct_of_json};
-use super::{idempotency, respond};
 use crate::error::GatewayError;
 use crate::pb::record_service_server::RecordService;
 use crate::pb::{
@@ -28,7 +28,7 @@ use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId, record_
 const QUERY_PAGES_AHEAD: usize = 2;
 
 /// The record service.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct RecordApi<Limiter> {
     state: ApiState<Limiter>,
 }

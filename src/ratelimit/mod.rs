@@ -276,12 +276,19 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        // Health and reflection are not limited.
+        if !request.uri().path().starts_with(crate::pb::API_PATH_PREFIX) {
+            return self.inner.call(request).boxed();
+        }
         let Some(tenant) = request
             .extensions()
             .get::<Arc<Tenant<Org, Arc<TenantLimiter>>>>()
             .cloned()
         else {
-            return self.inner.call(request).boxed();
+            // Authentication runs first and leaves the snapshot; an API call without one must
+            // not pass unlimited.
+            let error = GatewayError::Internal("call reached the limiter unauthenticated".into());
+            return futures::future::ready(Ok(tonic::Status::from(error).into_http())).boxed();
         };
         let shared = self.shared.clone();
         let clone = self.inner.clone();

@@ -136,7 +136,7 @@ enum FreshSessionRefused {
     /// The integration user cannot use the API: the tenant cools down as after a failed mint.
     CoolDown,
     /// Only this endpoint refuses it: the session stays, for the calls that take it.
-    GiveUp,
+    TenantUnaffected,
 }
 
 /// A tenant's ceiling on its org's daily API usage.
@@ -331,19 +331,23 @@ impl SalesforceClient {
 
     /// `GET /services/oauth2/userinfo` on the instance: the user sfgate acts as, and the org.
     pub async fn user_info(&self) -> Result<UserInfo, SalesforceError> {
-        // Userinfo may refuse a session the data API takes (it needs the openid/profile scopes):
-        // its refusal says nothing about the tenant's other calls.
-        self.with_session(FreshSessionRefused::GiveUp, |session| async move {
-            let url = instance_path(&session, ["services", "oauth2", "userinfo"])?;
-            let (status, body) = self
-                .send(Method::GET, url, &session, Payload::Empty)
-                .await?;
-            if status == StatusCode::UNAUTHORIZED {
-                return Ok(Attempt::SessionRefused);
-            }
-            expect_status(status, &body, &[StatusCode::OK])?;
-            decode(status, &body).map(Attempt::Done)
-        })
+        // A refused session is refreshed as for any call; but userinfo may refuse even a fresh
+        // session the data API takes (it needs the openid/profile scopes), so that refusal does
+        // not cool the tenant down.
+        self.with_session(
+            FreshSessionRefused::TenantUnaffected,
+            |session| async move {
+                let url = instance_path(&session, ["services", "oauth2", "userinfo"])?;
+                let (status, body) = self
+                    .send(Method::GET, url, &session, Payload::Empty)
+                    .await?;
+                if status == StatusCode::UNAUTHORIZED {
+                    return Ok(Attempt::SessionRefused);
+                }
+                expect_status(status, &body, &[StatusCode::OK])?;
+                decode(status, &body).map(Attempt::Done)
+            },
+        )
         .await
     }
 

@@ -32,15 +32,14 @@ impl Drain {
         impl Future<Output = ()> + Send + 'static,
         impl Future<Output = ()> + Send + 'static,
     ) {
-        let grace = self.grace;
-        let (drain_started, drained) = oneshot::channel::<()>();
         let Self {
             mut health,
             readiness,
             services,
             also_cleared,
-            grace: _,
+            grace,
         } = self;
+        let (drain_started, drained) = oneshot::channel::<()>();
         let stop_accepting = async move {
             shutdown.await;
             tracing::info!(

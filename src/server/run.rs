@@ -25,6 +25,9 @@ use crate::tenancy::AuthenticateLayer;
 
 /// The standard gRPC health service.
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+/// The reflection services, as each version lists itself.
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// The health service name reporting whether tenant limits are shared.
 pub const SHARED_LIMITS_HEALTH: &str = "sfgate.SharedRateLimits";
@@ -89,19 +92,23 @@ pub async fn run_reloading(
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_types::pb::FILE_DESCRIPTOR_SET,
     ];
-    // Reflection lists what is served: the API's routes and health (and itself).
-    let served_names = api.names.iter().copied().chain([HEALTH_SERVICE]);
-    let reflection = || {
+    // Reflection lists what is served: the API's routes, health, and the reflection service
+    // itself (each version its own name).
+    let reflection = |itself: &'static str| {
         let builder = descriptor_sets.iter().fold(
             tonic_reflection::server::Builder::configure(),
             |builder, set| builder.register_encoded_file_descriptor_set(set),
         );
-        served_names
-            .clone()
+        api.names
+            .iter()
+            .copied()
+            .chain([HEALTH_SERVICE, itself])
             .fold(builder, |builder, name| builder.with_service_name(name))
     };
-    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
-    let reflection_v1alpha = reflection()
+    let reflection_v1 = reflection(REFLECTION_V1)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = reflection(REFLECTION_V1ALPHA)
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 

@@ -11,8 +11,8 @@ use super::SharedRegistry;
 use crate::telemetry::rpc::AuthenticatedTenant;
 use crate::tenant::CallDeadline;
 
-/// Authenticates calls, putting the [`crate::tenant::Caller`], the `Arc` of its
-/// [`crate::tenant::Tenant`] snapshot and the [`CallDeadline`] in the request extensions.
+/// Authenticates calls, putting the `Arc` of the caller's [`crate::tenant::Tenant`] snapshot and
+/// the [`CallDeadline`] in the request extensions (the caller's name goes into the call's span).
 pub struct AuthenticateLayer<Org, Limiter> {
     registry: SharedRegistry<Org, Limiter>,
 }
@@ -124,7 +124,6 @@ where
         if let Some(slot) = request.extensions().get::<AuthenticatedTenant>() {
             slot.set(caller.tenant.clone());
         }
-        request.extensions_mut().insert(caller);
         request.extensions_mut().insert(tenant);
         self.inner.call(request).boxed()
     }

@@ -1,6 +1,8 @@
 //! Who is calling and for which tenant: `x-tenant-id` names the tenant, `authorization: Bearer
 //! <api key>` authenticates the caller. Keys are stored as SHA-256 hashes and compared in
-//! constant time. The [`AuthenticateLayer`] puts the resulting [`Caller`] in the request extensions.
+//! constant time. The [`AuthenticateLayer`] finds the tenant's snapshot once, in the registry of
+//! the configuration generation in force, and puts it in the request extensions for the limiter
+//! and the handlers.
 
 mod layer;
 
@@ -13,8 +15,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use crate::error::{GatewayError, Reason};
-pub use crate::tenant::{ApiKeyHash, CredentialKind, KeyGrant};
-use crate::tenant::{Caller, Tenant, TenantId};
+use crate::tenant::{ApiKeyHash, Caller, CredentialKind, Tenant, TenantId};
 
 /// The metadata key naming the tenant.
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -68,21 +69,6 @@ impl<Org, Limiter> TenantRegistry<Org, Limiter> {
     /// The snapshot of a tenant.
     pub fn get(&self, tenant: &TenantId) -> Option<&Arc<Tenant<Org, Limiter>>> {
         self.tenants.get(tenant)
-    }
-
-    /// Every tenant's snapshot.
-    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant<Org, Limiter>>> {
-        self.tenants.values()
-    }
-
-    /// The number of tenants.
-    pub fn len(&self) -> usize {
-        self.tenants.len()
-    }
-
-    /// Whether there are no tenants.
-    pub fn is_empty(&self) -> bool {
-        self.tenants.is_empty()
     }
 
     /// Authenticates a call from its metadata and, over mutual TLS, the fingerprint of the
@@ -192,6 +178,7 @@ fn bearer_key(headers: &HeaderMap) -> Result<&str, GatewayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::KeyGrant;
     use tonic::Code;
 
     type Registry = TenantRegistry<(), ()>;

@@ -10,7 +10,7 @@ use sfgate_testkit::process::{Running, connect_when_up, free_port, terminate};
 use crate::BINARY;
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate_sandbox::SandboxConfig;
 use sfgate_testkit::with_metadata;
 

@@ -8,7 +8,7 @@ use rustls_pki_types::pem::PemObject;
 use sfgate::config::{ClientCertificateConfig, TlsSettings};
 use sfgate::pb::GetLeadRequest;
 use sfgate::pb::lead_service_client::LeadServiceClient;
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate_testkit::{API_KEY, reason, spawn_app_with};
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};

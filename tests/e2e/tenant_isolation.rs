@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sfgate::config::RateLimitConfig;
 use sfgate::pb::GetLeadRequest;
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate_sandbox::{Fault, FaultKind, SandboxConfig};
 use sfgate_testkit::{API_KEY, TestApp, reason, spawn_app_on, spawn_app_with, with_metadata};
 use tonic::Code;

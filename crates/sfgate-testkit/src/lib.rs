@@ -21,7 +21,7 @@ use sfgate::pb::case_service_client::CaseServiceClient;
 use sfgate::pb::contact_service_client::ContactServiceClient;
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::opportunity_service_client::OpportunityServiceClient;
-use sfgate::tenancy::ApiKeyHash;
+use sfgate::tenant::ApiKeyHash;
 use sfgate_sandbox::{RecordedRequest, SandboxConfig, SandboxHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -5,8 +5,7 @@ use tonic::{Request, Response, Status};
 use super::operations::{self, parse_id};
 use super::{Criterion, CriterionKind, ObjectType, output, reference, value};
 use super::{codec, typed_object_service};
-use crate::api::call::CallContext;
-use crate::api::respond;
+use crate::api::call::{CallContext, respond};
 use crate::error::GatewayError;
 use crate::pb::case_service_server::CaseService;
 use crate::pb::{

@@ -260,8 +260,31 @@ pub(crate) fn resource_from_record<M: Message + Default>(
     instance_url: &Url,
     requested: Option<&[String]>,
 ) -> Result<M, GatewayError> {
-    use prost::encoding::message;
     let encoding = RecordEncoding::of(object)?;
+    encode_resource(&encoding, object, record, instance_url, requested)
+}
+
+/// [`resource_from_record`] for many records of one object (the encoding is looked up once).
+pub(crate) fn resources_from_records<'a, M: Message + Default>(
+    object: &ObjectType,
+    records: impl IntoIterator<Item = &'a Record>,
+    instance_url: &Url,
+) -> Result<Vec<M>, GatewayError> {
+    let encoding = RecordEncoding::of(object)?;
+    records
+        .into_iter()
+        .map(|record| encode_resource(&encoding, object, record, instance_url, None))
+        .collect()
+}
+
+fn encode_resource<M: Message + Default>(
+    encoding: &RecordEncoding,
+    object: &ObjectType,
+    record: &Record,
+    instance_url: &Url,
+    requested: Option<&[String]>,
+) -> Result<M, GatewayError> {
+    use prost::encoding::message;
     let mut wire = Vec::with_capacity(512);
     let id = record
         .get("Id")

@@ -5,8 +5,7 @@ use tonic::{Request, Response, Status};
 use super::operations::{self, parse_id};
 use super::typed_object_service;
 use super::{ObjectType, PERSON_CRITERIA, output, reference, value};
-use crate::api::call::CallContext;
-use crate::api::respond;
+use crate::api::call::{CallContext, respond};
 use crate::error::{GatewayError, Reason};
 use crate::pb::lead_service_server::LeadService;
 use crate::pb::{

@@ -183,7 +183,7 @@ macro_rules! typed_object_service {
         $($extra:tt)*
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone)]
+        #[derive(Debug)]
         pub(crate) struct $service<Limiter> {
             state: $crate::api::call::ApiState<Limiter>,
         }
@@ -199,33 +199,33 @@ macro_rules! typed_object_service {
         impl<Limiter: Send + Sync + 'static> $server_trait for $service<Limiter> {
             async fn $create(&self, request: tonic::Request<$create_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
-                $crate::api::respond($crate::api::typed::operations::create(&call, &$object, request.into_inner().$resource_field).await)
+                $crate::api::call::respond($crate::api::typed::operations::create(&call, &$object, request.into_inner().$resource_field).await)
             }
 
             async fn $get(&self, request: tonic::Request<$get_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let request = request.into_inner();
-                $crate::api::respond($crate::api::typed::operations::get(&call, &$object, &request.id, request.fields).await)
+                $crate::api::call::respond($crate::api::typed::operations::get(&call, &$object, &request.id, request.fields).await)
             }
 
             async fn $update(&self, request: tonic::Request<$update_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let request = request.into_inner();
-                $crate::api::respond(
+                $crate::api::call::respond(
                     $crate::api::typed::operations::update(&call, &$object, request.$resource_field, request.update_mask).await,
                 )
             }
 
             async fn $delete(&self, request: tonic::Request<$delete_request>) -> Result<tonic::Response<()>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
-                $crate::api::respond($crate::api::typed::operations::delete(&call, &$object, &request.into_inner().id).await)
+                $crate::api::call::respond($crate::api::typed::operations::delete(&call, &$object, &request.into_inner().id).await)
             }
 
             async fn $find(&self, request: tonic::Request<$find_request>) -> Result<tonic::Response<$find_response>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let find_request = concat!("sfgate.v1.", stringify!($find_request));
                 let page = $crate::api::typed::operations::find(&call, &$object, find_request, request.get_ref()).await;
-                $crate::api::respond(page.map(|page| $find_response { $items: page.resources, next_page_token: page.next_page_token }))
+                $crate::api::call::respond(page.map(|page| $find_response { $items: page.resources, next_page_token: page.next_page_token }))
             }
 
             async fn $upsert(&self, request: tonic::Request<$upsert_request>) -> Result<tonic::Response<$upsert_response>, tonic::Status> {
@@ -239,7 +239,7 @@ macro_rules! typed_object_service {
                     request.$resource_field,
                 )
                 .await;
-                $crate::api::respond(outcome.map(|(resource, created)| $upsert_response { $resource_field: Some(resource), created }))
+                $crate::api::call::respond(outcome.map(|(resource, created)| $upsert_response { $resource_field: Some(resource), created }))
             }
 
             $($extra)*

@@ -276,10 +276,7 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
             .encode(),
             _ => String::new(),
         };
-        let resources = records
-            .iter()
-            .map(|record| codec::resource_from_record(object, record, &instance_url, None))
-            .collect::<Result<Vec<M>, _>>()?;
+        let resources = codec::resources_from_records(object, &records, &instance_url)?;
         Ok(Page {
             resources,
             next_page_token,
