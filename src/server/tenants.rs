@@ -55,8 +55,9 @@ pub(crate) struct Tenants {
     http: reqwest::Client,
     file: Arc<StaticCredentialProvider>,
     env: Arc<EnvCredentialProvider>,
-    vault: Mutex<Option<(String, Arc<VaultCredentialProvider>)>>,
-    org_settings: Mutex<HashMap<TenantId, OrgSettings>>,
+    /// What the registry in force was built from, for the next reload to compare against; its
+    /// lock also keeps two reloads from interleaving.
+    built_from: Mutex<BuiltFrom>,
     /// Redis-backed limits, set up at start (a change needs a restart).
     pub(crate) shared: Option<Arc<SharedStore>>,
 }
@@ -64,6 +65,13 @@ pub(crate) struct Tenants {
 /// Everything a configuration needs, built but not yet in force.
 struct Built {
     registry: TenantRegistry<SalesforceClient, Limiter>,
+    from: BuiltFrom,
+}
+
+/// The settings a registry was built from: each tenant's org settings, and the Vault provider
+/// with the fingerprint of its settings.
+#[derive(Default)]
+struct BuiltFrom {
     org_settings: HashMap<TenantId, OrgSettings>,
     vault: Option<(String, Arc<VaultCredentialProvider>)>,
 }
@@ -95,8 +103,7 @@ impl Tenants {
             http,
             file: Arc::new(StaticCredentialProvider::new(HashMap::new())),
             env: Arc::new(EnvCredentialProvider),
-            vault: Mutex::new(None),
-            org_settings: Mutex::new(HashMap::new()),
+            built_from: Mutex::new(BuiltFrom::default()),
             shared,
         };
         tenants.reload(config)?;
@@ -105,22 +112,21 @@ impl Tenants {
 
     /// Puts a new configuration in force, or changes nothing if any part of it fails to build.
     pub(crate) fn reload(&self, config: &Config) -> anyhow::Result<()> {
-        let built = self.prepare(config)?;
+        let mut built_from = self.built_from.lock();
+        let built = self.prepare(config, &built_from)?;
         self.file.replace(config.credentials.file.clone());
         // One store: a call is admitted by either the old registry or the new one, and finds its
         // tenant's grants, limiter and org connection in the same snapshot.
         self.registry.store(Arc::new(built.registry));
-        *self.vault.lock() = built.vault;
-        *self.org_settings.lock() = built.org_settings;
+        *built_from = built.from;
         Ok(())
     }
 
-    fn prepare(&self, config: &Config) -> anyhow::Result<Built> {
+    fn prepare(&self, config: &Config, previous_build: &BuiltFrom) -> anyhow::Result<Built> {
         let vault = match &config.credentials.vault {
             Some(settings) => {
                 let fingerprint = vault_fingerprint(settings);
-                let current = self.vault.lock().clone();
-                match current {
+                match previous_build.vault.clone() {
                     Some((kept, provider)) if kept == fingerprint => Some((kept, provider)),
                     _ => Some((
                         fingerprint,
@@ -134,7 +140,7 @@ impl Tenants {
             None => None,
         };
         let previous = self.registry.load_full();
-        let previous_settings = self.org_settings.lock().clone();
+        let previous_settings = &previous_build.org_settings;
         let mut snapshots = Vec::with_capacity(config.tenants.len());
         let mut org_settings = HashMap::new();
         for (name, tenant) in &config.tenants {
@@ -206,8 +212,10 @@ impl Tenants {
         }
         Ok(Built {
             registry: TenantRegistry::new(snapshots),
-            org_settings,
-            vault,
+            from: BuiltFrom {
+                org_settings,
+                vault,
+            },
         })
     }
 
