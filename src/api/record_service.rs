@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 use super::call::{ApiState, CallContext, respond};
 use super::idempotency;
 use super::json_struct::{json_of_value, struct_of_json};
+use super::typed::operations::check_external_id;
 use crate::error::GatewayError;
 use crate::pb::record_service_server::RecordService;
 use crate::pb::{
@@ -265,9 +266,7 @@ async fn upsert(
             "is not a field API name (e.g. External_Id__c)",
         ));
     }
-    if request.external_id.is_empty() || request.external_id == "." || request.external_id == ".." {
-        return Err(GatewayError::invalid_field("external_id", "is required"));
-    }
+    check_external_id(&request.external_id)?;
     let fields = json_fields(request.fields)?;
     call.within_deadline(async {
         let outcome = call

@@ -35,6 +35,24 @@ pub fn http_client() -> reqwest::Client {
         .expect("the HTTP client configuration is static and valid")
 }
 
+/// Why a value cannot be one segment of a Salesforce URL path (an external ID), if it cannot:
+/// empty; `.` or `..`, which a URL reads as the current or the parent folder; or holding a control
+/// character, since URL parsers drop tab, CR and LF (`"ERP\t42"` would reach Salesforce as
+/// `ERP42`, `".\n."` as `..`). Any other value is percent-encoded and reaches Salesforce byte for
+/// byte.
+pub fn path_segment_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("is required");
+    }
+    if value == "." || value == ".." {
+        return Some("cannot be \".\" or \"..\"");
+    }
+    if value.chars().any(char::is_control) {
+        return Some("must not contain control characters (tab, line breaks, …)");
+    }
+    None
+}
+
 /// The Lightning Experience page of a record (`{instance}/lightning/r/{Object}/{id}/view`), for
 /// agent-desktop screen pops.
 pub fn record_page_url(instance_url: &url::Url, object: &str, id: &str) -> String {
@@ -42,4 +60,21 @@ pub fn record_page_url(instance_url: &url::Url, object: &str, id: &str) -> Strin
         "{}/lightning/r/{object}/{id}/view",
         instance_url.as_str().trim_end_matches('/')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_segment_keeps_every_byte_or_is_refused() {
+        for refused in [
+            "", ".", "..", ".\n.", "ERP\t42", "a\rb", "x\u{0}y", "\u{85}",
+        ] {
+            assert!(path_segment_problem(refused).is_some(), "{refused:?}");
+        }
+        for kept in ["ERP/42", "a b", "...", ".a", "100%", "é", "#?&="] {
+            assert_eq!(path_segment_problem(kept), None, "{kept:?}");
+        }
+    }
 }

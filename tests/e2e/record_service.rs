@@ -189,6 +189,26 @@ async fn a_social_care_inbox_opens_a_case_linked_to_a_contact_persona() {
 }
 
 #[tokio::test]
+async fn upsert_refuses_an_external_id_a_url_would_change() {
+    let app = spawn_app().await;
+    let mut records = RecordServiceClient::new(app.channel.clone());
+    for refused in [".\t", ".\n.", "HS\t42"] {
+        let status = records
+            .upsert_record(app.request(UpsertRecordRequest {
+                object: "Hootsuite_Contact_Persona__c".into(),
+                external_id_field: "External_Id__c".into(),
+                external_id: refused.into(),
+                fields: fields(&[("Name", text("persona"))]),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert_eq!(violated_fields(&status), ["external_id"], "{refused:?}");
+    }
+    assert!(app.data_requests().is_empty(), "nothing reached salesforce");
+}
+
+#[tokio::test]
 async fn queries_bind_parameters_and_refuse_bad_ones() {
     let app = spawn_app().await;
     let tricky = "O'Brien' OR Name != '";

@@ -384,6 +384,44 @@ async fn upsert_creates_then_updates_by_external_id() {
 }
 
 #[tokio::test]
+async fn an_external_id_reaches_salesforce_byte_for_byte_or_not_at_all() {
+    let app = spawn_app().await;
+    let mut accounts = app.accounts();
+    let upsert = |external_id: &str| {
+        app.request(UpsertAccountRequest {
+            external_id_field: "External_Id__c".into(),
+            external_id: external_id.into(),
+            account: Some(Account {
+                name: text("Control characters"),
+                ..Account::default()
+            }),
+        })
+    };
+    // URL parsers drop tab, CR and LF: ".\n." would become "..", "ERP\t42" would be "ERP42".
+    for refused in [".\n.", "ERP\t42", "line\r\nbreak", "..", ""] {
+        let status = accounts.upsert_account(upsert(refused)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert_eq!(violated_fields(&status), ["external_id"], "{refused:?}");
+    }
+    assert!(
+        app.data_requests().is_empty(),
+        "nothing reached salesforce: {:?}",
+        app.data_requests()
+    );
+    let kept = "ERP 42/é?#%";
+    let created = accounts
+        .upsert_account(upsert(kept))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.created);
+    let stored = app
+        .sandbox
+        .find_records("Account", "Id", &created.account.unwrap().id);
+    assert_eq!(stored[0]["External_Id__c"], kept);
+}
+
+#[tokio::test]
 async fn contact_opportunity_case_campaign_crud() {
     let app = spawn_app().await;
     let account_id = app

@@ -30,6 +30,14 @@ pub(crate) fn upstream(object: &ObjectType, error: SalesforceError) -> GatewayEr
     GatewayError::Salesforce(error.map_fields(|api_name| object.request_path_of(api_name)))
 }
 
+/// Checks an external ID value, which goes into the upsert's URL path as one segment.
+pub(crate) fn check_external_id(external_id: &str) -> Result<(), GatewayError> {
+    match crate::salesforce::path_segment_problem(external_id) {
+        Some(problem) => Err(GatewayError::invalid_field("external_id", problem)),
+        None => Ok(()),
+    }
+}
+
 /// Validates an ID of this object type, naming `field` when it is wrong.
 pub(crate) fn parse_id(
     object: &ObjectType,
@@ -160,12 +168,7 @@ pub(crate) async fn upsert<M: Message + Default>(
             format!("{external_id_field:?} is not a field API name (e.g. External_Id__c)"),
         ));
     }
-    if external_id.is_empty() || external_id == "." || external_id == ".." {
-        return Err(GatewayError::invalid_field(
-            "external_id",
-            "is required (and cannot be \".\" or \"..\")",
-        ));
-    }
+    check_external_id(external_id)?;
     if external_id_field.eq_ignore_ascii_case("Id") {
         parse_id(object, "external_id", external_id)?;
     }
