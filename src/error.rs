@@ -181,17 +181,25 @@ pub struct Refusal {
     pub quota: Option<QuotaViolation>,
 }
 
-/// The gRPC code for an HTTP status that came without a known error code.
+/// The gRPC code for an HTTP status that came without a known error code. Every status has one
+/// (never UNKNOWN); the status itself is in the `ErrorInfo` metadata (`http_status`).
 pub fn code_for_http_status(http_status: u16) -> Code {
     match http_status {
-        300 | 412 => Code::FailedPrecondition,
-        400 => Code::InvalidArgument,
+        // Salesforce stopped waiting for the request.
+        408 => Code::DeadlineExceeded,
+        // The request was too large for Salesforce: the caller's input.
+        400 | 413 | 414 | 431 => Code::InvalidArgument,
         401 | 500..=599 => Code::Unavailable,
         403 => Code::PermissionDenied,
         404 | 410 => Code::NotFound,
         409 => Code::Aborted,
         429 => Code::ResourceExhausted,
-        _ => Code::Unknown,
+        // The org does not take this operation (the method or the content type).
+        405 | 406 | 415 => Code::Unimplemented,
+        // Several records matched (upsert), a precondition failed, or another refusal.
+        300 | 412 | 402 | 411 | 416..=428 | 432..=499 => Code::FailedPrecondition,
+        // Not an answer of the API at all (an informational, redirect or success status here).
+        _ => Code::Internal,
     }
 }
 
@@ -621,6 +629,15 @@ mod tests {
         assert_eq!(code_for_salesforce_error("SOMETHING_NEW"), None);
         assert_eq!(code_for_http_status(503), Code::Unavailable);
         assert_eq!(code_for_http_status(403), Code::PermissionDenied);
+        assert_eq!(code_for_http_status(408), Code::DeadlineExceeded);
+        assert_eq!(code_for_http_status(405), Code::Unimplemented);
+        for http_status in 0..1000 {
+            assert_ne!(
+                code_for_http_status(http_status),
+                Code::Unknown,
+                "{http_status}"
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,31 @@ async fn get_lead(app: &sfgate_testkit::TestApp, id: &str) -> tonic::Status {
 }
 
 #[tokio::test]
+async fn http_statuses_without_a_known_error_code_get_a_defined_code_and_the_status() {
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+    for (http_status, code) in [
+        (408, Code::DeadlineExceeded),
+        (405, Code::Unimplemented),
+        (413, Code::InvalidArgument),
+        (418, Code::FailedPrecondition),
+    ] {
+        app.sandbox.inject_fault(fail_next(
+            "/sobjects/Lead/",
+            http_status,
+            "SOMETHING_NEW",
+            1,
+        ));
+        let status = get_lead(&app, &id).await;
+        assert_eq!(status.code(), code, "HTTP {http_status}: {status:?}");
+        let details = status.get_error_details();
+        let info = details.error_info().unwrap();
+        assert_eq!(info.reason, "SOMETHING_NEW");
+        assert_eq!(info.metadata["http_status"], http_status.to_string());
+    }
+}
+
+#[tokio::test]
 async fn not_found_and_entity_is_deleted_are_not_found() {
     let app = spawn_app().await;
     let id = app.seeded_lead();
