@@ -422,6 +422,38 @@ async fn an_external_id_reaches_salesforce_byte_for_byte_or_not_at_all() {
 }
 
 #[tokio::test]
+async fn reference_criteria_take_only_ids_of_the_referenced_object() {
+    let app = spawn_app().await;
+    let lead_id = app.seeded_lead();
+    let wrong_object = app
+        .opportunities()
+        .find_opportunities(app.request(FindOpportunitiesRequest {
+            account_id: lead_id.clone(),
+            ..FindOpportunitiesRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_object.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&wrong_object), ["account_id"]);
+    assert!(
+        wrong_object.message().contains("Account"),
+        "{}",
+        wrong_object.message()
+    );
+    let not_a_contact = app
+        .cases()
+        .find_cases(app.request(FindCasesRequest {
+            contact_id: lead_id,
+            ..FindCasesRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(not_a_contact.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&not_a_contact), ["contact_id"]);
+    assert!(app.data_requests().is_empty(), "nothing reached salesforce");
+}
+
+#[tokio::test]
 async fn contact_opportunity_case_campaign_crud() {
     let app = spawn_app().await;
     let account_id = app

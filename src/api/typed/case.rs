@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::contact::CONTACT;
 use super::operations::{self, parse_id};
 use super::{Criterion, CriterionKind, ObjectType, output, reference, value};
 use super::{codec, typed_object_service};
@@ -50,7 +51,7 @@ pub(crate) static CASE: ObjectType = ObjectType {
         Criterion {
             proto: "contact_id",
             api: "ContactId",
-            kind: CriterionKind::IdEquals,
+            kind: CriterionKind::IdOf(&CONTACT),
         },
         Criterion {
             proto: "open_only",

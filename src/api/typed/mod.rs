@@ -72,12 +72,13 @@ pub(crate) const fn output(proto: &'static str, api: &'static str) -> FieldMappi
 }
 
 /// How a find criterion becomes a SOQL condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum CriterionKind {
     /// A non-empty string field equals the value.
     Equals,
-    /// A non-empty record ID field equals the (validated) ID.
-    IdEquals,
+    /// A non-empty reference field equals the ID, which must be one of this object's (its key
+    /// prefix checked as well as its checksum).
+    IdOf(&'static ObjectType),
     /// A `true` flag restricts to records whose `IsClosed` is false.
     OpenOnly,
 }

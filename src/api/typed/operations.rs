@@ -327,10 +327,10 @@ fn criteria(
                     value: SoqlValue::Text(text.clone()),
                 }
             }
-            (CriterionKind::IdEquals, Some(ProtoValue::String(text))) if !text.is_empty() => {
-                let id = crate::salesforce::SalesforceId::parse(text).map_err(|error| {
-                    GatewayError::invalid_field(criterion.proto, format!("{text:?} {error}"))
-                })?;
+            (CriterionKind::IdOf(referenced), Some(ProtoValue::String(text)))
+                if !text.is_empty() =>
+            {
+                let id = parse_id(referenced, criterion.proto, text)?;
                 Condition::Compare {
                     field: criterion.api.into(),
                     comparison: Comparison::Equals,

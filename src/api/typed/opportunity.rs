@@ -1,5 +1,6 @@
 //! `OpportunityService`: typed Opportunity records.
 
+use super::account::ACCOUNT;
 use super::typed_object_service;
 use super::{Criterion, CriterionKind, ObjectType, date, output, reference, value};
 use crate::pb::opportunity_service_server::OpportunityService;
@@ -42,7 +43,7 @@ pub(crate) static OPPORTUNITY: ObjectType = ObjectType {
         Criterion {
             proto: "account_id",
             api: "AccountId",
-            kind: CriterionKind::IdEquals,
+            kind: CriterionKind::IdOf(&ACCOUNT),
         },
     ],
 };
