@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.sort();
 
     tonic_prost_build::configure()
+        // Requests that do not decode are INVALID_ARGUMENT (src/api/wire.rs), not INTERNAL.
+        .codec_path("crate::api::wire::ApiCodec")
         .file_descriptor_set_path(out_dir.join("sfgate_descriptor.bin"))
         .compile_protos(&protos, &[PathBuf::from("proto")])?;
 

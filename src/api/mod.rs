@@ -17,6 +17,7 @@ mod paging;
 mod phone;
 mod record_service;
 mod typed;
+pub(crate) mod wire;
 
 use std::convert::Infallible;
 

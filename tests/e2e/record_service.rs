@@ -208,6 +208,43 @@ async fn upsert_refuses_an_external_id_a_url_would_change() {
     assert!(app.data_requests().is_empty(), "nothing reached salesforce");
 }
 
+/// A `Struct` value nested `depth` levels deep: `{"a": {"a": … "leaf" …}}`.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(text("leaf"), |inner, _| Value {
+        kind: Some(Kind::StructValue(Struct {
+            fields: [("a".to_owned(), inner)].into(),
+        })),
+    })
+}
+
+#[tokio::test]
+async fn deeply_nested_fields_are_invalid_argument_not_internal() {
+    let app = spawn_app().await;
+    let mut records = RecordServiceClient::new(app.channel.clone());
+    for depth in [3, 60, 200] {
+        let status = records
+            .create_record(app.request(CreateRecordRequest {
+                object: "Account".into(),
+                fields: fields(&[("Name", nested(depth))]),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "depth {depth}: {status:?}"
+        );
+        let fields = violated_fields(&status);
+        assert!(fields[0].starts_with("fields"), "depth {depth}: {fields:?}");
+        assert!(
+            status.message().len() < 512,
+            "a bounded message: {}",
+            status.message()
+        );
+    }
+    assert!(app.data_requests().is_empty(), "nothing reached salesforce");
+}
+
 #[tokio::test]
 async fn queries_bind_parameters_and_refuse_bad_ones() {
     let app = spawn_app().await;
