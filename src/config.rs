@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::auth::OAuthGrant;
-use crate::credentials::OrgCredentials;
+use crate::credentials::{OrgCredentials, optional_secret};
 pub use crate::telemetry::TelemetrySettings;
 use crate::tenant::ApiKeyHash;
 
@@ -279,6 +279,7 @@ pub enum VaultAuthSettings {
     /// A token: `token`, else the `VAULT_TOKEN` environment variable.
     Token {
         /// The token (prefer the environment).
+        #[serde(default, deserialize_with = "optional_secret")]
         token: Option<SecretString>,
     },
     /// AppRole: `role_id` and a secret id from `secret_id`, `secret_id_file` or `VAULT_SECRET_ID`.
@@ -289,6 +290,7 @@ pub enum VaultAuthSettings {
         /// The role id.
         role_id: String,
         /// The secret id (prefer a file or the environment).
+        #[serde(default, deserialize_with = "optional_secret")]
         secret_id: Option<SecretString>,
         /// A file holding the secret id.
         secret_id_file: Option<PathBuf>,
@@ -397,6 +399,43 @@ fn certificate_fingerprint<'de, D: Deserializer<'de>>(
     })
 }
 
+/// The keys whose values are text however they look: the secrets (and the username) of
+/// `[credentials.file.*]` and `[credentials.vault.auth]`.
+const TEXT_KEYS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "security_token",
+    "private_key",
+    "refresh_token",
+    "token",
+    "secret_id",
+];
+
+/// Whether an environment override's key (`credentials__file__org__password` or, split,
+/// `credentials.file.org.password`) names a text value.
+fn is_text_key(key: &str) -> bool {
+    let last = key.rsplit(['.']).next().unwrap_or(key);
+    let last = last.rsplit("__").next().unwrap_or(last);
+    key.starts_with("credentials") && TEXT_KEYS.iter().any(|text| last.eq_ignore_ascii_case(text))
+}
+
+/// A configuration error without the lines of the file it quotes (a TOML syntax error shows the
+/// offending line, which may hold a secret), keeping where and what.
+fn without_source_excerpts(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let quoted = line
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !quoted.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What [`Config::single_tenant`] is built from.
 #[derive(Debug)]
 pub struct SingleTenant {
@@ -469,10 +508,20 @@ impl Config {
         if !path.exists() {
             bail!("configuration file {} does not exist", path.display());
         }
-        let config: Config = Figment::new()
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("SFGATE__").split("__"))
+        let mut figment = Figment::new().merge(Toml::file(path)).merge(
+            Env::prefixed("SFGATE__")
+                .split("__")
+                .filter(|key| !is_text_key(key.as_str())),
+        );
+        // Env reads `0012` as the number 12 and `"x"` as x: secrets are taken as written.
+        for (key, value) in Env::prefixed("SFGATE__").split("__").iter() {
+            if is_text_key(key.as_str()) {
+                figment = figment.merge(Serialized::default(key.as_str(), value));
+            }
+        }
+        let config: Config = figment
             .extract()
+            .map_err(|error| anyhow::anyhow!(without_source_excerpts(&error.to_string())))
             .with_context(|| format!("reading configuration {}", path.display()))?;
         config.validate()?;
         Ok(config)
@@ -709,6 +758,32 @@ client_secret = "shh"
             config.tenants["acme"].credentials_provider,
             ProviderKind::Vault
         );
+    }
+
+    #[test]
+    fn secrets_made_of_digits_are_text_and_never_echoed() {
+        let numeric = EXAMPLE.replace("client_secret = \"shh\"", "client_secret = 12345678");
+        let file = write(&numeric);
+        let config = Config::load(file.path()).unwrap();
+        let secret = config.credentials.file["sfgate/acme"]
+            .client_secret
+            .as_ref()
+            .unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(secret), "12345678");
+        // Invalid TOML (a leading zero): the error says where, not what the line holds.
+        let broken = EXAMPLE.replace("client_secret = \"shh\"", "client_secret = 0099887766");
+        let file = write(&broken);
+        let error = format!("{:#}", Config::load(file.path()).unwrap_err());
+        assert!(!error.contains("0099887766"), "{error}");
+        assert!(error.contains("line"), "{error}");
+    }
+
+    #[test]
+    fn the_secret_keys_of_environment_overrides_are_known() {
+        assert!(is_text_key("credentials__file__org__client_secret"));
+        assert!(is_text_key("credentials.vault.auth.token"));
+        assert!(!is_text_key("tenants.acme.api_version"));
+        assert!(!is_text_key("listen"));
     }
 
     #[test]

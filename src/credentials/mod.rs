@@ -9,6 +9,7 @@
 
 mod env;
 mod file;
+mod scalar_text;
 pub mod vault;
 
 pub use env::{EnvCredentialProvider, variable_name as env_variable_name};
@@ -17,6 +18,8 @@ pub use vault::VaultCredentialProvider;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+
+pub(crate) use scalar_text::{optional_secret, optional_text};
 
 /// The keys a secret may hold, as stored in Vault, in the file and (upper-cased) in the environment.
 pub const CREDENTIAL_KEYS: [&str; 7] = [
@@ -34,18 +37,25 @@ pub const CREDENTIAL_KEYS: [&str; 7] = [
 #[serde(deny_unknown_fields)]
 pub struct OrgCredentials {
     /// The connected app's consumer key.
+    #[serde(default, deserialize_with = "optional_secret")]
     pub client_id: Option<SecretString>,
     /// The connected app's consumer secret.
+    #[serde(default, deserialize_with = "optional_secret")]
     pub client_secret: Option<SecretString>,
     /// The integration user's username (password and JWT bearer flows).
+    #[serde(default, deserialize_with = "optional_text")]
     pub username: Option<String>,
     /// The integration user's password (password flow).
+    #[serde(default, deserialize_with = "optional_secret")]
     pub password: Option<SecretString>,
     /// The integration user's security token, appended to the password (password flow).
+    #[serde(default, deserialize_with = "optional_secret")]
     pub security_token: Option<SecretString>,
     /// The PEM private key whose certificate the connected app holds (JWT bearer flow).
+    #[serde(default, deserialize_with = "optional_secret")]
     pub private_key: Option<SecretString>,
     /// A refresh token issued to the connected app (refresh token flow).
+    #[serde(default, deserialize_with = "optional_secret")]
     pub refresh_token: Option<SecretString>,
 }
 

@@ -145,6 +145,67 @@ password = "{password}"
     assert!(terminate(&mut child).await.success());
 }
 
+#[tokio::test]
+async fn a_secret_of_digits_from_the_environment_is_taken_as_written() {
+    // Figment would read 0012345678 as the number 12345678; the org knows the secret with its zeros.
+    let secret = "0012345678";
+    let org = sfgate_sandbox::start(SandboxConfig {
+        client_secret: Some(secret.to_owned()),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let credentials = org.credentials();
+    let port = free_port();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[tenants.acme]\nlogin_url = \"{base}\"\ngrant = \"password\"\ncredentials_provider = \"file\"\ncredentials_path = \"acme\"\nallowed_instance_hosts = [\"127.0.0.1\"]\napi_keys = [{{ caller = \"cli-test\", sha256 = \"{hash}\" }}]\n[credentials.file.acme]\nclient_id = \"{client_id}\"\nclient_secret = \"replaced by the environment\"\nusername = \"{username}\"\npassword = \"{password}\"\n",
+        base = org.base_url(),
+        hash = ApiKeyHash::of_key("acme-key").to_hex(),
+        client_id = credentials.client_id,
+        username = credentials.username,
+        password = credentials.password,
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let check = Command::new(BINARY)
+        .arg("check-config")
+        .arg("--config")
+        .arg(file.path())
+        .env("SFGATE__CREDENTIALS__FILE__ACME__CLIENT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let printed = format!("{check:?}");
+    assert!(!printed.contains(secret), "{printed}");
+    let child = Command::new(BINARY)
+        .arg("--config")
+        .arg(file.path())
+        .env("SFGATE__CREDENTIALS__FILE__ACME__CLIENT_SECRET", secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let lead_id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = LeadServiceClient::new(connect_when_up(port).await)
+        .get_lead(with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                fields: None,
+            },
+            "acme",
+            "acme-key",
+        ))
+        .await
+        .expect("the token request carried the secret with its leading zeros")
+        .into_inner();
+    assert_eq!(lead.id, lead_id);
+    assert!(terminate(&mut child).await.success());
+}
+
 #[test]
 fn hash_key_prints_the_sha256_of_the_key() {
     let output = Command::new(BINARY)
