@@ -147,9 +147,10 @@ pub(crate) fn parse_convert_lead_response(
 
 fn read_result(body: &[u8]) -> Result<ConvertLeadResult, String> {
     let mut reader = Reader::from_reader(body);
-    reader.config_mut().trim_text(true);
     let mut result = ConvertLeadResult::default();
     let mut path: Vec<String> = Vec::new();
+    // An element's text arrives in pieces: text, entity references (`&lt;`), CDATA.
+    let mut text = String::new();
     let mut buffer = Vec::new();
     loop {
         match reader
@@ -166,23 +167,49 @@ fn read_result(body: &[u8]) -> Result<ConvertLeadResult, String> {
                     });
                 }
                 path.push(name);
+                text.clear();
             }
             Event::End(_) => {
+                let value = text.trim();
+                if !value.is_empty() {
+                    store_text(&mut result, &path, value.to_owned());
+                }
+                text.clear();
                 path.pop();
             }
-            Event::Text(text) => {
-                let value = text.decode().map_err(|error| error.to_string())?;
-                let value = quick_xml::escape::unescape(&value)
-                    .map_err(|error| error.to_string())?
-                    .into_owned();
-                store_text(&mut result, &path, value);
+            Event::Text(piece) => {
+                text.push_str(&piece.decode().map_err(|error| error.to_string())?)
             }
+            Event::CData(piece) => {
+                text.push_str(&piece.decode().map_err(|error| error.to_string())?)
+            }
+            Event::GeneralRef(reference) => text.push_str(&resolve_reference(&reference)?),
             Event::Eof => break,
             _ => {}
         }
         buffer.clear();
     }
     Ok(result)
+}
+
+/// The text of an entity or character reference: XML's five named entities and `&#…;`.
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, String> {
+    if let Some(character) = reference
+        .resolve_char_ref()
+        .map_err(|error| error.to_string())?
+    {
+        return Ok(character.to_string());
+    }
+    let name = reference.decode().map_err(|error| error.to_string())?;
+    let resolved = match name.as_ref() {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "apos" => "'",
+        "quot" => "\"",
+        other => return Err(format!("unknown entity &{other};")),
+    };
+    Ok(resolved.to_owned())
 }
 
 fn store_text(result: &mut ConvertLeadResult, path: &[String], value: String) {
@@ -257,6 +284,26 @@ mod tests {
             order.windows(2).all(|pair| pair[0] < pair[1]),
             "elements out of WSDL order: {envelope}"
         );
+    }
+
+    #[test]
+    fn entities_and_character_references_in_answers_are_decoded() {
+        let failure = br#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><convertLeadResponse><result><errors><message>invalid convertedStatus: &lt;/urn:convertedStatus&gt;&lt;urn:x&gt; &amp; &#233;&#x20AC;</message><statusCode>INVALID_STATUS</statusCode></errors><success>false</success></result></convertLeadResponse></soapenv:Body></soapenv:Envelope>"#;
+        let Err(SalesforceError::Api { errors, .. }) = parse_convert_lead_response(200, failure)
+        else {
+            panic!("a failure");
+        };
+        assert_eq!(
+            errors[0].message,
+            "invalid convertedStatus: </urn:convertedStatus><urn:x> & é€"
+        );
+        let fault = br#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_STATUS</faultcode><faultstring>INVALID_STATUS: &quot;a&quot; &apos;b&apos;</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+        let Err(SalesforceError::SoapFault { message, .. }) =
+            parse_convert_lead_response(500, fault)
+        else {
+            panic!("a fault");
+        };
+        assert_eq!(message, "INVALID_STATUS: \"a\" 'b'");
     }
 
     #[test]

@@ -152,6 +152,27 @@ async fn convert_lead_into_an_existing_account_without_opportunity() {
         (Code::InvalidArgument, "INVALID_STATUS")
     );
 
+    // Markup in a value goes to the org escaped and comes back decoded, both ways intact.
+    let markup = "</urn:convertedStatus><urn:x> & \"é\"";
+    let escaped = new_lead(&app, "Markup").await;
+    let bad_markup = app
+        .leads()
+        .convert_lead(app.request(ConvertLeadRequest {
+            lead_id: escaped.id,
+            converted_status: markup.into(),
+            ..ConvertLeadRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&bad_markup), "INVALID_STATUS");
+    assert!(
+        bad_markup
+            .message()
+            .contains(&format!("invalid convertedStatus: {markup}")),
+        "{}",
+        bad_markup.message()
+    );
+
     let agent = app.sandbox.find_records("User", "LastName", "Lopez")[0]["Id"]
         .as_str()
         .unwrap()
