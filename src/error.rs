@@ -312,6 +312,66 @@ impl GatewayError {
     }
 }
 
+/// Longest status message, in bytes; longer ones are cut with a marker. Caller input and
+/// Salesforce's messages are echoed, and a gRPC client refuses metadata past 16 KiB (grpc-core),
+/// so the message and the details together stay under 8 KiB.
+const MAX_MESSAGE: usize = 1024;
+/// Longest text of a detail (a field path, a violation's description, a metadata value).
+const MAX_DETAIL_TEXT: usize = 256;
+/// Most field violations listed; the rest are counted in one more.
+const MAX_VIOLATIONS: usize = 8;
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying how much was left out.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let marker_room = 40;
+    let mut end = max.saturating_sub(marker_room);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [{} more bytes]", &text[..end], text.len() - end)
+}
+
+/// The status, its message bounded.
+fn status(code: Code, message: &str, details: ErrorDetails) -> Status {
+    Status::with_error_details(code, bounded(message, MAX_MESSAGE), details)
+}
+
+/// Adds `BadRequest` field violations, bounded in number and length.
+fn add_violations<'a>(
+    details: &mut ErrorDetails,
+    violations: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) {
+    let count = violations.len();
+    for (field, description) in violations.take(MAX_VIOLATIONS) {
+        details.add_bad_request_violation(
+            bounded(field, MAX_DETAIL_TEXT),
+            bounded(description, MAX_DETAIL_TEXT),
+        );
+    }
+    if count > MAX_VIOLATIONS {
+        details.add_bad_request_violation(
+            "",
+            format!("… and {} more violations", count - MAX_VIOLATIONS),
+        );
+    }
+}
+
+/// `ErrorInfo` with its metadata values bounded.
+fn error_info(
+    reason: &str,
+    domain: &str,
+    metadata: impl IntoIterator<Item = (String, String)>,
+) -> ErrorDetails {
+    let metadata: std::collections::HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(key, value)| (key, bounded(&value, MAX_DETAIL_TEXT)))
+        .collect();
+    ErrorDetails::with_error_info(bounded(reason, MAX_DETAIL_TEXT), domain, metadata)
+}
+
 impl From<GatewayError> for Status {
     fn from(error: GatewayError) -> Self {
         let message = error.to_string();
@@ -319,21 +379,24 @@ impl From<GatewayError> for Status {
             GatewayError::InvalidArgument { violations } => {
                 let mut details =
                     reason_details(Reason::InvalidArgument, Vec::new(), Retry::AsHinted);
-                for violation in &violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
-                }
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                add_violations(
+                    &mut details,
+                    violations.iter().map(|violation| {
+                        (violation.field.as_str(), violation.description.as_str())
+                    }),
+                );
+                status(Code::InvalidArgument, &message, details)
             }
             GatewayError::Refused(refusal) => refusal_status(refusal),
             GatewayError::DeadlineExceeded => reason_status(Reason::DeadlineExceeded, message),
             GatewayError::IdempotencyKeyReused => {
                 let mut details =
                     reason_details(Reason::IdempotencyKeyReused, Vec::new(), Retry::AsHinted);
-                details.add_bad_request_violation(
-                    "idempotency-key",
-                    "was used with a different request",
+                add_violations(
+                    &mut details,
+                    [("idempotency-key", "was used with a different request")].into_iter(),
                 );
-                Status::with_error_details(Reason::IdempotencyKeyReused.code(), message, details)
+                status(Reason::IdempotencyKeyReused.code(), &message, details)
             }
             GatewayError::IdempotencyKeyInUse => {
                 reason_status(Reason::IdempotencyKeyInUse, message)
@@ -349,13 +412,7 @@ impl From<GatewayError> for Status {
 
 /// The `ErrorInfo` (domain `sfgate`) and `RetryInfo` of a reason.
 fn reason_details(reason: Reason, metadata: Vec<(String, String)>, retry: Retry) -> ErrorDetails {
-    let mut details = ErrorDetails::with_error_info(
-        reason.name(),
-        GATEWAY_DOMAIN,
-        metadata
-            .into_iter()
-            .collect::<std::collections::HashMap<_, _>>(),
-    );
+    let mut details = error_info(reason.name(), GATEWAY_DOMAIN, metadata);
     let retry_after = match (retry, reason.retry_hint()) {
         (Retry::Not, _) | (Retry::AsHinted, RetryHint::Never | RetryHint::Computed) => None,
         (Retry::After(delay), _) | (Retry::AsHinted, RetryHint::After(delay)) => Some(delay),
@@ -380,9 +437,12 @@ fn refusal_status(refusal: Refusal) -> Status {
     } = refusal;
     let mut details = reason_details(reason, metadata, retry);
     if let Some(quota) = quota {
-        details.add_quota_failure_violation(quota.subject, quota.description);
+        details.add_quota_failure_violation(
+            bounded(&quota.subject, MAX_DETAIL_TEXT),
+            bounded(&quota.description, MAX_DETAIL_TEXT),
+        );
     }
-    Status::with_error_details(reason.code(), message, details)
+    status(reason.code(), &message, details)
 }
 
 fn salesforce_status(error: SalesforceError) -> Status {
@@ -403,10 +463,10 @@ fn salesforce_status(error: SalesforceError) -> Status {
             }];
             api_error_status(message, 500, &errors)
         }
-        SalesforceError::MultipleMatches { urls } => Status::with_error_details(
+        SalesforceError::MultipleMatches { urls } => status(
             Code::FailedPrecondition,
-            message,
-            ErrorDetails::with_error_info(
+            &message,
+            error_info(
                 "MULTIPLE_CHOICES",
                 SALESFORCE_DOMAIN,
                 [
@@ -492,8 +552,8 @@ fn api_error_status(message: String, http_status: u16, errors: &[ApiErrorItem]) 
         .iter()
         .flat_map(|item| item.fields.iter().cloned())
         .collect();
-    let mut details = ErrorDetails::with_error_info(
-        error_code,
+    let mut details = error_info(
+        &error_code,
         SALESFORCE_DOMAIN,
         [
             ("http_status".to_string(), http_status.to_string()),
@@ -501,14 +561,19 @@ fn api_error_status(message: String, http_status: u16, errors: &[ApiErrorItem]) 
         ],
     );
     if code == Code::InvalidArgument {
-        for item in errors {
-            if item.fields.is_empty() {
-                details.add_bad_request_violation("", &item.message);
-            }
-            for field in &item.fields {
-                details.add_bad_request_violation(field, &item.message);
-            }
-        }
+        let violations: Vec<(&str, &str)> = errors
+            .iter()
+            .flat_map(|item| {
+                let fields: Vec<&str> = match item.fields.as_slice() {
+                    [] => vec![""],
+                    fields => fields.iter().map(String::as_str).collect(),
+                };
+                fields
+                    .into_iter()
+                    .map(|field| (field, item.message.as_str()))
+            })
+            .collect();
+        add_violations(&mut details, violations.into_iter());
     }
     if let Some(delay) = retry_delay(code) {
         details.set_retry_info(Some(delay));
@@ -519,7 +584,7 @@ fn api_error_status(message: String, http_status: u16, errors: &[ApiErrorItem]) 
             "the org's daily API request limit is exhausted",
         );
     }
-    Status::with_error_details(code, message, details)
+    status(code, &message, details)
 }
 
 /// How long a caller should wait before retrying an error of this code, if retrying makes sense.
@@ -609,6 +674,54 @@ mod tests {
                 }
                 RetryHint::Never | RetryHint::Computed => assert!(details.retry_info().is_none()),
             }
+        }
+    }
+
+    #[test]
+    fn statuses_stay_small_whatever_they_echo() {
+        let huge = "é".repeat(600_000);
+        let many: Vec<FieldViolation> = (0..10_000)
+            .map(|index| FieldViolation {
+                field: format!("fields.{index}.{huge}"),
+                description: huge.clone(),
+            })
+            .take(50)
+            .collect();
+        let errors = [
+            GatewayError::invalid_field(huge.clone(), huge.clone()),
+            GatewayError::InvalidArgument { violations: many },
+            GatewayError::Salesforce(SalesforceError::Api {
+                http_status: 400,
+                errors: vec![ApiErrorItem {
+                    error_code: "STRING_TOO_LONG".into(),
+                    message: huge.clone(),
+                    fields: vec![huge.clone(); 30],
+                }],
+            }),
+            GatewayError::Salesforce(SalesforceError::MultipleMatches {
+                urls: vec![huge.clone(); 3],
+            }),
+        ];
+        for error in errors {
+            let echoes_input = !matches!(
+                error,
+                GatewayError::Salesforce(SalesforceError::MultipleMatches { .. })
+            );
+            let status = Status::from(error);
+            if echoes_input {
+                assert!(
+                    status.message().contains("more bytes]"),
+                    "{}",
+                    status.message()
+                );
+            }
+            assert!(
+                status.message().len() + status.details().len() < 8 * 1024,
+                "{} + {} bytes",
+                status.message().len(),
+                status.details().len()
+            );
+            assert!(status.get_error_details().error_info().is_some());
         }
     }
 

@@ -63,6 +63,48 @@ async fn http_statuses_without_a_known_error_code_get_a_defined_code_and_the_sta
 }
 
 #[tokio::test]
+async fn a_megabyte_of_bad_input_is_refused_with_a_bounded_status_a_grpcio_client_reads() {
+    use prost::Message;
+    let app = spawn_app().await;
+    let request = UpsertAccountRequest {
+        external_id_field: format!("{}!", "x".repeat(1_000_000)),
+        external_id: "ERP-1".into(),
+        account: Some(Account::default()),
+    };
+    let status = app
+        .accounts()
+        .upsert_account(app.request(request.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["external_id_field"]);
+    assert!(
+        status.message().len() + status.details().len() < 8 * 1024,
+        "message {} and details {} bytes",
+        status.message().len(),
+        status.details().len()
+    );
+    // grpc-core refuses metadata past 16 KiB: it would have reported RESOURCE_EXHAUSTED.
+    let Some(received) = sfgate_testkit::grpcio::call(
+        app.address,
+        "/sfgate.v1.AccountService/UpsertAccount",
+        &request.encode_to_vec(),
+        "sandbox",
+        sfgate_testkit::API_KEY,
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(received["code"], "INVALID_ARGUMENT", "{received}");
+    assert_eq!(received["violations"][0], "external_id_field", "{received}");
+    assert!(
+        received["message_length"].as_u64().unwrap() <= 1024,
+        "{received}"
+    );
+}
+
+#[tokio::test]
 async fn not_found_and_entity_is_deleted_are_not_found() {
     let app = spawn_app().await;
     let id = app.seeded_lead();
