@@ -124,6 +124,8 @@ gateway_reasons! {
     TenantConcurrencyLimited = "TENANT_CONCURRENCY_LIMITED", ResourceExhausted, RetryHint::Computed;
     /// The tenant's ceiling on its org's daily API requests is reached.
     OrgApiBudget = "ORG_API_BUDGET", ResourceExhausted, RetryHint::Computed;
+    /// The request would be larger than Salesforce takes (its URI limit); nothing was sent.
+    RequestTooLarge = "REQUEST_TOO_LARGE", InvalidArgument, RetryHint::Never;
     /// The idempotency key came before with a different request.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", InvalidArgument, RetryHint::Never;
     /// The first request with this idempotency key is still running.
@@ -476,6 +478,7 @@ fn salesforce_status(error: SalesforceError) -> Status {
             ),
         ),
         SalesforceError::SessionRejected => reason_status(Reason::UpstreamAuthFailed, message),
+        SalesforceError::RequestTooLarge { .. } => reason_status(Reason::RequestTooLarge, message),
         SalesforceError::Auth(error) => auth_status(&error),
         SalesforceError::ApiBudgetExhausted {
             used,

@@ -22,6 +22,7 @@ use crate::pb::{
     GetRecordRequest, ObjectDescription, QueryRequest, QueryResponse, Record, UpdateRecordRequest,
     UpsertRecordRequest, UpsertRecordResponse,
 };
+use crate::salesforce::limits;
 use crate::salesforce::soql::{BindError, SoqlParam, SoqlValue, bind, is_identifier};
 use crate::salesforce::{SalesforceClient, SalesforceError, SalesforceId, record_page_url};
 
@@ -293,6 +294,12 @@ fn soql_value(path: &str, value: prost_types::Value) -> Result<SoqlValue, Gatewa
         None | Some(Kind::NullValue(_)) => SoqlValue::Null,
         Some(Kind::BoolValue(flag)) => SoqlValue::Bool(flag),
         Some(Kind::NumberValue(number)) if number.is_finite() => SoqlValue::Number(number),
+        Some(Kind::StringValue(text)) if text.chars().count() > limits::MAX_WHERE_STRING_LENGTH => {
+            return Err(GatewayError::invalid_field(
+                path,
+                "is longer than the 4,000 characters Salesforce takes in a WHERE clause",
+            ));
+        }
         Some(Kind::StringValue(text)) => SoqlValue::Text(text),
         Some(_) => {
             return Err(GatewayError::invalid_field(
@@ -307,6 +314,12 @@ fn query(
     call: CallContext,
     request: QueryRequest,
 ) -> Result<impl Stream<Item = Result<QueryResponse, Status>> + Send, GatewayError> {
+    if request.soql.chars().count() > limits::MAX_SOQL_LENGTH {
+        return Err(GatewayError::invalid_field(
+            "soql",
+            "is longer than the 100,000 characters Salesforce runs",
+        ));
+    }
     let mut params = BTreeMap::new();
     for (name, value) in request
         .params
@@ -333,6 +346,12 @@ fn query(
             GatewayError::invalid_field("soql", error.to_string())
         }
     })?;
+    if soql.as_str().chars().count() > limits::MAX_SOQL_LENGTH {
+        return Err(GatewayError::invalid_field(
+            "params",
+            "make the query longer than the 100,000 characters Salesforce runs",
+        ));
+    }
     let batch_size = match request.batch_size {
         0 => None,
         size @ 200..=2000 => Some(size as u32),

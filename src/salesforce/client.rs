@@ -563,6 +563,10 @@ impl SalesforceClient {
         session: &Session,
         payload: Payload<'_>,
     ) -> Result<(StatusCode, Bytes), SalesforceError> {
+        let uri_length = url.as_str().len();
+        if uri_length > super::limits::MAX_URI_LENGTH {
+            return Err(SalesforceError::RequestTooLarge { uri_length });
+        }
         let request = self
             .inner
             .http

@@ -22,6 +22,15 @@ pub struct ApiErrorItem {
 /// A failed Salesforce call.
 #[derive(Debug, thiserror::Error)]
 pub enum SalesforceError {
+    /// The request would be longer than Salesforce takes (its URI limit); it was not sent.
+    #[error(
+        "the request's URI would be {uri_length} bytes, past Salesforce's {} (ask for fewer fields or values)",
+        super::limits::MAX_URI_LENGTH
+    )]
+    RequestTooLarge {
+        /// The URI's length in bytes.
+        uri_length: usize,
+    },
     /// Salesforce answered with an error status and its error array.
     #[error("HTTP {http_status}: {}", summary(errors))]
     Api {

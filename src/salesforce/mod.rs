@@ -35,6 +35,20 @@ pub fn http_client() -> reqwest::Client {
         .expect("the HTTP client configuration is static and valid")
 }
 
+/// Salesforce's limits on what one request may carry, checked before anything is sent.
+pub mod limits {
+    /// The longest API name (object, field, or one step of a relationship path) accepted.
+    pub const MAX_NAME_LENGTH: usize = 255;
+    /// The longest value of an external ID (a text field of at most 255 characters).
+    pub const MAX_EXTERNAL_ID_LENGTH: usize = 255;
+    /// The longest SOQL statement Salesforce runs.
+    pub const MAX_SOQL_LENGTH: usize = 100_000;
+    /// The longest string in a SOQL `WHERE` clause.
+    pub const MAX_WHERE_STRING_LENGTH: usize = 4_000;
+    /// The longest URI of a REST call (longer ones answer 414).
+    pub const MAX_URI_LENGTH: usize = 16_384;
+}
+
 /// Why a value cannot be one segment of a Salesforce URL path (an external ID), if it cannot:
 /// empty; `.` or `..`, which a URL reads as the current or the parent folder; or holding a control
 /// character, since URL parsers drop tab, CR and LF (`"ERP\t42"` would reach Salesforce as
@@ -46,6 +60,9 @@ pub fn path_segment_problem(value: &str) -> Option<&'static str> {
     }
     if value == "." || value == ".." {
         return Some("cannot be \".\" or \"..\"");
+    }
+    if value.len() > limits::MAX_EXTERNAL_ID_LENGTH {
+        return Some("is longer than Salesforce's 255 characters");
     }
     if value.chars().any(char::is_control) {
         return Some("must not contain control characters (tab, line breaks, …)");

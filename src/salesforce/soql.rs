@@ -308,15 +308,18 @@ fn push_escaped(out: &mut String, value: &str, escape_wildcards: bool) {
     }
 }
 
-/// Whether a name is a valid API name (`Name`, `Foo__c`) or a relationship path (`Account.Name`).
+/// Whether a name is a valid API name (`Name`, `Foo__c`) or a relationship path (`Account.Name`),
+/// each step at most [`super::limits::MAX_NAME_LENGTH`] characters.
 pub fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
-            let mut characters = part.chars();
-            characters
-                .next()
-                .is_some_and(|first| first.is_ascii_alphabetic())
-                && characters.all(|rest| rest.is_ascii_alphanumeric() || rest == '_')
+            part.len() <= super::limits::MAX_NAME_LENGTH && {
+                let mut characters = part.chars();
+                characters
+                    .next()
+                    .is_some_and(|first| first.is_ascii_alphabetic())
+                    && characters.all(|rest| rest.is_ascii_alphanumeric() || rest == '_')
+            }
         })
 }
 

@@ -246,6 +246,87 @@ async fn deeply_nested_fields_are_invalid_argument_not_internal() {
 }
 
 #[tokio::test]
+async fn over_long_names_lists_and_queries_are_refused_before_salesforce() {
+    let app = spawn_app().await;
+    let mut records = RecordServiceClient::new(app.channel.clone());
+    let lead_id = app.seeded_lead();
+    let huge_object = records
+        .get_record(app.request(GetRecordRequest {
+            object: "A".repeat(100_000),
+            id: lead_id.clone(),
+            field_names: Vec::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(huge_object.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&huge_object), ["object"]);
+    let many_fields = records
+        .get_record(
+            app.request(GetRecordRequest {
+                object: "Lead".into(),
+                id: lead_id,
+                field_names: (0..10_000)
+                    .map(|index| format!("Field_{index}__c"))
+                    .collect(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (many_fields.code(), reason(&many_fields).as_str()),
+        (Code::InvalidArgument, "REQUEST_TOO_LARGE")
+    );
+    let long_soql = query(
+        &app,
+        &format!(
+            "SELECT Id FROM Lead WHERE LastName = '{}'",
+            "x".repeat(200_000)
+        ),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(violated_fields(&long_soql), ["soql"]);
+    let long_value = query(
+        &app,
+        "SELECT Id FROM Lead WHERE LastName = :name",
+        fields(&[("name", text(&"x".repeat(5_000)))]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(violated_fields(&long_value), ["params.name"]);
+    let values = Value {
+        kind: Some(Kind::ListValue(ListValue {
+            values: (0..10_000)
+                .map(|index| text(&format!("Name {index}")))
+                .collect(),
+        })),
+    };
+    let long_list = query(
+        &app,
+        "SELECT Id FROM Lead WHERE LastName IN :names",
+        fields(&[("names", values)]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(long_list.code(), Code::InvalidArgument, "{long_list:?}");
+    let long_criterion = app
+        .leads()
+        .find_leads(app.request(FindLeadsRequest {
+            last_name: "x".repeat(1_000_000),
+            ..FindLeadsRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&long_criterion), ["last_name"]);
+    assert!(
+        app.data_requests().is_empty(),
+        "nothing reached salesforce: {} requests",
+        app.data_requests().len()
+    );
+}
+
+#[tokio::test]
 async fn queries_bind_parameters_and_refuse_bad_ones() {
     let app = spawn_app().await;
     let tricky = "O'Brien' OR Name != '";

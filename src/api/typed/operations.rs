@@ -321,6 +321,12 @@ fn criteria(
         let value = request.get_field_by_name(criterion.proto);
         let condition = match (criterion.kind, value.as_deref()) {
             (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => {
+                if text.chars().count() > crate::salesforce::limits::MAX_WHERE_STRING_LENGTH {
+                    return Err(GatewayError::invalid_field(
+                        criterion.proto,
+                        "is longer than the 4,000 characters Salesforce takes in a WHERE clause",
+                    ));
+                }
                 Condition::Compare {
                     field: criterion.api.into(),
                     comparison: Comparison::Equals,
