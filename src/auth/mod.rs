@@ -268,12 +268,23 @@ impl OrgAuthenticator {
 
     /// Returns the cached session, minting one if there is none. Concurrent callers on a cold
     /// cache wait for a single token request; after a failure they share its error until the
-    /// cool-down ends.
-    pub async fn session(&self) -> Result<Arc<Session>, AuthError> {
+    /// cool-down ends. The token request runs on a task of its own: a caller that gives up (its
+    /// deadline passed) does not cancel it, and its token is cached for the calls after.
+    pub async fn session(self: &Arc<Self>) -> Result<Arc<Session>, AuthError> {
         if let Some(session) = self.current.read().clone() {
             return Ok(session);
         }
         self.check_cool_down()?;
+        let authenticator = Arc::clone(self);
+        tokio::spawn(async move { authenticator.session_or_mint().await }.in_current_span())
+            .await
+            .map_err(|failed| {
+                AuthError::BadResponse(format!("the token request failed: {failed}"))
+            })?
+    }
+
+    /// The cached session, or one minted now by the one caller holding the minting lock.
+    async fn session_or_mint(&self) -> Result<Arc<Session>, AuthError> {
         let _minting = self.minting.lock().await;
         if let Some(session) = self.current.read().clone() {
             return Ok(session);

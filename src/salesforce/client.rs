@@ -115,7 +115,7 @@ pub struct SalesforceClient {
 
 struct Inner {
     http: reqwest::Client,
-    auth: OrgAuthenticator,
+    auth: Arc<OrgAuthenticator>,
     api_version: String,
     timeout: Duration,
     api_usage: ApiUsage,
@@ -177,7 +177,7 @@ impl SalesforceClient {
         Self {
             inner: Arc::new(Inner {
                 http,
-                auth,
+                auth: Arc::new(auth),
                 api_version,
                 timeout,
                 api_usage: ApiUsage::default(),

@@ -194,3 +194,44 @@ async fn a_dead_token_endpoint_gets_no_hot_loop_of_retries() {
         .await
         .expect("after the cool-down the next call mints and succeeds");
 }
+
+#[tokio::test]
+async fn a_slow_token_request_outlives_the_callers_that_gave_up_and_is_shared() {
+    let app = spawn_app_with(|_| {}).await;
+    let lead_id = app.seeded_lead();
+    // Every token request takes 2.5 s; every caller waits 1 s.
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/services/oauth2/token".into()),
+        method: None,
+        times: 100,
+        kind: FaultKind::Latency(Duration::from_millis(2_500)),
+    });
+    let calls = (0..8).map(|_| {
+        let mut leads = app.leads();
+        let mut request = app.request(GetLeadRequest {
+            id: lead_id.clone(),
+            fields: None,
+        });
+        request.set_timeout(Duration::from_secs(1));
+        async move { leads.get_lead(request).await }
+    });
+    for outcome in futures::future::join_all(calls).await {
+        assert_eq!(outcome.unwrap_err().code(), Code::DeadlineExceeded);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.sandbox.clear_faults();
+    let lead = app
+        .leads()
+        .get_lead(app.request(GetLeadRequest {
+            id: lead_id,
+            fields: None,
+        }))
+        .await
+        .expect("the token minted for the callers that gave up serves this call");
+    assert!(!lead.into_inner().id.is_empty());
+    assert_eq!(
+        app.token_requests(),
+        1,
+        "one token request for nine calls: single-flight, cached though its callers left"
+    );
+}
