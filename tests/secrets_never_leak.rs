@@ -12,6 +12,8 @@ use secrecy::SecretString;
 use serde_json::json;
 use sfgate::auth::OAuthGrant;
 use sfgate::config::{ProviderKind, VaultAuthSettings, VaultSettings};
+use sfgate::credentials::VaultCredentialProvider;
+use sfgate::credentials::vault::{SecretIdSource, VaultAuth, VaultConfig};
 use sfgate::pb::GetLeadRequest;
 use sfgate_sandbox::SandboxConfig;
 use sfgate_testkit::openbao::OpenBao;
@@ -80,6 +82,7 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
         CLIENT_SECRET,
         WRONG_PASSWORD,
         VAULT_ROOT_TOKEN,
+        VAULT_CLIENT_TOKEN,
         API_KEY,
         JWT_HEADER,
     ]
@@ -200,6 +203,28 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     debug_output.push(format!(
         "{:?}",
         app.sandbox.credentials().refresh_token.len()
+    ));
+    // The Vault client's own types, holding the token or a secret id.
+    let vault_config = VaultConfig {
+        address: "http://127.0.0.1:8200".parse().unwrap(),
+        mount: "secret".into(),
+        auth: VaultAuth::Token(SecretString::from(VAULT_CLIENT_TOKEN)),
+        refresh_after: Duration::from_secs(300),
+        max_stale: Duration::from_secs(3600),
+        timeout: Duration::from_secs(5),
+    };
+    debug_output.push(format!("{vault_config:?}"));
+    debug_output.push(format!(
+        "{:?}",
+        VaultCredentialProvider::new(sfgate::salesforce::http_client(), vault_config.clone())
+    ));
+    debug_output.push(format!(
+        "{:?}",
+        VaultAuth::AppRole {
+            mount: "approle".into(),
+            role_id: "role".into(),
+            secret_id: SecretIdSource::Value(SecretString::from(VAULT_CLIENT_TOKEN)),
+        }
     ));
 
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();

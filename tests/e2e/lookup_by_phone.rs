@@ -23,6 +23,25 @@ async fn lookup(
 #[tokio::test]
 async fn a_callers_number_finds_the_contact_and_their_open_cases() {
     let app = spawn_app().await;
+    // A closed case of the caller's, which the data dip must leave out.
+    let alice = app.sandbox.find_records("Contact", "LastName", "Nguyen")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let closed = app
+        .cases()
+        .create_case(app.request(sfgate::pb::CreateCaseRequest {
+            case: Some(sfgate::pb::Case {
+                subject: Some("Solved last week".into()),
+                status: Some("Closed".into()),
+                contact_id: Some(alice),
+                ..sfgate::pb::Case::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(closed.is_closed, "the org marks a Closed case closed");
     for written in [
         "+1 (415) 555-0143",
         "4155550143",
@@ -43,6 +62,10 @@ async fn a_callers_number_finds_the_contact_and_their_open_cases() {
             found.contacts[0].id
         )));
         assert!(!found.open_cases.is_empty(), "Alice has an open case");
+        assert!(
+            found.open_cases.iter().all(|case| case.id != closed.id),
+            "{written}: the closed case is not an open case"
+        );
         assert!(found.open_cases.iter().all(|case| !case.is_closed
             && case.contact_id.as_deref() == Some(found.contacts[0].id.as_str())));
         assert!(

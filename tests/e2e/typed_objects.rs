@@ -269,6 +269,8 @@ async fn find_pages_through_every_match_exactly_once() {
             .unwrap()
             .into_inner();
         pages += 1;
+        // Five leads in pages of two: a fourth page means the page token does not advance.
+        assert!(pages <= 3, "paging does not end: page {pages}");
         assert!(page.leads.len() <= 2);
         assert!(
             page.leads
