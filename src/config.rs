@@ -144,6 +144,10 @@ pub struct TenantConfig {
         deserialize_with = "milliseconds"
     )]
     pub upstream_timeout: Duration,
+    /// The most requests to this org in flight at once, each on its own connection; more calls
+    /// wait their turn within their deadline.
+    #[serde(default = "default_max_upstream_requests")]
+    pub max_upstream_requests: u32,
     /// The callers allowed to act for this tenant.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
@@ -361,6 +365,10 @@ fn default_allowed_instance_hosts() -> Vec<String> {
     vec!["*.salesforce.com".to_owned(), "*.force.com".to_owned()]
 }
 
+fn default_max_upstream_requests() -> u32 {
+    256
+}
+
 fn default_upstream_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -477,6 +485,7 @@ impl Config {
             jwt_audience: None,
             allowed_instance_hosts: vec![instance_host],
             upstream_timeout: default_upstream_timeout(),
+            max_upstream_requests: default_max_upstream_requests(),
             api_keys: vec![ApiKeyConfig {
                 caller,
                 sha256: ApiKeyHash::of_key(api_key.expose_secret()),
@@ -580,6 +589,9 @@ impl Config {
             }
             if tenant.upstream_timeout.is_zero() {
                 bail!("tenants.{id}.upstream_timeout_ms must be positive");
+            }
+            if !(1..=10_000).contains(&tenant.max_upstream_requests) {
+                bail!("tenants.{id}.max_upstream_requests must be from 1 to 10000");
             }
             if let Some(rate) = &tenant.rate_limit
                 && !((0.001..=1_000_000.0).contains(&rate.requests_per_second)

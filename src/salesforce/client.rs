@@ -118,6 +118,8 @@ struct Inner {
     auth: Arc<OrgAuthenticator>,
     api_version: String,
     timeout: Duration,
+    /// Requests to the org in flight at once (each holds a connection); more wait their turn.
+    upstream_slots: Arc<tokio::sync::Semaphore>,
     api_usage: ApiUsage,
     api_budget: Option<ApiBudget>,
 }
@@ -172,6 +174,7 @@ impl SalesforceClient {
         auth: OrgAuthenticator,
         api_version: String,
         timeout: Duration,
+        max_concurrent_requests: usize,
         api_budget: Option<ApiBudget>,
     ) -> Self {
         Self {
@@ -180,6 +183,7 @@ impl SalesforceClient {
                 auth: Arc::new(auth),
                 api_version,
                 timeout,
+                upstream_slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent_requests)),
                 api_usage: ApiUsage::default(),
                 api_budget,
             }),
@@ -567,6 +571,13 @@ impl SalesforceClient {
         if uri_length > super::limits::MAX_URI_LENGTH {
             return Err(SalesforceError::RequestTooLarge { uri_length });
         }
+        // Waiting here is bounded by the caller's deadline, which wraps the whole call.
+        let _slot = self.inner.upstream_slots.acquire().await.map_err(|_| {
+            SalesforceError::Unreachable {
+                request_sent: false,
+                detail: "the org connection is closed",
+            }
+        })?;
         let request = self
             .inner
             .http

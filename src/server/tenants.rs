@@ -250,6 +250,7 @@ impl Tenants {
             auth,
             tenant.api_version.clone(),
             tenant.upstream_timeout,
+            tenant.max_upstream_requests as usize,
             tenant.api_budget_percent.map(|ceiling_percent| ApiBudget {
                 ceiling_percent,
                 recheck_after: tenant.api_budget_recheck,

@@ -268,3 +268,42 @@ async fn a_client_credentials_tenant_mints_its_token_with_http_basic() {
         "client id and secret travel in the Authorization header, not the body"
     );
 }
+
+#[tokio::test]
+async fn requests_to_one_org_are_capped_and_the_rest_wait_their_turn() {
+    let app = spawn_app_with(|config| {
+        config
+            .tenants
+            .get_mut("sandbox")
+            .unwrap()
+            .max_upstream_requests = 3;
+    })
+    .await;
+    let lead_id = app.seeded_lead();
+    let get = || {
+        let mut leads = app.leads();
+        let request = app.request(sfgate::pb::GetLeadRequest {
+            id: lead_id.clone(),
+            fields: None,
+        });
+        async move { leads.get_lead(request).await }
+    };
+    get().await.expect("a first call mints the token");
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 100,
+        kind: FaultKind::Latency(Duration::from_millis(200)),
+    });
+    app.sandbox.reset_peak_concurrent_requests();
+    let outcomes = futures::future::join_all((0..10).map(|_| get())).await;
+    assert!(
+        outcomes.iter().all(Result::is_ok),
+        "every call is served in turn"
+    );
+    let peak = app.sandbox.peak_concurrent_requests();
+    assert!(
+        (2..=3).contains(&peak),
+        "at most 3 requests at once reached the org: {peak}"
+    );
+}

@@ -148,6 +148,9 @@ pub(crate) struct Org {
     pub(crate) credentials: SandboxCredentials,
     pub(crate) daily_limit: u64,
     usage: AtomicU64,
+    /// Requests being answered now, and the most there have been at once.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     pub(crate) store: Mutex<Store>,
     pub(crate) sessions: Mutex<Sessions>,
     pub(crate) cursors: Mutex<Cursors>,
@@ -188,6 +191,8 @@ impl Org {
             credentials,
             daily_limit: config.daily_api_limit,
             usage: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
             store: Mutex::new(store),
             sessions: Mutex::new(sessions),
             cursors: Mutex::new(Cursors::default()),
@@ -325,6 +330,19 @@ impl SandboxHandle {
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.org.requests.lock().clear();
+    }
+
+    /// The most requests (of any kind) the org was answering at once since it started or since
+    /// [`Self::reset_peak_concurrent_requests`].
+    pub fn peak_concurrent_requests(&self) -> u64 {
+        self.org.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting [`Self::peak_concurrent_requests`] afresh.
+    pub fn reset_peak_concurrent_requests(&self) {
+        self.org
+            .peak_in_flight
+            .store(self.org.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// Data-API and SOAP calls counted against the daily limit so far.
@@ -541,7 +559,11 @@ impl Area {
 async fn dispatch(state: State<Arc<Org>>, req: Request) -> Response {
     let request_id =
         rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 22);
+    let org = Arc::clone(&state.0);
+    let now = org.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    org.peak_in_flight.fetch_max(now, Ordering::SeqCst);
     let mut response = answer(state, req, &request_id).await;
+    org.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
