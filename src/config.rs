@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::auth::OAuthGrant;
-use crate::credentials::{OrgCredentials, optional_secret};
+use crate::credentials::{CREDENTIAL_KEYS, OrgCredentials, optional_secret};
 pub use crate::telemetry::TelemetrySettings;
 use crate::tenant::ApiKeyHash;
 
@@ -407,26 +407,20 @@ fn certificate_fingerprint<'de, D: Deserializer<'de>>(
     })
 }
 
-/// The keys whose values are text however they look: the secrets (and the username) of
-/// `[credentials.file.*]` and `[credentials.vault.auth]`.
-const TEXT_KEYS: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "username",
-    "password",
-    "security_token",
-    "private_key",
-    "refresh_token",
-    "token",
-    "secret_id",
-];
+/// The secrets of `[credentials.vault.auth]`; with [`CREDENTIAL_KEYS`] (those of
+/// `[credentials.file.*]`), the keys whose values are text however they look.
+const VAULT_AUTH_SECRET_KEYS: [&str; 2] = ["token", "secret_id"];
 
-/// Whether an environment override's key (`credentials__file__org__password` or, split,
-/// `credentials.file.org.password`) names a text value.
+/// Whether an environment override's key (`credentials__file__org__password` before the split,
+/// `credentials.file.org.password` after it) names a text value.
 fn is_text_key(key: &str) -> bool {
-    let last = key.rsplit(['.']).next().unwrap_or(key);
-    let last = last.rsplit("__").next().unwrap_or(last);
-    key.starts_with("credentials") && TEXT_KEYS.iter().any(|text| last.eq_ignore_ascii_case(text))
+    let key = key.replace("__", ".");
+    let last = key.rsplit('.').next().unwrap_or(&key);
+    key.starts_with("credentials")
+        && CREDENTIAL_KEYS
+            .iter()
+            .chain(&VAULT_AUTH_SECRET_KEYS)
+            .any(|text| last.eq_ignore_ascii_case(text))
 }
 
 /// A configuration error without the lines of the file it quotes (a TOML syntax error shows the
@@ -517,13 +511,12 @@ impl Config {
         if !path.exists() {
             bail!("configuration file {} does not exist", path.display());
         }
-        let mut figment = Figment::new().merge(Toml::file(path)).merge(
-            Env::prefixed("SFGATE__")
-                .split("__")
-                .filter(|key| !is_text_key(key.as_str())),
-        );
+        let overrides = Env::prefixed("SFGATE__").split("__");
+        let mut figment = Figment::new()
+            .merge(Toml::file(path))
+            .merge(overrides.clone().filter(|key| !is_text_key(key.as_str())));
         // Env reads `0012` as the number 12 and `"x"` as x: secrets are taken as written.
-        for (key, value) in Env::prefixed("SFGATE__").split("__").iter() {
+        for (key, value) in overrides.iter() {
             if is_text_key(key.as_str()) {
                 figment = figment.merge(Serialized::default(key.as_str(), value));
             }

@@ -115,24 +115,7 @@ password = "{password}"
         .unwrap();
     let mut child = Running(child);
 
-    let channel = connect_when_up(port).await;
-    let lead_id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let lead = LeadServiceClient::new(channel)
-        .get_lead(with_metadata(
-            GetLeadRequest {
-                id: lead_id.clone(),
-                fields: None,
-            },
-            "acme",
-            "acme-key",
-        ))
-        .await
-        .expect("GetLead through the configured tenant")
-        .into_inner();
-    assert_eq!(lead.id, lead_id);
+    let lead_id = get_reed_as_acme(&org, port, "GetLead through the configured tenant").await;
     let paths: Vec<String> = org
         .requests()
         .into_iter()
@@ -186,6 +169,18 @@ async fn a_secret_of_digits_from_the_environment_is_taken_as_written() {
         .spawn()
         .unwrap();
     let mut child = Running(child);
+    get_reed_as_acme(
+        &org,
+        port,
+        "the token request carried the secret with its leading zeros",
+    )
+    .await;
+    assert!(terminate(&mut child).await.success());
+}
+
+/// Gets the seeded lead Reed as tenant `acme` (key `acme-key`) through a gateway process on
+/// `port`, once it is up; returns the lead's id.
+async fn get_reed_as_acme(org: &sfgate_sandbox::SandboxHandle, port: u16, expect: &str) -> String {
     let lead_id = org.find_records("Lead", "LastName", "Reed")[0]["Id"]
         .as_str()
         .unwrap()
@@ -200,10 +195,10 @@ async fn a_secret_of_digits_from_the_environment_is_taken_as_written() {
             "acme-key",
         ))
         .await
-        .expect("the token request carried the secret with its leading zeros")
+        .expect(expect)
         .into_inner();
     assert_eq!(lead.id, lead_id);
-    assert!(terminate(&mut child).await.success());
+    lead_id
 }
 
 #[test]
