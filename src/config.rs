@@ -60,6 +60,80 @@ pub struct Config {
     /// Trace export.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// Limits of the gRPC port: connections, streams, timeouts, keepalive.
+    #[serde(default)]
+    pub front_door: FrontDoorSettings,
+}
+
+/// Limits of the gRPC port (`[front_door]`), so that no client can hold the gateway's memory or
+/// sockets by opening connections or streams and then doing nothing with them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontDoorSettings {
+    /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: u32,
+    /// HTTP/2 streams (calls) open at once on one connection (`SETTINGS_MAX_CONCURRENT_STREAMS`);
+    /// a client opening more has them refused (REFUSED_STREAM, which clients retry).
+    pub max_concurrent_streams: u32,
+    /// A new connection must start talking (its TLS handshake done, or its first bytes sent)
+    /// within this (`header_timeout_seconds`); HTTP/2 bounds each call's headers by
+    /// `max_header_list_size` (16 KiB).
+    #[serde(rename = "header_timeout_seconds", deserialize_with = "seconds")]
+    pub header_timeout: Duration,
+    /// A connection without an open call for this long is closed with GOAWAY
+    /// (`idle_timeout_seconds`; 0: never).
+    #[serde(rename = "idle_timeout_seconds", deserialize_with = "seconds_or_never")]
+    pub idle_timeout: Option<Duration>,
+    /// A call's request message must have arrived within this after its headers
+    /// (`request_body_timeout_seconds`); a call still waiting gets DEADLINE_EXCEEDED.
+    #[serde(rename = "request_body_timeout_seconds", deserialize_with = "seconds")]
+    pub request_body_timeout: Duration,
+    /// The gateway pings each connection this often (`keepalive_interval_seconds`; 0: never)
+    /// and closes it when a ping is not answered within `keepalive_timeout_seconds`, so that
+    /// connections whose client vanished are closed.
+    #[serde(
+        rename = "keepalive_interval_seconds",
+        deserialize_with = "seconds_or_never"
+    )]
+    pub keepalive_interval: Option<Duration>,
+    /// How long a keepalive ping may go unanswered (`keepalive_timeout_seconds`).
+    #[serde(rename = "keepalive_timeout_seconds", deserialize_with = "seconds")]
+    pub keepalive_timeout: Duration,
+}
+
+impl FrontDoorSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            bail!("front_door.max_connections must be from 1 to 1000000");
+        }
+        if !(1..=100_000).contains(&self.max_concurrent_streams) {
+            bail!("front_door.max_concurrent_streams must be from 1 to 100000");
+        }
+        for (key, value) in [
+            ("header_timeout_seconds", self.header_timeout),
+            ("request_body_timeout_seconds", self.request_body_timeout),
+            ("keepalive_timeout_seconds", self.keepalive_timeout),
+        ] {
+            if value.is_zero() {
+                bail!("front_door.{key} must be at least 1");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for FrontDoorSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_concurrent_streams: 1_024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(60)),
+            request_body_timeout: Duration::from_secs(30),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// The admin HTTP server, apart from the gRPC port so that it is never exposed with it.
@@ -503,6 +577,7 @@ impl Config {
             tls: None,
             admin: None,
             telemetry: TelemetrySettings::default(),
+            front_door: FrontDoorSettings::default(),
         }
     }
 
@@ -552,6 +627,7 @@ impl Config {
                 "tls.require_client_certificate needs tls.client_ca_file to check client certificates against"
             );
         }
+        self.front_door.validate()?;
         if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
             bail!("telemetry.sample_ratio must be from 0 to 1");
         }

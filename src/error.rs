@@ -134,6 +134,8 @@ gateway_reasons! {
     NoConvertedLeadStatus = "NO_CONVERTED_LEAD_STATUS", FailedPrecondition, RetryHint::Never;
     /// The caller's deadline passed before Salesforce answered.
     DeadlineExceeded = "DEADLINE_EXCEEDED", DeadlineExceeded, RetryHint::Never;
+    /// The call's request message did not arrive within the front door's body time-out.
+    RequestBodyTimeout = "REQUEST_BODY_TIMEOUT", DeadlineExceeded, RetryHint::Never;
     /// Salesforce did not answer within the tenant's upstream time-out.
     UpstreamTimeout = "UPSTREAM_TIMEOUT", DeadlineExceeded, RetryHint::Never;
     /// Salesforce could not be reached (no hint once the request may have arrived).

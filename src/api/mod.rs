@@ -47,7 +47,7 @@ use typed::opportunity::OpportunityApi;
 /// The gateway's own services, ready to serve, and their names (for health and reflection).
 #[derive(Debug)]
 pub struct ApiRoutes {
-    /// The services, for `Server::add_routes`.
+    /// The services, to serve with health and reflection.
     pub routes: Routes,
     /// Their fully qualified names, e.g. `sfgate.v1.LeadService`.
     pub names: Vec<&'static str>,

@@ -1,7 +1,9 @@
 //! Wires a [`Config`] into a running gateway, one concern a file:
 //!
-//! - `run`: the gRPC server — TLS, the layers (telemetry → authentication → limits),
+//! - `run`: the gRPC server — the layers (telemetry → authentication → limits),
 //!   [`crate::api::routes`], reflection and health ([`run()`], [`run_reloading`], [`check`]);
+//! - `front_door`: the port's connections, bounded by `[front_door]`;
+//! - `tls`: the port's TLS and mutual TLS;
 //! - `tenants`: the per-tenant snapshots a configuration builds, and their replacement;
 //! - `reload`: reloading the configuration on SIGHUP or a changed file;
 //! - `drain`: graceful shutdown — NOT_SERVING, open health watches ended, a grace period;
@@ -9,9 +11,11 @@
 
 pub mod admin;
 mod drain;
+mod front_door;
 mod reload;
 mod run;
 mod tenants;
+mod tls;
 
 pub use run::{Listeners, SHARED_LIMITS_HEALTH, check, run, run_reloading};
 

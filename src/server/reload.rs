@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::tenants::Tenants;
-use crate::config::{AdminSettings, Config, SharedLimitsSettings, TelemetrySettings, TlsSettings};
+use crate::config::{
+    AdminSettings, Config, FrontDoorSettings, SharedLimitsSettings, TelemetrySettings, TlsSettings,
+};
 
 /// The settings a reload cannot change: a new value needs a restart.
 #[derive(Debug, PartialEq)]
@@ -18,6 +20,7 @@ pub(super) struct RestartOnly {
     shared_limits: Option<SharedLimitsSettings>,
     admin: Option<AdminSettings>,
     telemetry: TelemetrySettings,
+    front_door: FrontDoorSettings,
 }
 
 impl RestartOnly {
@@ -28,6 +31,7 @@ impl RestartOnly {
             shared_limits: config.shared_limits.clone(),
             admin: config.admin.clone(),
             telemetry: config.telemetry.clone(),
+            front_door: config.front_door.clone(),
         }
     }
 }
@@ -73,7 +77,7 @@ pub(super) async fn watch_config(
             Ok(config) => {
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(
-                        "changes to listen, [tls], [shared_limits], [admin] or [telemetry] take effect only after a restart"
+                        "changes to listen, [tls], [front_door], [shared_limits], [admin] or [telemetry] take effect only after a restart"
                     );
                 }
                 match tenants.reload(&config) {

@@ -2,14 +2,11 @@
 //! API's routes, reflection (v1 and v1alpha) and health, served until the drain is over.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -17,7 +14,8 @@ use super::admin;
 use super::drain::Drain;
 use super::reload::{RestartOnly, watch_config};
 use super::tenants::Tenants;
-use crate::config::{Config, TlsSettings};
+use super::{front_door, tls};
+use crate::config::Config;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::{SalesforceClient, http_client};
 use crate::telemetry::rpc::RpcTelemetryLayer;
@@ -155,31 +153,25 @@ pub async fn run_reloading(
         grace: config.shutdown_grace,
     };
     let (stop_accepting, grace_over) = drain.on(shutdown);
-    let mut builder = Server::builder();
-    if let Some(tls) = &config.tls {
-        builder = builder
-            .tls_config(server_tls(tls)?)
-            .context("configuring TLS")?;
-    }
-    let server = builder
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let service = tower::ServiceBuilder::new()
         .layer(RpcTelemetryLayer)
         .layer(AuthenticateLayer::new(Arc::clone(&tenants.registry)))
         .layer(RateLimitLayer::<SalesforceClient>::new(
             tenants.shared.clone(),
         ))
-        .add_routes(api.routes)
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        // Small gRPC messages must not wait on Nagle's algorithm for the peer's delayed ACK.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            stop_accepting,
+        .service(
+            api.routes
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .prepare(),
         );
+    let server = front_door::serve(listener, service, &config.front_door, tls, stop_accepting);
 
     tokio::pin!(server);
     tokio::select! {
-        served = &mut server => served.context("gRPC server failed")?,
+        () = &mut server => {}
         () = grace_over => tracing::warn!("grace period over: dropping calls still in flight"),
     }
     drop(admin_server);
@@ -194,23 +186,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// TLS for the gRPC port; with a client CA, mutual TLS (client certificates optional unless
-/// required, so that API-key callers keep working).
-fn server_tls(settings: &TlsSettings) -> anyhow::Result<ServerTlsConfig> {
-    let read =
-        |path: &Path| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
-    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
-        read(&settings.cert_file)?,
-        read(&settings.key_file)?,
-    ));
-    if let Some(client_ca) = &settings.client_ca_file {
-        tls = tls
-            .client_ca_root(Certificate::from_pem(read(client_ca)?))
-            .client_auth_optional(!settings.require_client_certificate);
-    }
-    Ok(tls)
 }
 
 /// The health service `sfgate.SharedRateLimits` is SERVING while limits are shared through Redis

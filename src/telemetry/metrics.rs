@@ -10,6 +10,8 @@
 //! | `sfgate_rate_limit_rejections_total` | counter | tenant, reason |
 //! | `sfgate_salesforce_api_usage` | gauge | tenant (the org's daily API requests used) |
 //! | `sfgate_salesforce_api_limit` | gauge | tenant (the org's daily API request limit) |
+//! | `sfgate_connections_open` | gauge | (connections to the gRPC port) |
+//! | `sfgate_connections_closed_total` | counter | reason |
 //! | `sfgate_build_info` | gauge | version |
 //!
 //! `tenant` is empty for calls refused before their tenant was authenticated, so that made-up
@@ -81,6 +83,48 @@ pub struct TenantLabels {
     pub tenant: TenantId,
 }
 
+/// Why a connection to the gRPC port was closed.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ConnectionClosed {
+    /// Refused on arrival: `front_door.max_connections` were open.
+    OverCapacity,
+    /// The TLS handshake failed.
+    Handshake,
+    /// No TLS handshake or first call within `front_door.header_timeout_seconds`.
+    HeaderTimeout,
+    /// No call for `front_door.idle_timeout_seconds` (GOAWAY).
+    Idle,
+    /// The gateway is shutting down (GOAWAY).
+    Draining,
+    /// The client closed it, or it failed (e.g. an unanswered keepalive ping).
+    ByPeer,
+}
+
+impl ConnectionClosed {
+    /// The metric's label value.
+    fn label(self) -> &'static str {
+        match self {
+            Self::OverCapacity => "over_capacity",
+            Self::Handshake => "handshake",
+            Self::HeaderTimeout => "header_timeout",
+            Self::Idle => "idle",
+            Self::Draining => "draining",
+            Self::ByPeer => "by_peer",
+        }
+    }
+}
+
+impl EncodeLabelValue for ConnectionClosed {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.label(), encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionClosedLabels {
+    reason: ConnectionClosed,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -97,6 +141,8 @@ pub struct Metrics {
     rate_limit_rejections: Family<RejectionLabels, Counter>,
     api_usage: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     api_limit: Family<TenantLabels, Gauge<u64, AtomicU64>>,
+    connections_open: Gauge,
+    connections_closed: Family<ConnectionClosedLabels, Counter>,
 }
 
 /// Latency buckets from 0.25 ms to 30 s, in seconds.
@@ -182,6 +228,18 @@ impl Metrics {
             "the org's daily API request limit, as Salesforce last reported (Sforce-Limit-Info)",
             api_limit.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "sfgate_connections_open",
+            "connections to the gRPC port open now",
+            connections_open.clone(),
+        );
+        let connections_closed = Family::<ConnectionClosedLabels, Counter>::default();
+        registry.register(
+            "sfgate_connections_closed",
+            "connections to the gRPC port closed, by reason",
+            connections_closed.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -199,7 +257,26 @@ impl Metrics {
             rate_limit_rejections,
             api_usage,
             api_limit,
+            connections_open,
+            connections_closed,
         }
+    }
+
+    /// Counts a connection accepted onto the gRPC port.
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    /// Counts an accepted connection gone.
+    pub fn connection_dropped(&self) {
+        self.connections_open.dec();
+    }
+
+    /// Counts a connection closed (or refused) and why.
+    pub fn connection_closed(&self, reason: ConnectionClosed) {
+        self.connections_closed
+            .get_or_create(&ConnectionClosedLabels { reason })
+            .inc();
     }
 
     /// Counts a finished RPC and its latency.

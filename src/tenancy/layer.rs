@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt};
+use rustls_pki_types::CertificateDer;
 use tower::{Layer, Service};
 
 use super::SharedRegistry;
@@ -129,14 +130,25 @@ where
     }
 }
 
+/// The certificates a client presented on a mutual-TLS connection, leaf first, as the server
+/// puts them in each call's extensions.
+#[derive(Clone, Debug)]
+pub struct ClientCertificates(Arc<[CertificateDer<'static>]>);
+
+impl ClientCertificates {
+    /// The chain the client presented, leaf first.
+    pub fn new(chain: Vec<CertificateDer<'static>>) -> Self {
+        Self(chain.into())
+    }
+}
+
 /// The SHA-256 fingerprint of the client's certificate, when the connection is mutual TLS.
 fn client_certificate_fingerprint<B>(request: &http::Request<B>) -> Option<super::ApiKeyHash> {
-    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    let certificates = request
+    let leaf = request
         .extensions()
-        .get::<TlsConnectInfo<TcpConnectInfo>>()?
-        .peer_certs()?;
-    let leaf = certificates.first()?;
+        .get::<ClientCertificates>()?
+        .0
+        .first()?;
     Some(super::ApiKeyHash::of_bytes(leaf.as_ref()))
 }
 

@@ -6,7 +6,7 @@
 
 mod layer;
 
-pub use layer::{Authenticate, AuthenticateLayer};
+pub use layer::{Authenticate, AuthenticateLayer, ClientCertificates};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

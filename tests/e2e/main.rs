@@ -9,6 +9,7 @@ mod cli;
 mod config_reload;
 mod connection;
 mod error_mapping;
+mod front_door;
 mod idempotent_creates;
 mod lead_conversion_and_comments;
 mod lookup_by_phone;

@@ -5,6 +5,7 @@
 //! [`process`] for the `sfgate` binary as a child process.
 
 pub mod grpcio;
+pub mod h2raw;
 pub mod openbao;
 pub mod otlp;
 pub mod process;

@@ -1,0 +1,263 @@
+//! The gRPC port's limits (`[front_door]`), tried with a raw HTTP/2 client that misbehaves as
+//! an attacker would: more streams than allowed, a body that never finishes, pings left
+//! unanswered, connections that say nothing, more connections than the cap.
+
+use std::time::Duration;
+
+use sfgate::config::FrontDoorSettings;
+use sfgate::pb::GetLeadRequest;
+use sfgate_testkit::h2raw::{
+    REFUSED_STREAM, RawH2, Read, SETTINGS_MAX_CONCURRENT_STREAMS, frame_type,
+};
+use sfgate_testkit::{API_KEY, TestApp, reason, spawn_app_with};
+
+const GET_LEAD: &str = "/sfgate.v1.LeadService/GetLead";
+/// Plenty for anything the tests wait for, whose limits are a second or two.
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn app_with(front_door: FrontDoorSettings) -> TestApp {
+    spawn_app_with(|config| config.front_door = front_door).await
+}
+
+fn call_headers() -> Vec<(&'static str, String)> {
+    vec![
+        ("x-tenant-id", "sandbox".to_owned()),
+        ("authorization", format!("Bearer {API_KEY}")),
+    ]
+}
+
+async fn open_stalled_call(connection: &mut RawH2, stream: u32) {
+    let headers = call_headers();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    connection
+        .send_headers(stream, GET_LEAD, &headers, false)
+        .await
+        .expect("send headers");
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    reqwest::get(format!("http://{}/metrics", app.admin_address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+fn closed_count(metrics: &str, reason: &str) -> u64 {
+    let prefix = format!("sfgate_connections_closed_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn the_defaults_are_finite() {
+    let defaults = FrontDoorSettings::default();
+    assert_eq!(defaults.max_concurrent_streams, 1_024);
+    assert_eq!(defaults.max_connections, 10_000);
+    assert!(defaults.idle_timeout <= Some(Duration::from_secs(60)));
+    assert!(defaults.request_body_timeout <= Duration::from_secs(60));
+    assert!(defaults.header_timeout <= Duration::from_secs(60));
+    let keepalive = defaults.keepalive_interval.expect("keepalive on") + defaults.keepalive_timeout;
+    assert!(
+        keepalive <= Duration::from_secs(60),
+        "a vanished client is found within a minute"
+    );
+}
+
+#[tokio::test]
+async fn streams_beyond_the_limit_are_refused_and_the_others_kept() {
+    let app = app_with(FrontDoorSettings {
+        max_concurrent_streams: 4,
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut connection = RawH2::connect(app.address).await;
+    let settings = connection.handshake().await.expect("the server's SETTINGS");
+    assert!(
+        settings
+            .settings()
+            .contains(&(SETTINGS_MAX_CONCURRENT_STREAMS, 4)),
+        "advertised: {:?}",
+        settings.settings()
+    );
+    for stream in [1, 3, 5, 7, 9] {
+        open_stalled_call(&mut connection, stream).await;
+    }
+    let refused = connection
+        .read_until(WAIT, true, |frame| frame.kind == frame_type::RST_STREAM)
+        .await;
+    let Read::Frame(refused) = refused else {
+        panic!("the fifth stream was not refused: {refused:?}");
+    };
+    assert_eq!(
+        (refused.stream, refused.error_code()),
+        (9, Some(REFUSED_STREAM))
+    );
+    // The four within the limit stay open; nothing else was reset.
+    let more = connection
+        .read_until(Duration::from_millis(500), true, |frame| {
+            frame.kind == frame_type::RST_STREAM || frame.kind == frame_type::GOAWAY
+        })
+        .await;
+    assert_eq!(more, Read::TimedOut);
+}
+
+#[tokio::test]
+async fn a_call_whose_body_stalls_gets_deadline_exceeded() {
+    let app = app_with(FrontDoorSettings {
+        request_body_timeout: Duration::from_secs(1),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    tokio::spawn(connection);
+    let mut request = http::Request::post(format!("http://{}{GET_LEAD}", app.address))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in call_headers() {
+        request = request.header(name, value);
+    }
+    let (response, mut body) = client
+        .send_request(request.body(()).unwrap(), false)
+        .expect("send request");
+    // A gRPC message announced as 100 bytes, of which 10 arrive.
+    let mut partial = vec![0_u8, 0, 0, 0, 100];
+    partial.extend_from_slice(&[0x0a; 10]);
+    body.send_data(partial.into(), false).expect("send data");
+    let response = tokio::time::timeout(WAIT, response)
+        .await
+        .expect("an answer before the test's wait")
+        .expect("a response");
+    let headers = response.headers();
+    assert_eq!(
+        headers["grpc-status"], "4",
+        "DEADLINE_EXCEEDED: {headers:?}"
+    );
+    let status = tonic::Status::from_header_map(headers).expect("a status");
+    assert_eq!(reason(&status), "REQUEST_BODY_TIMEOUT");
+    assert!(
+        status.message().contains("request_body_timeout_seconds"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn an_idle_connection_gets_goaway_and_a_client_carries_on() {
+    let app = app_with(FrontDoorSettings {
+        idle_timeout: Some(Duration::from_secs(1)),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut connection = RawH2::connect(app.address).await;
+    connection.handshake().await.expect("the server's SETTINGS");
+    let goaway = connection
+        .read_until(WAIT, true, |frame| frame.kind == frame_type::GOAWAY)
+        .await;
+    assert!(
+        matches!(&goaway, Read::Frame(frame) if frame.error_code() == Some(0)),
+        "an idle connection gets GOAWAY(NO_ERROR): {goaway:?}"
+    );
+    let closed = connection.read_until(WAIT, true, |_| false).await;
+    assert_eq!(closed, Read::Closed, "and is then closed");
+    assert!(closed_count(&metrics_text(&app).await, "idle") >= 1);
+
+    // A client whose connection was closed while idle makes its next call without an error.
+    let request = || GetLeadRequest {
+        id: app.seeded_lead(),
+        fields: None,
+    };
+    app.leads()
+        .get_lead(app.request(request()))
+        .await
+        .expect("first call");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    app.leads()
+        .get_lead(app.request(request()))
+        .await
+        .expect("the call after the idle close");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_closed() {
+    let app = app_with(FrontDoorSettings {
+        keepalive_interval: Some(Duration::from_secs(1)),
+        keepalive_timeout: Duration::from_secs(1),
+        idle_timeout: None,
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut connection = RawH2::connect(app.address).await;
+    connection.handshake().await.expect("the server's SETTINGS");
+    let ping = connection
+        .read_until(WAIT, false, |frame| frame.kind == frame_type::PING)
+        .await;
+    assert!(matches!(ping, Read::Frame(_)), "the server pings: {ping:?}");
+    // Left unanswered, the connection is closed.
+    let after = connection
+        .read_until(WAIT, false, |frame| frame.kind == frame_type::GOAWAY)
+        .await;
+    assert!(
+        matches!(after, Read::Closed | Read::Frame(_)),
+        "a silent client's connection is closed: {after:?}"
+    );
+    if matches!(after, Read::Frame(_)) {
+        assert_eq!(
+            connection.read_until(WAIT, false, |_| false).await,
+            Read::Closed
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_says_nothing_is_closed() {
+    let app = app_with(FrontDoorSettings {
+        header_timeout: Duration::from_secs(1),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut connection = RawH2::connect(app.address).await;
+    assert_eq!(connection.read_frame(WAIT).await, Read::Closed);
+    assert!(closed_count(&metrics_text(&app).await, "header_timeout") >= 1);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_until_one_leaves() {
+    let app = app_with(FrontDoorSettings {
+        max_connections: 2,
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut first = RawH2::connect(app.address).await;
+    first
+        .handshake()
+        .await
+        .expect("the first connection is served");
+    let mut second = RawH2::connect(app.address).await;
+    second
+        .handshake()
+        .await
+        .expect("the second connection is served");
+    let before = closed_count(&metrics_text(&app).await, "over_capacity");
+    let mut third = RawH2::connect(app.address).await;
+    assert_eq!(third.handshake().await, None, "the third is closed at once");
+    assert!(closed_count(&metrics_text(&app).await, "over_capacity") > before);
+
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut again = RawH2::connect(app.address).await;
+        if again.handshake().await.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a place freed by a closed connection is taken again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
