@@ -596,10 +596,18 @@ impl Config {
                 figment = figment.merge(Serialized::default(key.as_str(), value));
             }
         }
+        Self::extract(figment).with_context(|| format!("reading configuration {}", path.display()))
+    }
+
+    /// Reads configuration text alone (no `SFGATE__` environment), then validates.
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        Self::extract(Figment::from(Toml::string(text)))
+    }
+
+    fn extract(figment: Figment) -> anyhow::Result<Self> {
         let config: Config = figment
             .extract()
-            .map_err(|error| anyhow::anyhow!(without_source_excerpts(&error.to_string())))
-            .with_context(|| format!("reading configuration {}", path.display()))?;
+            .map_err(|error| anyhow::anyhow!(without_source_excerpts(&error.to_string())))?;
         config.validate()?;
         Ok(config)
     }

@@ -10,6 +10,8 @@
 
 mod call;
 mod connection;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod idempotency;
 mod json_struct;
 mod lookup;

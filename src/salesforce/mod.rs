@@ -3,6 +3,8 @@
 
 mod client;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod id;
 mod soap;
 pub mod soql;

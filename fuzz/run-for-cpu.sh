@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs one fuzz target until it has used CPU_SECONDS of CPU time (default 3600: one CPU-hour),
+# in 10-minute rounds that resume from the round before's corpus, then prints one line:
+#   TARGET cpu_seconds=… execs=… cov=… ft=… corpus=… crashes=…
+# Usage: fuzz/run-for-cpu.sh TARGET [CPU_SECONDS]   (nightly toolchain, cargo-fuzz)
+set -euo pipefail
+target=$1
+budget=${2:-3600}
+here=$(cd "$(dirname "$0")" && pwd)
+work=${FUZZ_WORK:-/tmp/sfgate-fuzz}/$target
+mkdir -p "$work/corpus" "$work/artifacts"
+cd "$here"
+cargo +nightly fuzz build -O "$target" >/dev/null 2>&1
+binary=$here/target/x86_64-unknown-linux-gnu/release/$target
+cpu=0 execs=0 line=""
+while (( cpu < budget )); do
+  round=$(( budget - cpu < 600 ? budget - cpu : 600 ))
+  /usr/bin/time -f "%U %S" -o "$work/round.time" \
+    "$binary" "$work/corpus" "corpus/$target" -artifact_prefix="$work/artifacts/" \
+    -max_total_time="$round" -rss_limit_mb=2048 -print_final_stats=1 >"$work/round.log" 2>&1 || true
+  used=$(awk 'END { printf "%d", $1 + $2 + 0.5 }' "$work/round.time")
+  cpu=$(( cpu + used ))
+  runs=$(grep -oE 'Done [0-9]+ runs' "$work/round.log" | grep -oE '[0-9]+' || echo 0)
+  execs=$(( execs + runs ))
+  line=$(grep -E '^#[0-9]+' "$work/round.log" | tail -1)
+  if ls "$work/artifacts" | grep -q .; then break; fi
+done
+cov=$(echo "$line" | grep -oE 'cov: [0-9]+' | grep -oE '[0-9]+' || true)
+ft=$(echo "$line" | grep -oE 'ft: [0-9]+' | grep -oE '[0-9]+' || true)
+corpus=$(ls "$work/corpus" | wc -l)
+crashes=$(ls "$work/artifacts" | wc -l)
+echo "$target cpu_seconds=$cpu execs=$execs cov=$cov ft=$ft corpus=$corpus crashes=$crashes"
