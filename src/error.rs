@@ -146,6 +146,8 @@ gateway_reasons! {
     UpstreamAuthFailed = "UPSTREAM_AUTH_FAILED", Unavailable, RetryHint::Never;
     /// The tenant's credentials could not be read (a hint only while the store is unreachable).
     CredentialsUnavailable = "CREDENTIALS_UNAVAILABLE", Unavailable, RetryHint::After(Duration::from_secs(5));
+    /// Salesforce acknowledged a write but its answer was unreadable: done, details unknown.
+    WriteAnswerLost = "WRITE_DONE_ANSWER_LOST", DataLoss, RetryHint::Never;
     /// A bug: something the gateway should have guaranteed did not hold.
     Internal = "INTERNAL", Internal, RetryHint::Never;
 }
@@ -515,6 +517,7 @@ fn salesforce_status(error: SalesforceError) -> Status {
         SalesforceError::UnexpectedResponse { .. } => {
             reason_status(Reason::UpstreamBadResponse, message)
         }
+        SalesforceError::WriteAnswerLost { .. } => reason_status(Reason::WriteAnswerLost, message),
     }
 }
 

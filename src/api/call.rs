@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tonic::{Request, Response};
 
@@ -117,6 +117,42 @@ pub(crate) struct CallContext {
     /// The caller's `idempotency-key`, checked.
     pub(crate) idempotency_key: Option<String>,
     pub(crate) idempotency: Arc<IdempotencyStore>,
+}
+
+/// What a read-back leaves of the caller's deadline for the answer to reach the caller.
+const READ_BACK_MARGIN: Duration = Duration::from_millis(50);
+
+/// Reads back a record Salesforce acknowledged writing (`written` names it for the log). The
+/// write is done, so nothing that happens to the read — an error, an answer that cannot be
+/// read, the caller's deadline drawing near — becomes the call's error, which would invite
+/// writing it again: the caller gets `as_written(instance_url)` instead, the record as written
+/// (its ID and the fields sent), before the deadline.
+pub(crate) async fn read_back<T>(
+    client: &SalesforceClient,
+    deadline: Option<Instant>,
+    written: &str,
+    read: impl Future<Output = Result<T, GatewayError>>,
+    as_written: impl FnOnce(Option<&url::Url>) -> Result<T, GatewayError>,
+) -> Result<T, GatewayError> {
+    let answer_by = deadline.map(|at| at.checked_sub(READ_BACK_MARGIN).unwrap_or(at));
+    let read = match answer_by {
+        Some(at) => tokio::time::timeout_at(at.into(), read)
+            .await
+            .unwrap_or(Err(GatewayError::DeadlineExceeded)),
+        None => read.await,
+    };
+    let error = match read {
+        Ok(read) => return Ok(read),
+        Err(error) => error,
+    };
+    tracing::warn!(record = written, %error, "written, but reading it back failed: answering the record as written");
+    let instance_url = match answer_by {
+        Some(at) => tokio::time::timeout_at(at.into(), client.instance_url())
+            .await
+            .ok(),
+        None => Some(client.instance_url().await),
+    };
+    as_written(instance_url.and_then(Result::ok).as_ref())
 }
 
 /// Turns a handler's outcome into the gRPC response.

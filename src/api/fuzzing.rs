@@ -33,5 +33,6 @@ fn decode<M: prost::Message + Default>(
     record: &Record,
     instance_url: &url::Url,
 ) -> Result<(), GatewayError> {
-    super::typed::codec::resource_from_record::<M>(object, record, instance_url, None).map(drop)
+    super::typed::codec::resource_from_record::<M>(object, record, Some(instance_url), None)
+        .map(drop)
 }

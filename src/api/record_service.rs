@@ -11,7 +11,7 @@ use serde_json::Value as JsonValue;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use super::call::{ApiState, CallContext, respond};
+use super::call::{ApiState, CallContext, read_back, respond};
 use super::idempotency;
 use super::json_struct::{json_of_value, struct_of_json};
 use super::typed::operations::check_external_id;
@@ -141,7 +141,7 @@ fn upstream(error: SalesforceError) -> GatewayError {
     GatewayError::Salesforce(error.map_fields(|api_name| format!("fields.{api_name}")))
 }
 
-fn to_record(json: &crate::salesforce::Record, instance_url: &url::Url) -> Record {
+fn to_record(json: &crate::salesforce::Record, instance_url: Option<&url::Url>) -> Record {
     let object = json
         .get("attributes")
         .and_then(|attributes| attributes.get("type"))
@@ -151,10 +151,9 @@ fn to_record(json: &crate::salesforce::Record, instance_url: &url::Url) -> Recor
         .get("Id")
         .and_then(JsonValue::as_str)
         .unwrap_or_default();
-    let url = if id.is_empty() {
-        String::new()
-    } else {
-        record_page_url(instance_url, object, id)
+    let url = match instance_url {
+        Some(instance_url) if !id.is_empty() => record_page_url(instance_url, object, id),
+        _ => String::new(),
     };
     Record {
         object: object.to_owned(),
@@ -175,7 +174,31 @@ async fn read(
         .await
         .map_err(upstream)?;
     let instance_url = client.instance_url().await.map_err(upstream)?;
-    Ok(to_record(&json, &instance_url))
+    Ok(to_record(&json, Some(&instance_url)))
+}
+
+/// Reads back a record Salesforce acknowledged writing: as stored, or as written (`fields` and
+/// its ID) when it cannot be read (see [`read_back`]).
+async fn read_back_written(
+    client: &SalesforceClient,
+    deadline: Option<std::time::Instant>,
+    object: &str,
+    id: &SalesforceId,
+    mut fields: crate::salesforce::Record,
+) -> Result<Record, GatewayError> {
+    let written = format!("{object} {id}");
+    read_back(
+        client,
+        deadline,
+        &written,
+        read(client, object, id, None),
+        |instance_url| {
+            fields.insert("attributes".into(), serde_json::json!({ "type": object }));
+            fields.insert("Id".into(), id.as_str().into());
+            Ok(to_record(&fields, instance_url))
+        },
+    )
+    .await
 }
 
 async fn create(call: &CallContext, request: CreateRecordRequest) -> Result<Record, GatewayError> {
@@ -184,24 +207,13 @@ async fn create(call: &CallContext, request: CreateRecordRequest) -> Result<Reco
     let object = object_name(&request.object)?;
     let fields = json_fields(request.fields)?;
     let client = call.client.clone();
+    let deadline = call.deadline;
     let create_and_read = async move {
         let id = client
             .create_record(&object, &fields)
             .await
             .map_err(upstream)?;
-        match read(&client, &object, &id, None).await {
-            Ok(created) => Ok(created),
-            // The record exists: answer with its ID rather than an error, so that a retry does
-            // not create it again.
-            Err(error) => {
-                tracing::warn!(%object, %id, error = %error, "created, but reading it back failed");
-                let instance_url = client.instance_url().await.map_err(upstream)?;
-                let mut known = crate::salesforce::Record::new();
-                known.insert("attributes".into(), serde_json::json!({ "type": object }));
-                known.insert("Id".into(), serde_json::Value::from(id.as_str()));
-                Ok(to_record(&known, &instance_url))
-            }
-        }
+        read_back_written(&client, deadline, &object, &id, fields).await
     };
     call.create_once(fingerprint, create_and_read).await
 }
@@ -239,7 +251,7 @@ async fn update(call: &CallContext, request: UpdateRecordRequest) -> Result<Reco
             .update_record(&object, &id, &fields)
             .await
             .map_err(upstream)?;
-        read(&call.client, &object, &id, None).await
+        read_back_written(&call.client, call.deadline, &object, &id, fields).await
     })
     .await
 }
@@ -280,7 +292,8 @@ async fn upsert(
             )
             .await
             .map_err(upstream)?;
-        let record = read(&call.client, &object, &outcome.id, None).await?;
+        let record =
+            read_back_written(&call.client, call.deadline, &object, &outcome.id, fields).await?;
         Ok(UpsertRecordResponse {
             record: Some(record),
             created: outcome.created,
@@ -370,7 +383,7 @@ fn query(
                     records: page
                         .records
                         .iter()
-                        .map(|json| to_record(json, &instance_url))
+                        .map(|json| to_record(json, Some(&instance_url)))
                         .collect(),
                     total_size: i64::try_from(page.total_size).unwrap_or(i64::MAX),
                 };

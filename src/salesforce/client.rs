@@ -220,8 +220,9 @@ impl SalesforceClient {
             )
             .await?;
         expect_status(status, &body, &[StatusCode::CREATED, StatusCode::OK])?;
-        let created: CreateResponse = decode(status, &body)?;
-        parse_returned_id(status, &created.id)
+        decode::<CreateResponse>(status, &body)
+            .and_then(|created| parse_returned_id(status, &created.id))
+            .map_err(SalesforceError::of_acknowledged_write)
     }
 
     /// `GET /sobjects/{object}/{id}`, optionally only the given fields.
@@ -296,28 +297,8 @@ impl SalesforceClient {
             &body,
             &[StatusCode::CREATED, StatusCode::OK, StatusCode::NO_CONTENT],
         )?;
-        if status == StatusCode::NO_CONTENT {
-            // Older API versions answer an update by external ID with 204 and no body: the record
-            // is the one the external ID names.
-            if external_id_field.eq_ignore_ascii_case("Id") {
-                let id = SalesforceId::parse(external_id).map_err(|error| {
-                    SalesforceError::UnexpectedResponse {
-                        http_status: status.as_u16(),
-                        detail: error.to_string(),
-                    }
-                })?;
-                return Ok(UpsertOutcome { id, created: false });
-            }
-            return Err(SalesforceError::UnexpectedResponse {
-                http_status: 204,
-                detail: "upsert answered without the record id".into(),
-            });
-        }
-        let created: CreateResponse = decode(status, &body)?;
-        Ok(UpsertOutcome {
-            id: parse_returned_id(status, &created.id)?,
-            created: status == StatusCode::CREATED,
-        })
+        upsert_outcome(status, external_id_field, external_id, &body)
+            .map_err(SalesforceError::of_acknowledged_write)
     }
 
     /// Runs a SOQL query built by the one builder and returns the first page.
@@ -793,6 +774,37 @@ fn decode<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|error| SalesforceError::UnexpectedResponse {
         http_status: status.as_u16(),
         detail: error.to_string(),
+    })
+}
+
+/// The record an acknowledged upsert wrote, and whether it created it.
+fn upsert_outcome(
+    status: StatusCode,
+    external_id_field: &str,
+    external_id: &str,
+    body: &[u8],
+) -> Result<UpsertOutcome, SalesforceError> {
+    if status == StatusCode::NO_CONTENT {
+        // Older API versions answer an update by external ID with 204 and no body: the record
+        // is the one the external ID names.
+        if external_id_field.eq_ignore_ascii_case("Id") {
+            let id = SalesforceId::parse(external_id).map_err(|error| {
+                SalesforceError::UnexpectedResponse {
+                    http_status: status.as_u16(),
+                    detail: error.to_string(),
+                }
+            })?;
+            return Ok(UpsertOutcome { id, created: false });
+        }
+        return Err(SalesforceError::UnexpectedResponse {
+            http_status: 204,
+            detail: "upsert answered without the record id".into(),
+        });
+    }
+    let created: CreateResponse = decode(status, body)?;
+    Ok(UpsertOutcome {
+        id: parse_returned_id(status, &created.id)?,
+        created: status == StatusCode::CREATED,
     })
 }
 

@@ -84,6 +84,17 @@ pub enum SalesforceError {
         /// Whether the request may have reached Salesforce (so its outcome is unknown).
         request_sent: bool,
     },
+    /// Salesforce acknowledged a write (a 2xx status) but its answer could not be read: the
+    /// write is done, what it produced (the record's ID) is not known.
+    #[error(
+        "salesforce acknowledged the write (HTTP {http_status}) but its answer could not be read ({detail}); the write is done: do not repeat it, look the record up"
+    )]
+    WriteAnswerLost {
+        /// The HTTP status.
+        http_status: u16,
+        /// What was wrong with the answer.
+        detail: String,
+    },
     /// Salesforce answered something that cannot be decoded.
     #[error("unexpected salesforce response (HTTP {http_status}): {detail}")]
     UnexpectedResponse {
@@ -103,6 +114,21 @@ fn summary(errors: &[ApiErrorItem]) -> String {
 }
 
 impl SalesforceError {
+    /// This error, read as the answer to a write Salesforce acknowledged: an answer that could
+    /// not be decoded becomes [`SalesforceError::WriteAnswerLost`].
+    pub(crate) fn of_acknowledged_write(self) -> Self {
+        match self {
+            Self::UnexpectedResponse {
+                http_status,
+                detail,
+            } if (200..300).contains(&http_status) => Self::WriteAnswerLost {
+                http_status,
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// Decodes an error response body (a JSON error array, as Salesforce sends it).
     pub(crate) fn from_response(http_status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<Vec<ApiErrorItem>>(body) {

@@ -121,18 +121,19 @@ pub(crate) fn parse_convert_lead_response(
             errors: parsed.errors,
         });
     }
+    // The lead is converted: an ID that cannot be read is an answer lost, not a failure.
     let id = |value: Option<String>, name: &str| {
         value
             .as_deref()
             .map(SalesforceId::parse)
             .transpose()
-            .map_err(|error| SalesforceError::UnexpectedResponse {
+            .map_err(|error| SalesforceError::WriteAnswerLost {
                 http_status,
                 detail: format!("{name} {error}"),
             })
     };
     let required = |value: Option<SalesforceId>, name: &str| {
-        value.ok_or_else(|| SalesforceError::UnexpectedResponse {
+        value.ok_or_else(|| SalesforceError::WriteAnswerLost {
             http_status,
             detail: format!("{name} missing"),
         })

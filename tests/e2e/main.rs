@@ -5,6 +5,7 @@
 //! `tests/observability.rs` (the metrics registry, the trace exporter) and
 //! `tests/secrets_never_leak.rs` (the TRACE-level log subscriber).
 
+mod acknowledged_writes;
 mod cli;
 mod config_reload;
 mod connection;

@@ -51,8 +51,19 @@ pub enum FaultKind {
     },
     /// Delays the request, then serves it normally.
     Latency(Duration),
-    /// Drops the connection without a response.
+    /// Drops the connection without a response (before serving: nothing is done).
     CloseConnection,
+    /// Serves the request (a write is done), then drops the connection without the response.
+    CloseAfterServing,
+    /// Serves the request, then answers its status with this body instead of its own.
+    ReplaceBody(String),
+}
+
+impl FaultKind {
+    /// Whether the request is served before the fault acts on its response.
+    pub(crate) fn serves_first(&self) -> bool {
+        matches!(self, Self::CloseAfterServing | Self::ReplaceBody(_))
+    }
 }
 
 impl Fault {
@@ -113,6 +124,9 @@ struct FaultSpec {
     latency_ms: Option<u64>,
     #[serde(default)]
     close_connection: bool,
+    #[serde(default)]
+    close_after_serving: bool,
+    replace_body: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,8 +139,14 @@ struct ErrorSpec {
 /// Parses the JSON body of `POST /_sandbox/faults`.
 pub(crate) fn parse_spec(body: &str) -> Result<Fault, String> {
     let spec: FaultSpec = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    let kind = match (spec.error, spec.latency_ms, spec.close_connection) {
-        (Some(e), None, false) => {
+    let kind = match (
+        spec.error,
+        spec.latency_ms,
+        spec.close_connection,
+        spec.close_after_serving,
+        spec.replace_body,
+    ) {
+        (Some(e), None, false, false, None) => {
             if !(100..=599).contains(&e.http_status) {
                 return Err(format!("invalid http_status {}", e.http_status));
             }
@@ -136,9 +156,14 @@ pub(crate) fn parse_spec(body: &str) -> Result<Fault, String> {
                 message: e.message,
             }
         }
-        (None, Some(ms), false) => FaultKind::Latency(Duration::from_millis(ms)),
-        (None, None, true) => FaultKind::CloseConnection,
-        _ => return Err("give exactly one of error, latency_ms, close_connection".into()),
+        (None, Some(ms), false, false, None) => FaultKind::Latency(Duration::from_millis(ms)),
+        (None, None, true, false, None) => FaultKind::CloseConnection,
+        (None, None, false, true, None) => FaultKind::CloseAfterServing,
+        (None, None, false, false, Some(body)) => FaultKind::ReplaceBody(body),
+        _ => return Err(
+            "give exactly one of error, latency_ms, close_connection, close_after_serving, replace_body"
+                .into(),
+        ),
     };
     Ok(Fault {
         path_contains: spec.path_contains,

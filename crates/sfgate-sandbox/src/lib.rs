@@ -583,9 +583,11 @@ async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> 
     let path = parts.uri.path().to_string();
     let area = Area::of(&path);
     org.record(&parts, area, &body, request_id);
+    let mut after_serving = None;
     if matches!(area, Area::Data | Area::Soap | Area::OAuth(_)) {
         let fault = org.faults.lock().take(parts.method.as_str(), &path);
         match fault {
+            Some(kind) if kind.serves_first() => after_serving = Some(kind),
             Some(FaultKind::Latency(delay)) => tokio::time::sleep(delay).await,
             Some(FaultKind::Error {
                 http_status,
@@ -618,17 +620,37 @@ async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> 
                 }
                 return http_json(StatusCode::INTERNAL_SERVER_ERROR, "", &[]);
             }
-            None => {}
+            Some(FaultKind::CloseAfterServing | FaultKind::ReplaceBody(_)) | None => {}
         }
     }
+    let response = serve(&org, &parts, &body, area);
+    match after_serving {
+        Some(FaultKind::CloseAfterServing) => {
+            if let Some(kill) = kill {
+                kill.kill();
+            }
+            http_json(StatusCode::INTERNAL_SERVER_ERROR, "", &[])
+        }
+        Some(FaultKind::ReplaceBody(replacement)) => {
+            let (parts, _) = response.into_parts();
+            let mut response = Response::from_parts(parts, axum::body::Body::from(replacement));
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            response
+        }
+        _ => response,
+    }
+}
+
+/// The org's own answer to a request.
+fn serve(org: &Org, parts: &Parts, body: &str, area: Area) -> Response {
     match area {
-        Area::Data => rest::handle(&org, &parts, &body),
-        Area::Soap => soap::handle(&org, &parts, &body),
-        Area::OAuth(OAuthPath::Token) => oauth::token(&org, &parts, &body),
-        Area::OAuth(OAuthPath::Revoke) => oauth::revoke(&org, &parts, &body),
-        Area::OAuth(OAuthPath::UserInfo) => oauth::identity(&org, &parts, true),
-        Area::Identity => oauth::identity(&org, &parts, false),
-        Area::Control => control(&org, &parts, &body),
+        Area::Data => rest::handle(org, parts, body),
+        Area::Soap => soap::handle(org, parts, body),
+        Area::OAuth(OAuthPath::Token) => oauth::token(org, parts, body),
+        Area::OAuth(OAuthPath::Revoke) => oauth::revoke(org, parts, body),
+        Area::OAuth(OAuthPath::UserInfo) => oauth::identity(org, parts, true),
+        Area::Identity => oauth::identity(org, parts, false),
+        Area::Control => control(org, parts, body),
         Area::OAuth(OAuthPath::Other) | Area::Unknown => http_json(
             StatusCode::NOT_FOUND,
             &error::ApiError::not_found().body().to_text(),

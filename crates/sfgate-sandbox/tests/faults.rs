@@ -129,3 +129,55 @@ async fn injected_faults() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     e.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn faults_after_serving_do_the_write_and_lose_its_answer() {
+    let e = env().await;
+    let leads = || e.sb.find_records("Lead", "LastName", "Acknowledged").len();
+    let lead = json!({"LastName": "Acknowledged", "Company": "Faults"});
+
+    // The connection drops after the create was served: the record exists, no answer came.
+    let resp = e
+        .http
+        .post(e.url("/_sandbox/faults"))
+        .json(&json!({"path_contains": "/sobjects/Lead", "method": "POST", "close_after_serving": true}))
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let result = e
+        .http
+        .post(e.url(&format!("{V}/sobjects/Lead")))
+        .bearer_auth(&e.token)
+        .json(&lead)
+        .send()
+        .await;
+    assert!(result.is_err(), "no answer: {result:?}");
+    assert_eq!(leads(), 1, "the create was done");
+
+    // The answer's body is replaced; its status is the create's own.
+    e.sb.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead".into()),
+        method: Some("POST".into()),
+        times: 1,
+        kind: FaultKind::ReplaceBody("<html>gateway error</html>".into()),
+    });
+    let response = e.post(&format!("{V}/sobjects/Lead"), lead.clone()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.text().await.unwrap(), "<html>gateway error</html>");
+    assert_eq!(leads(), 2, "the second create was done too");
+
+    let refused = e
+        .http
+        .post(e.url("/_sandbox/faults"))
+        .json(&json!({"close_after_serving": true, "replace_body": "x"}))
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "one kind per fault"
+    );
+    e.sb.shutdown().await;
+}

@@ -128,7 +128,7 @@ async fn add_comment(
             .create_record(CASE_COMMENT.api_name, &fields)
             .await
             .map_err(|error| operations::upstream(&CASE_COMMENT, error))?;
-        operations::read(&call.client, &CASE_COMMENT, &id, None).await
+        operations::read_back_written(&call.client, call.deadline, &CASE_COMMENT, &id, fields).await
     })
     .await
 }

@@ -253,11 +253,12 @@ impl RecordEncoding {
 }
 
 /// Builds the resource message from a Salesforce record. The record is written straight to the
-/// protobuf wire format, field by field as the object's table says, and read back as `M`.
+/// protobuf wire format, field by field as the object's table says, and read back as `M`; its
+/// record page is on `instance_url` (no page without one).
 pub(crate) fn resource_from_record<M: Message + Default>(
     object: &ObjectType,
     record: &Record,
-    instance_url: &Url,
+    instance_url: Option<&Url>,
     requested: Option<&[String]>,
 ) -> Result<M, GatewayError> {
     let encoding = RecordEncoding::of(object)?;
@@ -273,7 +274,7 @@ pub(crate) fn resources_from_records<'a, M: Message + Default>(
     let encoding = RecordEncoding::of(object)?;
     records
         .into_iter()
-        .map(|record| encode_resource(&encoding, object, record, instance_url, None))
+        .map(|record| encode_resource(&encoding, object, record, Some(instance_url), None))
         .collect()
 }
 
@@ -281,7 +282,7 @@ fn encode_resource<M: Message + Default>(
     encoding: &RecordEncoding,
     object: &ObjectType,
     record: &Record,
-    instance_url: &Url,
+    instance_url: Option<&Url>,
     requested: Option<&[String]>,
 ) -> Result<M, GatewayError> {
     use prost::encoding::message;
@@ -293,7 +294,9 @@ fn encode_resource<M: Message + Default>(
     if let Some(number) = encoding.id {
         put_str(&mut wire, number, id);
     }
-    if let Some(number) = encoding.url.filter(|_| !id.is_empty()) {
+    if let (Some(number), Some(instance_url)) =
+        (encoding.url.filter(|_| !id.is_empty()), instance_url)
+    {
         put_str(
             &mut wire,
             number,
@@ -586,7 +589,7 @@ mod tests {
             "Account": { "Name": "Acme" },
         }));
         let opportunity: Opportunity =
-            resource_from_record(&OPPORTUNITY, &record, &instance, None).unwrap();
+            resource_from_record(&OPPORTUNITY, &record, Some(&instance), None).unwrap();
         assert_eq!(opportunity.id, "006000000000001AAA");
         assert_eq!(
             opportunity.url,
@@ -625,7 +628,7 @@ mod tests {
             "CreatedDate": "yesterday",
         }));
         let opportunity: Opportunity =
-            resource_from_record(&OPPORTUNITY, &record, &instance, None).unwrap();
+            resource_from_record(&OPPORTUNITY, &record, Some(&instance), None).unwrap();
         assert_eq!(opportunity.amount, None);
         assert!(!opportunity.is_closed);
         assert_eq!(opportunity.name, None);

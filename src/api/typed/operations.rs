@@ -6,7 +6,7 @@ use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
 use super::codec;
 use super::{CriterionKind, ObjectType};
-use crate::api::call::CallContext;
+use crate::api::call::{CallContext, read_back};
 use crate::api::idempotency;
 use crate::api::paging::{self, PageToken};
 use crate::error::GatewayError;
@@ -74,24 +74,13 @@ pub(crate) async fn create<M: Message + Default>(
     }
     let fields = codec::create_fields(object, &dynamic)?;
     let client = call.client.clone();
+    let deadline = call.deadline;
     let create_and_read = async move {
         let id = client
             .create_record(object.api_name, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        match read::<M>(&client, object, &id, None).await {
-            Ok(created) => Ok(created),
-            // The record exists: answer with what is known (its ID and page) rather than an
-            // error, so that a retry does not create it again.
-            Err(error) => {
-                tracing::warn!(object = object.api_name, %id, error = %error, "created, but reading it back failed");
-                let known = serde_json::Map::from_iter([(
-                    "Id".to_owned(),
-                    serde_json::Value::from(id.as_str()),
-                )]);
-                to_resource(&client, object, &known, None).await
-            }
-        }
+        read_back_written(&client, deadline, object, &id, fields).await
     };
     let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
     call.create_once(fingerprint, create_and_read).await
@@ -131,7 +120,7 @@ pub(crate) async fn update<M: Message + Default>(
             .update_record(object.api_name, &id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        read(&call.client, object, &id, None).await
+        read_back_written(&call.client, call.deadline, object, &id, fields).await
     })
     .await
 }
@@ -195,10 +184,9 @@ pub(crate) async fn upsert<M: Message + Default>(
             .upsert_record(object.api_name, external_id_field, external_id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
-        Ok((
-            read(&call.client, object, &outcome.id, None).await?,
-            outcome.created,
-        ))
+        let written =
+            read_back_written(&call.client, call.deadline, object, &outcome.id, fields).await?;
+        Ok((written, outcome.created))
     })
     .await
 }
@@ -376,6 +364,29 @@ fn criteria(
     Ok((conditions, fingerprint_parts))
 }
 
+/// Reads back a record Salesforce acknowledged writing: as stored, or as written (`fields` and
+/// its ID) when it cannot be read (see [`read_back`]).
+pub(crate) async fn read_back_written<M: Message + Default>(
+    client: &SalesforceClient,
+    deadline: Option<std::time::Instant>,
+    object: &ObjectType,
+    id: &SalesforceId,
+    mut fields: crate::salesforce::Record,
+) -> Result<M, GatewayError> {
+    let written = format!("{} {id}", object.api_name);
+    read_back(
+        client,
+        deadline,
+        &written,
+        read(client, object, id, None),
+        |instance_url| {
+            fields.insert("Id".to_owned(), id.as_str().into());
+            codec::resource_from_record(object, &fields, instance_url, None)
+        },
+    )
+    .await
+}
+
 /// Reads a record and turns it into the typed resource.
 pub(crate) async fn read<M: Message + Default>(
     client: &SalesforceClient,
@@ -401,5 +412,5 @@ async fn to_resource<M: Message + Default>(
         .instance_url()
         .await
         .map_err(|error| upstream(object, error))?;
-    codec::resource_from_record(object, record, &instance_url, requested)
+    codec::resource_from_record(object, record, Some(&instance_url), requested)
 }
