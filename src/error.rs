@@ -140,6 +140,8 @@ gateway_reasons! {
     UpstreamTimeout = "UPSTREAM_TIMEOUT", DeadlineExceeded, RetryHint::Never;
     /// Salesforce could not be reached (no hint once the request may have arrived).
     UpstreamUnreachable = "UPSTREAM_UNREACHABLE", Unavailable, RetryHint::After(ONE_SECOND);
+    /// The org failed again and again; calls fail at once until a probe gets through.
+    UpstreamCircuitOpen = "UPSTREAM_CIRCUIT_OPEN", Unavailable, RetryHint::Computed;
     /// Salesforce answered something that is not its API.
     UpstreamBadResponse = "UPSTREAM_BAD_RESPONSE", Unavailable, RetryHint::Never;
     /// Salesforce refused the tenant's credentials or a fresh token.
@@ -505,6 +507,10 @@ fn salesforce_status(error: SalesforceError) -> Status {
             }),
         }),
         SalesforceError::Timeout => reason_status(Reason::UpstreamTimeout, message),
+        SalesforceError::CircuitOpen { retry_after } => refusal_status(Refusal {
+            retry: Retry::After(retry_after),
+            ..Refusal::new(Reason::UpstreamCircuitOpen, message)
+        }),
         // A request that never left is safe to retry; one lost mid-way may have been carried out.
         SalesforceError::Unreachable { request_sent, .. } => refusal_status(Refusal {
             retry: if request_sent {

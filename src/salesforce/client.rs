@@ -16,6 +16,7 @@ use url::Url;
 
 use super::error::SalesforceError;
 use super::id::SalesforceId;
+use super::resilience::{Attempted, Resilience};
 use super::soap::{self, LeadConversion, LeadConvert};
 use super::soql::{BoundSoql, SelectQuery};
 use super::sosl::PhoneSearch;
@@ -122,6 +123,8 @@ struct Inner {
     upstream_slots: Arc<tokio::sync::Semaphore>,
     api_usage: ApiUsage,
     api_budget: Option<ApiBudget>,
+    /// Retries and the circuit breaker.
+    resilience: Resilience,
 }
 
 /// What one try of a call with a session came to.
@@ -177,8 +180,10 @@ impl SalesforceClient {
         max_concurrent_requests: usize,
         api_budget: Option<ApiBudget>,
     ) -> Self {
+        let resilience = Resilience::new(auth.tenant().clone(), timeout);
         Self {
             inner: Arc::new(Inner {
+                resilience,
                 http,
                 auth: Arc::new(auth),
                 api_version,
@@ -559,6 +564,30 @@ impl SalesforceClient {
                 detail: "the org connection is closed",
             }
         })?;
+        let resilience = &self.inner.resilience;
+        resilience
+            .admit()
+            .map_err(|retry_after| SalesforceError::CircuitOpen { retry_after })?;
+        let first = self.send_once(&method, &url, session, &payload).await;
+        let attempted = attempted(&first);
+        resilience.record(attempted, true);
+        if !resilience.retry(&method, attempted) {
+            return first;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+        let second = self.send_once(&method, &url, session, &payload).await;
+        resilience.record(self::attempted(&second), false);
+        second
+    }
+
+    /// One attempt at a request.
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        session: &Session,
+        payload: &Payload<'_>,
+    ) -> Result<(StatusCode, Bytes), SalesforceError> {
         let request = self
             .inner
             .http
@@ -572,9 +601,9 @@ impl SalesforceClient {
             Payload::Soap(envelope) => request
                 .header(http::header::CONTENT_TYPE, "text/xml; charset=UTF-8")
                 .header("SOAPAction", "\"\"")
-                .body(envelope),
+                .body(envelope.clone()),
         };
-        let resource = resource_of(&url);
+        let resource = resource_of(url);
         let tenant = self.inner.auth.tenant();
         let span = tracing::info_span!(
             target: crate::telemetry::TRACE_ONLY_TARGET,
@@ -585,7 +614,7 @@ impl SalesforceClient {
             tenant = %tenant,
             http.request.method = %method,
             server.address = url.host_str(),
-            url.path = %span_path(&url),
+            url.path = %span_path(url),
             salesforce.resource = resource,
             http.response.status_code = tracing::field::Empty,
             salesforce.request_id = tracing::field::Empty,
@@ -615,7 +644,7 @@ impl SalesforceClient {
                         "transport"
                     },
                 );
-                self.count_upstream(&method, resource, "error".to_owned(), elapsed);
+                self.count_upstream(method, resource, "error".to_owned(), elapsed);
                 return Err(transport_error(error));
             }
         };
@@ -633,7 +662,7 @@ impl SalesforceClient {
                 metrics().api_usage_reported(tenant, used, limit);
             }
         }
-        self.count_upstream(&method, resource, status.as_u16().to_string(), elapsed);
+        self.count_upstream(method, resource, status.as_u16().to_string(), elapsed);
         // In the call's RPC span (the request's own span is for traces only).
         tracing::debug!(
             http.request.method = %method,
@@ -736,6 +765,22 @@ fn bad_instance() -> SalesforceError {
     SalesforceError::UnexpectedResponse {
         http_status: 0,
         detail: "instance_url cannot hold a path".into(),
+    }
+}
+
+/// The pause before a retry, so that it does not hit the same blip.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// How an attempt ended, as retries and the circuit breaker see it.
+fn attempted(outcome: &Result<(StatusCode, Bytes), SalesforceError>) -> Attempted {
+    match outcome {
+        Ok((status, _)) => Attempted::Answered(*status),
+        Err(SalesforceError::Timeout) => Attempted::TimedOut,
+        Err(SalesforceError::Unreachable {
+            request_sent: false,
+            ..
+        }) => Attempted::NotSent,
+        Err(_) => Attempted::Lost,
     }
 }
 

@@ -73,6 +73,15 @@ pub enum SalesforceError {
         /// When the usage will be read again.
         retry_after: std::time::Duration,
     },
+    /// The org's circuit is open after failures in a row: the call was not sent.
+    #[error(
+        "salesforce has been failing for this tenant's org: calls fail at once for the next {} ms, then one is let through to check",
+        retry_after.as_millis()
+    )]
+    CircuitOpen {
+        /// When a call may go through again.
+        retry_after: std::time::Duration,
+    },
     /// The org did not answer in time.
     #[error("salesforce did not answer in time")]
     Timeout,

@@ -6,6 +6,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod id;
+pub mod resilience;
 mod soap;
 pub mod soql;
 pub mod sosl;

@@ -10,6 +10,9 @@
 //! | `sfgate_rate_limit_rejections_total` | counter | tenant, reason |
 //! | `sfgate_salesforce_api_usage` | gauge | tenant (the org's daily API requests used) |
 //! | `sfgate_salesforce_api_limit` | gauge | tenant (the org's daily API request limit) |
+//! | `sfgate_upstream_retries_total` | counter | tenant, outcome (`retried`, `budget_exhausted`) |
+//! | `sfgate_upstream_circuit_state` | gauge | tenant (0 closed, 1 open, 2 probing) |
+//! | `sfgate_upstream_circuit_rejections_total` | counter | tenant (calls failed at once) |
 //! | `sfgate_connections_open` | gauge | (connections to the gRPC port) |
 //! | `sfgate_connections_closed_total` | counter | reason |
 //! | `sfgate_build_info` | gauge | version |
@@ -83,6 +86,42 @@ pub struct TenantLabels {
     pub tenant: TenantId,
 }
 
+/// What became of a request's second try.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// It was sent.
+    Retried,
+    /// The org's retry budget was spent: the first try's outcome stood.
+    BudgetExhausted,
+}
+
+impl EncodeLabelValue for RetryOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let label = match self {
+            Self::Retried => "retried",
+            Self::BudgetExhausted => "budget_exhausted",
+        };
+        EncodeLabelValue::encode(&label, encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    tenant: TenantId,
+    outcome: RetryOutcome,
+}
+
+/// The state of an org's circuit breaker.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum CircuitState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail at once.
+    Open,
+    /// One probe call is out.
+    Probing,
+}
+
 /// Why a connection to the gRPC port was closed.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum ConnectionClosed {
@@ -143,6 +182,9 @@ pub struct Metrics {
     api_limit: Family<TenantLabels, Gauge<u64, AtomicU64>>,
     connections_open: Gauge,
     connections_closed: Family<ConnectionClosedLabels, Counter>,
+    upstream_retries: Family<RetryLabels, Counter>,
+    circuit_state: Family<TenantLabels, Gauge>,
+    circuit_rejections: Family<TenantLabels, Counter>,
 }
 
 /// Latency buckets from 0.25 ms to 30 s, in seconds.
@@ -228,6 +270,24 @@ impl Metrics {
             "the org's daily API request limit, as Salesforce last reported (Sforce-Limit-Info)",
             api_limit.clone(),
         );
+        let upstream_retries = Family::<RetryLabels, Counter>::default();
+        registry.register(
+            "sfgate_upstream_retries",
+            "second tries of failed Salesforce requests, by tenant and whether the retry budget allowed them",
+            upstream_retries.clone(),
+        );
+        let circuit_state = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "sfgate_upstream_circuit_state",
+            "each org's circuit breaker: 0 closed, 1 open (calls fail at once), 2 probing",
+            circuit_state.clone(),
+        );
+        let circuit_rejections = Family::<TenantLabels, Counter>::default();
+        registry.register(
+            "sfgate_upstream_circuit_rejections",
+            "calls failed at once because their org's circuit was open",
+            circuit_rejections.clone(),
+        );
         let connections_open = Gauge::default();
         registry.register(
             "sfgate_connections_open",
@@ -259,7 +319,43 @@ impl Metrics {
             api_limit,
             connections_open,
             connections_closed,
+            upstream_retries,
+            circuit_state,
+            circuit_rejections,
         }
+    }
+
+    /// Counts a second try of a request, or one the retry budget refused.
+    pub fn upstream_retried(&self, tenant: &TenantId, outcome: RetryOutcome) {
+        self.upstream_retries
+            .get_or_create(&RetryLabels {
+                tenant: tenant.clone(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Records an org's circuit breaker changing state.
+    pub fn circuit_changed(&self, tenant: &TenantId, state: CircuitState) {
+        let value = match state {
+            CircuitState::Closed => 0,
+            CircuitState::Open => 1,
+            CircuitState::Probing => 2,
+        };
+        self.circuit_state
+            .get_or_create(&TenantLabels {
+                tenant: tenant.clone(),
+            })
+            .set(value);
+    }
+
+    /// Counts a call failed at once by an open circuit.
+    pub fn circuit_rejected(&self, tenant: &TenantId) {
+        self.circuit_rejections
+            .get_or_create(&TenantLabels {
+                tenant: tenant.clone(),
+            })
+            .inc();
     }
 
     /// Counts a connection accepted onto the gRPC port.

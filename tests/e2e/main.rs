@@ -17,6 +17,7 @@ mod lookup_by_phone;
 mod mutual_tls;
 mod oauth_flows;
 mod record_service;
+mod resilience;
 mod server;
 mod shared_limits;
 mod tenant_isolation;
