@@ -130,6 +130,8 @@ gateway_reasons! {
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", InvalidArgument, RetryHint::Never;
     /// The first request with this idempotency key is still running.
     IdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE", Aborted, RetryHint::After(ONE_SECOND);
+    /// The first request with the idempotency key may have created the record; not run again.
+    IdempotencyOutcomeUnknown = "IDEMPOTENCY_KEY_OUTCOME_UNKNOWN", FailedPrecondition, RetryHint::Never;
     /// The org has no converted lead status to default to.
     NoConvertedLeadStatus = "NO_CONVERTED_LEAD_STATUS", FailedPrecondition, RetryHint::Never;
     /// The caller's deadline passed before Salesforce answered.
@@ -259,6 +261,12 @@ pub enum GatewayError {
         "a request with this idempotency-key is still in progress; retry shortly for its result"
     )]
     IdempotencyKeyInUse,
+    /// The first request with this idempotency key may have created the record: its answer was
+    /// lost, so a retry is not run again.
+    #[error(
+        "the first request with this idempotency-key may have created the record, but its answer was lost; look the record up before creating it again (with a new key)"
+    )]
+    IdempotencyOutcomeUnknown,
     /// A bug: something the gateway should have guaranteed did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -408,6 +416,9 @@ impl From<GatewayError> for Status {
             }
             GatewayError::IdempotencyKeyInUse => {
                 reason_status(Reason::IdempotencyKeyInUse, message)
+            }
+            GatewayError::IdempotencyOutcomeUnknown => {
+                reason_status(Reason::IdempotencyOutcomeUnknown, message)
             }
             GatewayError::Internal(_) => {
                 tracing::error!(error = %message, "internal error");

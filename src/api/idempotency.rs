@@ -4,7 +4,10 @@
 //! The first request with a key runs as its own task, so that it finishes and records its result
 //! even if the caller's connection is cut mid-way (the case retries exist for). The same key with
 //! the same request returns that result for 24 hours; with a different request it is refused; while
-//! the first is still running, a retry is told to retry shortly.
+//! the first is still running, a retry is told to retry shortly. A first request that failed
+//! frees its key for a retry — unless it may have created the record all the same (its answer
+//! was lost: the connection broke after sending, the org timed out, the answer was unreadable):
+//! then a retry with the key is refused (IDEMPOTENCY_KEY_OUTCOME_UNKNOWN), never run again.
 //!
 //! Keys live in memory, or in Redis when shared mode is configured, so that a retry that lands on
 //! another replica still finds the first result. If Redis fails, this replica's memory serves (a
@@ -35,6 +38,24 @@ const SWEEP_EVERY: usize = 1024;
 enum State {
     Running,
     Done(Bytes),
+    /// The first request failed in a way that may have created the record.
+    OutcomeUnknown,
+}
+
+/// Whether a failed create may have created its record all the same.
+fn may_have_created(error: &GatewayError) -> bool {
+    use crate::salesforce::SalesforceError;
+    matches!(
+        error,
+        GatewayError::Salesforce(
+            SalesforceError::Timeout
+                | SalesforceError::Unreachable {
+                    request_sent: true,
+                    ..
+                }
+                | SalesforceError::WriteAnswerLost { .. }
+        )
+    )
 }
 
 struct Entry {
@@ -70,6 +91,7 @@ enum Claim {
     Claimed,
     Running,
     Done(Bytes),
+    OutcomeUnknown,
     Reused,
 }
 
@@ -137,6 +159,7 @@ impl RedisKeys {
                 .decode(result)
                 .map(|bytes| Claim::Done(Bytes::from(bytes)))
                 .map_err(|_| "unreadable stored result".to_owned()),
+            "U:" => Ok(Claim::OutcomeUnknown),
             _ => Ok(Claim::Running),
         }
     }
@@ -163,6 +186,12 @@ impl RedisKeys {
                     .arg(KEEP_RESULTS_FOR.as_secs())
                     .to_owned()
             }
+            Err(error) if may_have_created(error) => redis::cmd("SET")
+                .arg(redis_key)
+                .arg(format!("U:{}", hex::encode(fingerprint)))
+                .arg("EX")
+                .arg(KEEP_RESULTS_FOR.as_secs())
+                .to_owned(),
             Err(_) => redis::cmd("DEL").arg(redis_key).to_owned(),
         };
         tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<()>(&mut connection))
@@ -254,6 +283,7 @@ impl IdempotencyStore {
             match redis.claim(&redis_key, &fingerprint).await {
                 Ok(Claim::Done(result)) => return Ok(result),
                 Ok(Claim::Running) => return Err(GatewayError::IdempotencyKeyInUse),
+                Ok(Claim::OutcomeUnknown) => return Err(GatewayError::IdempotencyOutcomeUnknown),
                 Ok(Claim::Reused) => return Err(GatewayError::IdempotencyKeyReused),
                 Ok(Claim::Claimed) => {
                     let store = std::sync::Arc::clone(self);
@@ -299,6 +329,7 @@ impl IdempotencyStore {
                 return match &entry.state {
                     State::Done(result) => Ok(result.clone()),
                     State::Running => Err(GatewayError::IdempotencyKeyInUse),
+                    State::OutcomeUnknown => Err(GatewayError::IdempotencyOutcomeUnknown),
                 };
             }
             entries.insert(
@@ -324,7 +355,12 @@ impl IdempotencyStore {
                                 entry.state = State::Done(result.clone());
                             }
                         }
-                        // A failed create created nothing: a retry may try again.
+                        Err(error) if may_have_created(error) => {
+                            if let Some(entry) = entries.get_mut(&entry_key) {
+                                entry.state = State::OutcomeUnknown;
+                            }
+                        }
+                        // A create Salesforce refused created nothing: a retry may try again.
                         Err(_) => {
                             entries.remove(&entry_key);
                         }
@@ -408,6 +444,65 @@ mod tests {
         assert!(
             store
                 .run(&tenant, "k", print, async { Ok(Bytes::from_static(b"ok")) })
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_not_run_again() {
+        use crate::salesforce::SalesforceError;
+        let store = Arc::new(IdempotencyStore::default());
+        let tenant = TenantId::new("acme");
+        let print = fingerprint("CreateLead", b"lead");
+        for (key, lost) in [
+            (
+                "sent",
+                SalesforceError::Unreachable {
+                    detail: "connection lost",
+                    request_sent: true,
+                },
+            ),
+            ("slow", SalesforceError::Timeout),
+            (
+                "garbled",
+                SalesforceError::WriteAnswerLost {
+                    http_status: 201,
+                    detail: "no id".into(),
+                },
+            ),
+        ] {
+            let first = store
+                .run(&tenant, key, print, async move {
+                    Err(GatewayError::Salesforce(lost))
+                })
+                .await;
+            assert!(first.is_err());
+            let retry = store
+                .run(&tenant, key, print, async {
+                    Ok(Bytes::from_static(b"second"))
+                })
+                .await;
+            assert!(
+                matches!(retry, Err(GatewayError::IdempotencyOutcomeUnknown)),
+                "{key}: {retry:?}"
+            );
+        }
+        // Refused by Salesforce, or never sent: nothing was created, a retry runs.
+        let refused = store
+            .run(&tenant, "refused", print, async {
+                Err(GatewayError::Salesforce(SalesforceError::Unreachable {
+                    detail: "connection failed",
+                    request_sent: false,
+                }))
+            })
+            .await;
+        assert!(refused.is_err());
+        assert!(
+            store
+                .run(&tenant, "refused", print, async {
+                    Ok(Bytes::from_static(b"ok"))
+                })
                 .await
                 .is_ok()
         );

@@ -101,7 +101,8 @@ async fn a_retry_after_a_cut_connection_finds_exactly_one_record() {
     app.sandbox.inject_fault(Fault {
         path_contains: Some("/sobjects/Lead/".into()),
         method: Some("GET".into()),
-        times: 1,
+        // The read-back and its one retry.
+        times: 2,
         kind: FaultKind::Latency(Duration::from_millis(600)),
     });
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
@@ -189,4 +190,46 @@ async fn a_create_whose_read_back_fails_still_answers_with_the_record_and_is_not
         1,
         "no second record"
     );
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_is_refused_rather_than_run_again() {
+    let app = spawn_app().await;
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead".into()),
+        method: Some("POST".into()),
+        times: 1,
+        kind: FaultKind::CloseAfterServing,
+    });
+    let lost = app
+        .leads()
+        .create_lead(create(&app, "InDoubt", Some("key-in-doubt")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (lost.code(), reason(&lost).as_str()),
+        (Code::Unavailable, "UPSTREAM_UNREACHABLE")
+    );
+    let retry = app
+        .leads()
+        .create_lead(create(&app, "InDoubt", Some("key-in-doubt")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (retry.code(), reason(&retry).as_str()),
+        (Code::FailedPrecondition, "IDEMPOTENCY_KEY_OUTCOME_UNKNOWN")
+    );
+    assert!(
+        retry.message().contains("look the record up"),
+        "{}",
+        retry.message()
+    );
+    assert_eq!(
+        app.sandbox
+            .find_records("Lead", "LastName", "InDoubt")
+            .len(),
+        1,
+        "created once, by the first attempt"
+    );
+    assert_eq!(posts(&app), 1, "the retry sent nothing");
 }
