@@ -546,17 +546,7 @@ fn rpcs() -> Vec<Rpc> {
                     object: "Account".into()
                 }
             ))),
-        rpc!("LookupByPhone", None, |app, f| {
-            lookup_service_client::LookupServiceClient::new(app.channel.clone()).lookup_by_phone(
-                request(
-                    app,
-                    LookupByPhoneRequest {
-                        phone: "+1 415 555 0199".into(),
-                        ..LookupByPhoneRequest::default()
-                    },
-                ),
-            )
-        }),
+        rpc!("LookupByPhone", None, |app, f| lookup(app)),
         rpc!("GetConnection", None, |app, f| connection(app)),
     ]
 }
@@ -578,6 +568,20 @@ async fn query(app: &TestApp) -> Result<(), Status> {
         .into_inner();
     while stream.message().await?.is_some() {}
     Ok(())
+}
+
+async fn lookup(app: &TestApp) -> Result<(), Status> {
+    let request = request(
+        app,
+        LookupByPhoneRequest {
+            phone: "+1 415 555 0199".into(),
+            ..LookupByPhoneRequest::default()
+        },
+    );
+    lookup_service_client::LookupServiceClient::new(app.channel.clone())
+        .lookup_by_phone(request)
+        .await
+        .map(drop)
 }
 
 /// GetConnection answers OK with `connected: false` and the reason when the org cannot be
