@@ -16,8 +16,9 @@ use sfgate::pb::*;
 use sfgate_sandbox::{Fault, FaultKind};
 use sfgate_testkit::openbao::OpenBao;
 use sfgate_testkit::redis::Redis;
-use sfgate_testkit::{TestApp, mask, reason, spawn_app_with};
+use sfgate_testkit::{TestApp, mask, spawn_app_with};
 use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
 
 /// The deadline of every call.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -790,6 +791,14 @@ async fn run_cell(rpc: &Rpc, column: &Column, stopped: &Stopped) -> Option<Cell>
     })
 }
 
+/// The status's ErrorInfo reason, or its message when it has none.
+fn reason(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map_or_else(|| status.message().to_owned(), |info| info.reason.clone())
+}
+
 fn short(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
@@ -861,7 +870,9 @@ fn main() {
                 }
                 cells.push(text);
             }
-            rows.push(format!("| {} | {} |", rpc.name, cells.join(" | ")));
+            let row = format!("| {} | {} |", rpc.name, cells.join(" | "));
+            eprintln!("{row}");
+            rows.push(row);
         }
         let header: Vec<&str> = columns.iter().map(|column| column.name).collect();
         println!("| RPC | {} |", header.join(" | "));

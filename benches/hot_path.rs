@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use sfgate::pb::lead_service_client::LeadServiceClient;
 use sfgate::pb::{FindLeadsRequest, GetLeadRequest};
-use sfgate::tenant::ApiKeyHash;
-use support::{free_port, memory, percentile, start_gateway, start_process};
+use support::{OrgAndGateway, memory, percentile, start_org_and_gateway};
 use tonic::transport::Channel;
 
 mod support;
@@ -149,34 +148,16 @@ fn with_key<T>(message: T) -> tonic::Request<T> {
 }
 
 async fn hot_path(durations: &Durations) {
-    let org_port = free_port();
-    let org_base = format!("http://127.0.0.1:{org_port}");
-    let org = start_process(
-        &[
-            "sandbox",
-            "--listen",
-            &format!("127.0.0.1:{org_port}"),
-            "--daily-api-limit",
-            "1000000000000",
-        ],
-        &[
-            ("SFGATE_SANDBOX_CLIENT_ID", "bench-client"),
-            ("SFGATE_SANDBOX_CLIENT_SECRET", "bench-secret"),
-            ("TOKIO_WORKER_THREADS", &org_threads()),
-        ],
-        "sandbox org started",
+    let OrgAndGateway {
+        gateway,
+        org,
+        org_base,
+        gateway_port,
+    } = start_org_and_gateway(
+        "bench",
+        API_KEY,
+        &[("TOKIO_WORKER_THREADS", &org_threads())],
     );
-    let gateway_port = free_port();
-    let config = format!(
-        "listen = \"127.0.0.1:{gateway_port}\"\nreload_poll_seconds = 0\n\
-         [tenants.bench]\nlogin_url = \"{org_base}\"\ngrant = \"client_credentials\"\n\
-         credentials_provider = \"file\"\ncredentials_path = \"org\"\n\
-         allowed_instance_hosts = [\"127.0.0.1\"]\n\
-         api_keys = [{{ caller = \"bench\", sha256 = \"{}\" }}]\n\
-         [credentials.file.org]\nclient_id = \"bench-client\"\nclient_secret = \"bench-secret\"\n",
-        ApiKeyHash::of_key(API_KEY).to_hex()
-    );
-    let gateway = start_gateway(&config);
     let mut channels = Vec::new();
     for _ in 0..GRPC_CONNECTIONS {
         channels.push(

@@ -128,3 +128,60 @@ pub(crate) fn memory(full: bool) {
         );
     }
 }
+
+/// A sandbox org process and a gateway process with one tenant in front of it.
+#[allow(dead_code, reason = "not every bench starts an org")]
+pub(crate) struct OrgAndGateway {
+    /// The gateway (dropped first).
+    pub(crate) gateway: Gateway,
+    /// The org.
+    pub(crate) org: Process,
+    /// The org's base URL, e.g. `http://127.0.0.1:41234`.
+    pub(crate) org_base: String,
+    /// The gateway's gRPC port.
+    pub(crate) gateway_port: u16,
+}
+
+/// Starts `sfgate sandbox` (with `org_env`) and a gateway whose one tenant `tenant` calls it with
+/// the client credentials grant; `api_key` is the tenant's one caller's key.
+#[allow(dead_code, reason = "not every bench starts an org")]
+pub(crate) fn start_org_and_gateway(
+    tenant: &str,
+    api_key: &str,
+    org_env: &[(&str, &str)],
+) -> OrgAndGateway {
+    let org_port = free_port();
+    let org_base = format!("http://127.0.0.1:{org_port}");
+    let mut env = vec![
+        ("SFGATE_SANDBOX_CLIENT_ID", "bench-client"),
+        ("SFGATE_SANDBOX_CLIENT_SECRET", "bench-secret"),
+    ];
+    env.extend_from_slice(org_env);
+    let org = start_process(
+        &[
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{org_port}"),
+            "--daily-api-limit",
+            "1000000000000",
+        ],
+        &env,
+        "sandbox org started",
+    );
+    let gateway_port = free_port();
+    let config = format!(
+        "listen = \"127.0.0.1:{gateway_port}\"\nreload_poll_seconds = 0\n\
+         [tenants.{tenant}]\nlogin_url = \"{org_base}\"\ngrant = \"client_credentials\"\n\
+         credentials_provider = \"file\"\ncredentials_path = \"org\"\n\
+         allowed_instance_hosts = [\"127.0.0.1\"]\n\
+         api_keys = [{{ caller = \"bench\", sha256 = \"{}\" }}]\n\
+         [credentials.file.org]\nclient_id = \"bench-client\"\nclient_secret = \"bench-secret\"\n",
+        ApiKeyHash::of_key(api_key).to_hex()
+    );
+    OrgAndGateway {
+        gateway: start_gateway(&config),
+        org,
+        org_base,
+        gateway_port,
+    }
+}
