@@ -188,7 +188,11 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         .await
         .expect("GetLead");
     // Errors: the org is down for one call (a server error) and a lead is missing (not one).
-    org.inject_fault(lead_fault(org_error(503, "SERVER_UNAVAILABLE")));
+    // A read answered 503 is tried once more: both tries fail, and both are in the trace.
+    org.inject_fault(Fault {
+        times: 2,
+        ..lead_fault(org_error(503, "SERVER_UNAVAILABLE"))
+    });
     let unavailable = client
         .get_lead(traced_get(&lead_id, "00f067aa0ba902b9"))
         .await
@@ -286,13 +290,14 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         Some("14")
     );
     assert_eq!(failed.status_code, 2, "UNAVAILABLE is a server error");
-    assert!(
-        children(&spans, failed).iter().any(|span| {
+    let tries = children(&spans, failed)
+        .iter()
+        .filter(|span| {
             span.attribute("http.response.status_code").as_deref() == Some("503")
                 && span.status_code == 2
-        }),
-        "the 503 from the org is an error span"
-    );
+        })
+        .count();
+    assert_eq!(tries, 2, "each 503 from the org is an error span");
     let not_found = server_span(&spans, "GetLead", "00f067aa0ba902ba");
     assert_eq!(
         not_found.attribute("rpc.grpc.status_code").as_deref(),

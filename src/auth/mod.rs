@@ -421,6 +421,12 @@ impl OrgAuthenticator {
         let (status, body) =
             received.map_err(|error| AuthError::Unreachable(without_url(&error)))?;
         tracing::Span::current().record("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // The endpoint is down or overloaded: nothing was said of the credentials.
+            return Err(AuthError::Unreachable(format!(
+                "HTTP {status} from the token endpoint"
+            )));
+        }
         if !status.is_success() {
             return Err(match serde_json::from_slice::<OAuthErrorBody>(&body) {
                 Ok(refusal) => AuthError::Rejected {

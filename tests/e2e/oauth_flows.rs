@@ -196,6 +196,36 @@ async fn a_dead_token_endpoint_gets_no_hot_loop_of_retries() {
 }
 
 #[tokio::test]
+async fn a_token_endpoint_answering_503_is_unreachable_not_a_refusal() {
+    let app = app_with_grant(OAuthGrant::Password).await;
+    let id = app.seeded_lead();
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/services/oauth2/token".into()),
+        method: None,
+        times: 0,
+        kind: FaultKind::Error {
+            http_status: 503,
+            error_code: "unknown_error".into(),
+            message: "retry your request".into(),
+        },
+    });
+    let status = get_lead(&app, &id).await.unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unavailable, "UPSTREAM_UNREACHABLE")
+    );
+    assert!(
+        status.message().contains("HTTP 503"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.get_error_details().retry_info().is_some(),
+        "callers are told when to retry"
+    );
+}
+
+#[tokio::test]
 async fn a_slow_token_request_outlives_the_callers_that_gave_up_and_is_shared() {
     let app = spawn_app_with(|_| {}).await;
     let lead_id = app.seeded_lead();
