@@ -4,12 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sfgate::salesforce::fuzzing::error_status;
+use sfgate::error::GatewayError;
+use sfgate::salesforce::fuzzing::error_response;
 
 fuzz_target!(|input: (u16, &[u8])| {
     let (http_status, body) = input;
     for http_status in [http_status, 400, 404, 500] {
-        let status = error_status(http_status, body);
+        let status = tonic::Status::from(GatewayError::from(error_response(http_status, body)));
         assert_ne!(status.code(), tonic::Code::Ok);
         assert_ne!(status.code(), tonic::Code::Unknown, "{status:?}");
         let size = status.message().len() + status.details().len();

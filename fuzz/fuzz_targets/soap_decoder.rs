@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sfgate::error::GatewayError;
 use sfgate::salesforce::fuzzing::convert_lead_response;
 
 fuzz_target!(|input: (bool, &[u8])| {
@@ -17,7 +18,8 @@ fuzz_target!(|input: (bool, &[u8])| {
                 assert_eq!(id.as_str().len(), 18);
             }
         }
-        Err(status) => {
+        Err(error) => {
+            let status = tonic::Status::from(GatewayError::from(error));
             assert_ne!(status.code(), tonic::Code::Ok);
             assert_ne!(status.code(), tonic::Code::Unknown, "{status:?}");
             assert!(status.message().len() + status.details().len() < 8 * 1024);
