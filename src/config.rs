@@ -101,6 +101,9 @@ pub struct FrontDoorSettings {
     pub keepalive_timeout: Duration,
 }
 
+/// The longest any front-door time-out may be.
+const MAX_FRONT_DOOR_TIMEOUT: Duration = Duration::from_secs(86_400);
+
 impl FrontDoorSettings {
     fn validate(&self) -> anyhow::Result<()> {
         if !(1..=1_000_000).contains(&self.max_connections) {
@@ -114,8 +117,16 @@ impl FrontDoorSettings {
             ("request_body_timeout_seconds", self.request_body_timeout),
             ("keepalive_timeout_seconds", self.keepalive_timeout),
         ] {
-            if value.is_zero() {
-                bail!("front_door.{key} must be at least 1");
+            if value.is_zero() || value > MAX_FRONT_DOOR_TIMEOUT {
+                bail!("front_door.{key} must be from 1 to 86400 (a day)");
+            }
+        }
+        for (key, value) in [
+            ("idle_timeout_seconds", self.idle_timeout),
+            ("keepalive_interval_seconds", self.keepalive_interval),
+        ] {
+            if value.is_some_and(|value| value > MAX_FRONT_DOOR_TIMEOUT) {
+                bail!("front_door.{key} must be from 0 (never) to 86400 (a day)");
             }
         }
         Ok(())

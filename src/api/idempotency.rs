@@ -42,7 +42,8 @@ enum State {
     OutcomeUnknown,
 }
 
-/// Whether a failed create may have created its record all the same.
+/// Whether a failed create may have created its record all the same: its answer was lost on the
+/// way, or came from a proxy in front of Salesforce (502, 504) rather than from Salesforce.
 fn may_have_created(error: &GatewayError) -> bool {
     use crate::salesforce::SalesforceError;
     matches!(
@@ -54,6 +55,10 @@ fn may_have_created(error: &GatewayError) -> bool {
                     ..
                 }
                 | SalesforceError::WriteAnswerLost { .. }
+                | SalesforceError::Api {
+                    http_status: 502 | 504,
+                    ..
+                }
         )
     )
 }
@@ -85,6 +90,23 @@ const CLAIM_EXPIRES_AFTER: Duration = Duration::from_secs(300);
 
 /// How long a Redis operation may take before this replica's memory is used instead.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How a first request with a key ended, as the key keeps it.
+enum Finished {
+    Done(Bytes),
+    OutcomeUnknown,
+    NothingCreated,
+}
+
+impl Finished {
+    fn of(outcome: &Result<Bytes, GatewayError>) -> Self {
+        match outcome {
+            Ok(result) => Self::Done(result.clone()),
+            Err(error) if may_have_created(error) => Self::OutcomeUnknown,
+            Err(_) => Self::NothingCreated,
+        }
+    }
+}
 
 /// What Redis knows of a key.
 enum Claim {
@@ -168,12 +190,12 @@ impl RedisKeys {
         &self,
         redis_key: &str,
         fingerprint: &[u8; 32],
-        outcome: &Result<Bytes, GatewayError>,
+        finished: &Finished,
     ) -> Result<(), String> {
         use base64::Engine as _;
         let mut connection = self.connection().await?;
-        let command = match outcome {
-            Ok(result) => {
+        let command = match finished {
+            Finished::Done(result) => {
                 let done = format!(
                     "D:{}:{}",
                     hex::encode(fingerprint),
@@ -186,13 +208,13 @@ impl RedisKeys {
                     .arg(KEEP_RESULTS_FOR.as_secs())
                     .to_owned()
             }
-            Err(error) if may_have_created(error) => redis::cmd("SET")
+            Finished::OutcomeUnknown => redis::cmd("SET")
                 .arg(redis_key)
                 .arg(format!("U:{}", hex::encode(fingerprint)))
                 .arg("EX")
                 .arg(KEEP_RESULTS_FOR.as_secs())
                 .to_owned(),
-            Err(_) => redis::cmd("DEL").arg(redis_key).to_owned(),
+            Finished::NothingCreated => redis::cmd("DEL").arg(redis_key).to_owned(),
         };
         tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<()>(&mut connection))
             .await
@@ -291,16 +313,19 @@ impl IdempotencyStore {
                     tokio::spawn(
                         async move {
                             let outcome = work.await;
+                            // The caller gets the result now; a retry meanwhile finds the key
+                            // running, and is told to retry shortly.
+                            let recorded = Finished::of(&outcome);
+                            let _ = result_sender.send(outcome);
                             if let Some(redis) = &store.redis
                                 && let Err(reason) =
-                                    redis.finish(&redis_key, &fingerprint, &outcome).await
+                                    redis.finish(&redis_key, &fingerprint, &recorded).await
                             {
                                 tracing::warn!(
                                     %reason,
                                     "could not record an idempotent create's result in redis"
                                 );
                             }
-                            let _ = result_sender.send(outcome);
                         }
                         .in_current_span(),
                     );
@@ -469,6 +494,13 @@ mod tests {
                 SalesforceError::WriteAnswerLost {
                     http_status: 201,
                     detail: "no id".into(),
+                },
+            ),
+            (
+                "proxy",
+                SalesforceError::Api {
+                    http_status: 504,
+                    errors: Vec::new(),
                 },
             ),
         ] {

@@ -430,7 +430,11 @@ impl SalesforceClient {
             let (status, body) = self
                 .send(Method::POST, url, &session, Payload::Soap(envelope))
                 .await?;
-            match soap::parse_convert_lead_response(status.as_u16(), &body) {
+            // HTTP 200 says the org processed the conversion: an answer that cannot be read is
+            // an answer lost, not a failure.
+            let parsed = soap::parse_convert_lead_response(status.as_u16(), &body)
+                .map_err(SalesforceError::of_acknowledged_write);
+            match parsed {
                 Err(SalesforceError::SoapFault { fault_code, .. })
                     if fault_code == "INVALID_SESSION_ID" =>
                 {
@@ -621,20 +625,24 @@ impl SalesforceClient {
             error.type = tracing::field::Empty,
         );
         let started = std::time::Instant::now();
+        // A failure carries the status when it had arrived (the body was then lost).
         let received = async {
-            let response = request.send().await?;
+            let response = request.send().await.map_err(|error| (None, error))?;
             let status = response.status();
             let header = |name: &str| response.headers().get(name).cloned();
             let (request_id, limit_info) = (header("x-request-id"), header("sforce-limit-info"));
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, request_id, limit_info, body))
+            let body = response
+                .bytes()
+                .await
+                .map_err(|error| (Some(status), error))?;
+            Ok::<_, (Option<StatusCode>, reqwest::Error)>((status, request_id, limit_info, body))
         }
         .instrument(span.clone())
         .await;
         let elapsed = started.elapsed();
         let (status, request_id, limit_info, body) = match received {
             Ok(received) => received,
-            Err(error) => {
+            Err((status, error)) => {
                 span.record("otel.status_code", "ERROR");
                 span.record(
                     "error.type",
@@ -645,6 +653,15 @@ impl SalesforceClient {
                     },
                 );
                 self.count_upstream(method, resource, "error".to_owned(), elapsed);
+                // A write Salesforce acknowledged, whose answer broke off: done, details lost.
+                if let Some(status) = status.filter(|status| status.is_success())
+                    && *method != Method::GET
+                {
+                    return Err(SalesforceError::WriteAnswerLost {
+                        http_status: status.as_u16(),
+                        detail: "the connection broke while the answer arrived".into(),
+                    });
+                }
                 return Err(transport_error(error));
             }
         };

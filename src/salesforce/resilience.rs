@@ -94,7 +94,8 @@ impl Resilience {
                 RETRY_PERCENT,
             ),
             breaker: Mutex::new(Breaker::Closed { failures: 0 }),
-            probe_timeout: upstream_timeout,
+            // A probe cancelled by its caller never reports: after this, another may go.
+            probe_timeout: upstream_timeout.min(OPEN_FOR),
         }
     }
 

@@ -34,6 +34,9 @@ use crate::tenancy::ClientCertificates;
 /// the loop does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
+/// The request path prefix of the reflection services, whose request stream is open-ended.
+const REFLECTION_PATH_PREFIX: &str = "/grpc.reflection.";
+
 /// The most a call's headers may take (`SETTINGS_MAX_HEADER_LIST_SIZE`), as gRPC clients allow.
 const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 
@@ -255,11 +258,18 @@ async fn serve_http2<S, ResponseBody, Io>(
         .http2
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     let mut connection = pin!(connection);
+    // Without a call for `idle_timeout`, GOAWAY; once closing, a connection still without a
+    // call after `header_timeout` is dropped: hyper cannot GOAWAY a connection whose HTTP/2
+    // handshake never finished, and such a connection must not keep its place.
     let mut closed_as = None;
     loop {
-        let quiet = closed_as.is_none() && *calls_changed.borrow_and_update() == 0;
+        let quiet_limit = match closed_as {
+            None => shared.settings.idle_timeout,
+            Some(_) => Some(shared.settings.header_timeout),
+        };
+        let quiet = *calls_changed.borrow_and_update() == 0;
         let quiet_for = async {
-            match shared.settings.idle_timeout.filter(|_| quiet) {
+            match quiet_limit.filter(|_| quiet) {
                 Some(limit) => tokio::time::sleep(limit).await,
                 None => std::future::pending().await,
             }
@@ -272,6 +282,10 @@ async fn serve_http2<S, ResponseBody, Io>(
                 break;
             }
             () = quiet_for => {
+                if closed_as.is_some() {
+                    tracing::debug!("connection did not close after GOAWAY: dropped");
+                    break;
+                }
                 closed_as = Some(ConnectionClosed::Idle);
                 connection.as_mut().graceful_shutdown();
             }
@@ -337,7 +351,11 @@ where
         if let Some(certificates) = &self.peer.certificates {
             parts.extensions.insert(certificates.clone());
         }
-        let body = DeadlineBody::new(body, self.body_timeout);
+        // Reflection is a conversation on one stream (grpcurl's, an IDE's): its requests come as
+        // the client needs them. Every other call sends its one request message at once.
+        let body_timeout =
+            (!parts.uri.path().starts_with(REFLECTION_PATH_PREFIX)).then_some(self.body_timeout);
+        let body = DeadlineBody::new(body, body_timeout);
         CallFuture {
             inner: self.inner.call(http::Request::from_parts(parts, body)),
             open: Some(open),
@@ -420,19 +438,18 @@ pin_project_lite::pin_project! {
     pub struct DeadlineBody {
         #[pin]
         inner: Incoming,
-        deadline: Instant,
-        timeout: Duration,
+        // With the time-out it is for; none for a call whose requests may come at any time.
+        deadline: Option<(Instant, Duration)>,
         timer: Option<Pin<Box<Sleep>>>,
         expired: bool,
     }
 }
 
 impl DeadlineBody {
-    fn new(inner: Incoming, timeout: Duration) -> Self {
+    fn new(inner: Incoming, timeout: Option<Duration>) -> Self {
         Self {
             inner,
-            deadline: Instant::now() + timeout,
-            timeout,
+            deadline: timeout.map(|timeout| (Instant::now() + timeout, timeout)),
             timer: None,
             expired: false,
         }
@@ -454,7 +471,9 @@ impl Body for DeadlineBody {
         if let Poll::Ready(frame) = this.inner.poll_frame(context) {
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
-        let deadline = *this.deadline;
+        let Some((deadline, timeout)) = *this.deadline else {
+            return Poll::Pending;
+        };
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -464,7 +483,7 @@ impl Body for DeadlineBody {
             Reason::RequestBodyTimeout,
             format!(
                 "the request message did not arrive within {} s of the call's headers (front_door.request_body_timeout_seconds)",
-                this.timeout.as_secs()
+                timeout.as_secs()
             ),
         );
         let status = tonic::Status::from(GatewayError::Refused(refusal));

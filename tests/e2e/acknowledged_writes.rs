@@ -239,6 +239,36 @@ async fn a_write_whose_answer_is_unreadable_is_data_loss_not_a_retry() {
         "the lead was created, once"
     );
 
+    // The answer of an update broke off after its 2xx status: done, details lost.
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead".into()),
+        method: Some("POST".into()),
+        times: 1,
+        kind: FaultKind::TruncateBody,
+    });
+    let status = app
+        .leads()
+        .create_lead(app.request(CreateLeadRequest {
+            lead: Some(Lead {
+                last_name: text("Broken Off"),
+                company: text("Lost Answers"),
+                ..Lead::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::DataLoss, "WRITE_DONE_ANSWER_LOST"),
+        "{status:?}"
+    );
+    assert_eq!(
+        app.sandbox
+            .find_records("Lead", "LastName", "Broken Off")
+            .len(),
+        1
+    );
+
     // A converted lead whose answer lost its IDs: converted, not failed.
     let lead = app
         .leads()

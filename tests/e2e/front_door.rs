@@ -226,6 +226,25 @@ async fn a_connection_that_says_nothing_is_closed() {
 }
 
 #[tokio::test]
+async fn a_connection_that_stalls_in_its_handshake_is_dropped() {
+    let app = app_with(FrontDoorSettings {
+        header_timeout: Duration::from_secs(1),
+        idle_timeout: Some(Duration::from_secs(1)),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let mut connection = RawH2::connect(app.address).await;
+    // The first byte of the preface, and no more: hyper's handshake waits for the rest.
+    connection.send_raw(b"P").await.expect("send a byte");
+    let closed = connection.read_until(WAIT, false, |_| false).await;
+    assert_eq!(
+        closed,
+        Read::Closed,
+        "a stalled handshake does not keep its place"
+    );
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_are_closed_until_one_leaves() {
     let app = app_with(FrontDoorSettings {
         max_connections: 2,
@@ -260,4 +279,33 @@ async fn connections_beyond_the_cap_are_closed_until_one_leaves() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_reflection_conversation_outlives_the_body_timeout() {
+    use tonic_reflection::pb::v1;
+    let app = app_with(FrontDoorSettings {
+        request_body_timeout: Duration::from_secs(1),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let (requests, stream) = tokio::sync::mpsc::channel(4);
+    let list = || v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    requests.send(list()).await.unwrap();
+    let mut responses =
+        v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone())
+            .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+            .expect("reflection")
+            .into_inner();
+    assert!(responses.message().await.expect("first answer").is_some());
+    // Past the body time-out, the same stream still answers: its requests come as needed.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    requests.send(list()).await.unwrap();
+    assert!(responses.message().await.expect("second answer").is_some());
 }

@@ -57,12 +57,17 @@ pub enum FaultKind {
     CloseAfterServing,
     /// Serves the request, then answers its status with this body instead of its own.
     ReplaceBody(String),
+    /// Serves the request, sends its status and half its body, then breaks the connection.
+    TruncateBody,
 }
 
 impl FaultKind {
     /// Whether the request is served before the fault acts on its response.
     pub(crate) fn serves_first(&self) -> bool {
-        matches!(self, Self::CloseAfterServing | Self::ReplaceBody(_))
+        matches!(
+            self,
+            Self::CloseAfterServing | Self::ReplaceBody(_) | Self::TruncateBody
+        )
     }
 }
 
@@ -127,6 +132,8 @@ struct FaultSpec {
     #[serde(default)]
     close_after_serving: bool,
     replace_body: Option<String>,
+    #[serde(default)]
+    truncate_body: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,8 +152,9 @@ pub(crate) fn parse_spec(body: &str) -> Result<Fault, String> {
         spec.close_connection,
         spec.close_after_serving,
         spec.replace_body,
+        spec.truncate_body,
     ) {
-        (Some(e), None, false, false, None) => {
+        (Some(e), None, false, false, None, false) => {
             if !(100..=599).contains(&e.http_status) {
                 return Err(format!("invalid http_status {}", e.http_status));
             }
@@ -156,12 +164,15 @@ pub(crate) fn parse_spec(body: &str) -> Result<Fault, String> {
                 message: e.message,
             }
         }
-        (None, Some(ms), false, false, None) => FaultKind::Latency(Duration::from_millis(ms)),
-        (None, None, true, false, None) => FaultKind::CloseConnection,
-        (None, None, false, true, None) => FaultKind::CloseAfterServing,
-        (None, None, false, false, Some(body)) => FaultKind::ReplaceBody(body),
+        (None, Some(ms), false, false, None, false) => {
+            FaultKind::Latency(Duration::from_millis(ms))
+        }
+        (None, None, true, false, None, false) => FaultKind::CloseConnection,
+        (None, None, false, true, None, false) => FaultKind::CloseAfterServing,
+        (None, None, false, false, Some(body), false) => FaultKind::ReplaceBody(body),
+        (None, None, false, false, None, true) => FaultKind::TruncateBody,
         _ => return Err(
-            "give exactly one of error, latency_ms, close_connection, close_after_serving, replace_body"
+            "give exactly one of error, latency_ms, close_connection, close_after_serving, replace_body, truncate_body"
                 .into(),
         ),
     };

@@ -620,7 +620,10 @@ async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> 
                 }
                 return http_json(StatusCode::INTERNAL_SERVER_ERROR, "", &[]);
             }
-            Some(FaultKind::CloseAfterServing | FaultKind::ReplaceBody(_)) | None => {}
+            Some(
+                FaultKind::CloseAfterServing | FaultKind::ReplaceBody(_) | FaultKind::TruncateBody,
+            )
+            | None => {}
         }
     }
     let response = serve(&org, &parts, &body, area);
@@ -630,6 +633,24 @@ async fn answer(State(org): State<Arc<Org>>, req: Request, request_id: &str) -> 
                 kill.kill();
             }
             http_json(StatusCode::INTERNAL_SERVER_ERROR, "", &[])
+        }
+        Some(FaultKind::TruncateBody) => {
+            let (parts, body) = response.into_parts();
+            let whole = axum::body::to_bytes(body, MAX_BODY)
+                .await
+                .unwrap_or_default();
+            let half = whole.slice(..whole.len() / 2);
+            // The status and the first half go out; a moment later the connection breaks.
+            use futures::StreamExt as _;
+            let broken = futures::stream::once(async move { Ok::<_, std::io::Error>(half) }).chain(
+                futures::stream::once(async {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    Err(std::io::Error::other("the sandbox broke the answer off"))
+                }),
+            );
+            let mut response = Response::from_parts(parts, axum::body::Body::from_stream(broken));
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            response
         }
         Some(FaultKind::ReplaceBody(replacement)) => {
             let (parts, _) = response.into_parts();

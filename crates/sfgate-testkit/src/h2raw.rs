@@ -181,6 +181,11 @@ impl RawH2 {
         self.write(&frame).await
     }
 
+    /// Sends bytes as they are, framed or not.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write(bytes).await
+    }
+
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes).await
     }
