@@ -1,8 +1,13 @@
-//! The gRPC port's connections, each bounded by `[front_door]`: at most `max_connections` at
-//! once (one more is closed as soon as it is accepted), the client's first bytes and TLS
-//! handshake within `header_timeout`, at most `max_concurrent_streams` calls open on one, keepalive pings that
-//! close a connection whose client vanished, GOAWAY after `idle_timeout` without a call, and each
-//! call's request message within `request_body_timeout` of its headers.
+//! The gRPC port's connections, each bounded by `[front_door]`:
+//!
+//! - at most `max_connections` at once (one more is closed as soon as it is accepted);
+//! - the client's first bytes, and its TLS handshake, within `header_timeout`;
+//! - at most `max_concurrent_streams` calls open on one connection;
+//! - keepalive pings that close a connection whose client vanished;
+//! - GOAWAY after `idle_timeout` without a call, and the connection dropped if it is still
+//!   without one `header_timeout` later (a handshake that never finished);
+//! - each call's request message within `request_body_timeout` of its headers (reflection's
+//!   open-ended stream aside).
 
 use std::convert::Infallible;
 use std::future::Future;
