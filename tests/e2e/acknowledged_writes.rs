@@ -304,4 +304,37 @@ async fn a_write_whose_answer_is_unreadable_is_data_loss_not_a_retry() {
     );
     let stored = app.sandbox.find_records("Lead", "Id", &lead.id);
     assert_eq!(stored[0]["IsConverted"], serde_json::Value::Bool(true));
+
+    // A conversion answered 200 with a body that is not XML: the org processed it.
+    let lead = app
+        .leads()
+        .create_lead(app.request(CreateLeadRequest {
+            lead: Some(Lead {
+                last_name: text("Convert"),
+                company: text("Garbled XML"),
+                ..Lead::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/services/Soap/".into()),
+        method: Some("POST".into()),
+        times: 1,
+        kind: FaultKind::ReplaceBody("<soapenv:Envelope><convertLeadResp".into()),
+    });
+    let status = app
+        .leads()
+        .convert_lead(app.request(ConvertLeadRequest {
+            lead_id: lead.id.clone(),
+            ..ConvertLeadRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::DataLoss, "WRITE_DONE_ANSWER_LOST"),
+        "{status:?}"
+    );
 }
