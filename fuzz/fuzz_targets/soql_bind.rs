@@ -8,21 +8,12 @@ use std::collections::BTreeMap;
 use arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use sfgate::salesforce::soql::{SoqlParam, SoqlValue, bind};
-use sfgate_fuzz::split_soql;
+use sfgate_fuzz::{soql_value as value, split_soql};
 
 #[derive(Debug)]
 struct Input {
     template: String,
     params: BTreeMap<String, SoqlParam>,
-}
-
-fn value(u: &mut Unstructured<'_>) -> Result<SoqlValue> {
-    Ok(match u.int_in_range(0..=3)? {
-        0 => SoqlValue::Text(u.arbitrary()?),
-        1 => SoqlValue::Bool(u.arbitrary()?),
-        2 => SoqlValue::Number(u.arbitrary()?),
-        _ => SoqlValue::Null,
-    })
 }
 
 impl<'a> Arbitrary<'a> for Input {

@@ -6,7 +6,7 @@
 use arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use sfgate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, SoqlValue};
-use sfgate_fuzz::split_soql;
+use sfgate_fuzz::{soql_value as value, split_soql};
 
 #[derive(Debug)]
 struct Input {
@@ -50,15 +50,6 @@ fn name(u: &mut Unstructured<'_>) -> Result<String> {
     } else {
         u.arbitrary()
     }
-}
-
-fn value(u: &mut Unstructured<'_>) -> Result<SoqlValue> {
-    Ok(match u.int_in_range(0..=3)? {
-        0 => SoqlValue::Text(u.arbitrary()?),
-        1 => SoqlValue::Bool(u.arbitrary()?),
-        2 => SoqlValue::Number(u.arbitrary()?),
-        _ => SoqlValue::Null,
-    })
 }
 
 fn condition(u: &mut Unstructured<'_>, depth: u32) -> Result<Condition> {

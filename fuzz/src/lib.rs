@@ -47,3 +47,16 @@ pub fn split_sosl(sosl: &str) -> Option<(String, &str)> {
     }
     None
 }
+
+/// Any SOQL value: a text, a boolean, a number (NaN and infinities too) or null.
+pub fn soql_value(
+    u: &mut arbitrary::Unstructured<'_>,
+) -> arbitrary::Result<sfgate::salesforce::soql::SoqlValue> {
+    use sfgate::salesforce::soql::SoqlValue;
+    Ok(match u.int_in_range(0..=3)? {
+        0 => SoqlValue::Text(u.arbitrary()?),
+        1 => SoqlValue::Bool(u.arbitrary()?),
+        2 => SoqlValue::Number(u.arbitrary()?),
+        _ => SoqlValue::Null,
+    })
+}

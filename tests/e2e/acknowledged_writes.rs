@@ -33,6 +33,41 @@ fn field_text(record: &serde_json::Map<String, serde_json::Value>, field: &str) 
     record[field].as_str().unwrap_or_default().to_owned()
 }
 
+/// Converts a new lead of `company` while the org's SOAP answer is replaced by `answer`.
+async fn convert_answered_with(
+    app: &TestApp,
+    company: &str,
+    answer: &str,
+) -> (Lead, tonic::Status) {
+    let lead = app
+        .leads()
+        .create_lead(app.request(CreateLeadRequest {
+            lead: Some(Lead {
+                last_name: text("Convert"),
+                company: text(company),
+                ..Lead::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/services/Soap/".into()),
+        method: Some("POST".into()),
+        times: 1,
+        kind: FaultKind::ReplaceBody(answer.into()),
+    });
+    let status = app
+        .leads()
+        .convert_lead(app.request(ConvertLeadRequest {
+            lead_id: lead.id.clone(),
+            ..ConvertLeadRequest::default()
+        }))
+        .await
+        .unwrap_err();
+    (lead, status)
+}
+
 #[tokio::test]
 async fn typed_writes_whose_read_back_fails_answer_the_record_as_written() {
     let app = spawn_app().await;
@@ -270,34 +305,7 @@ async fn a_write_whose_answer_is_unreadable_is_data_loss_not_a_retry() {
     );
 
     // A converted lead whose answer lost its IDs: converted, not failed.
-    let lead = app
-        .leads()
-        .create_lead(app.request(CreateLeadRequest {
-            lead: Some(Lead {
-                last_name: text("Convert"),
-                company: text("Lost IDs"),
-                ..Lead::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    app.sandbox.inject_fault(Fault {
-        path_contains: Some("/services/Soap/".into()),
-        method: Some("POST".into()),
-        times: 1,
-        kind: FaultKind::ReplaceBody(
-            r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><convertLeadResponse><result><success>true</success></result></convertLeadResponse></soapenv:Body></soapenv:Envelope>"#.into(),
-        ),
-    });
-    let status = app
-        .leads()
-        .convert_lead(app.request(ConvertLeadRequest {
-            lead_id: lead.id.clone(),
-            ..ConvertLeadRequest::default()
-        }))
-        .await
-        .unwrap_err();
+    let (lead, status) = convert_answered_with(&app, "Lost IDs", r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><convertLeadResponse><result><success>true</success></result></convertLeadResponse></soapenv:Body></soapenv:Envelope>"#).await;
     assert_eq!(
         (status.code(), reason(&status).as_str()),
         (Code::DataLoss, "WRITE_DONE_ANSWER_LOST")
@@ -306,32 +314,8 @@ async fn a_write_whose_answer_is_unreadable_is_data_loss_not_a_retry() {
     assert_eq!(stored[0]["IsConverted"], serde_json::Value::Bool(true));
 
     // A conversion answered 200 with a body that is not XML: the org processed it.
-    let lead = app
-        .leads()
-        .create_lead(app.request(CreateLeadRequest {
-            lead: Some(Lead {
-                last_name: text("Convert"),
-                company: text("Garbled XML"),
-                ..Lead::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    app.sandbox.inject_fault(Fault {
-        path_contains: Some("/services/Soap/".into()),
-        method: Some("POST".into()),
-        times: 1,
-        kind: FaultKind::ReplaceBody("<soapenv:Envelope><convertLeadResp".into()),
-    });
-    let status = app
-        .leads()
-        .convert_lead(app.request(ConvertLeadRequest {
-            lead_id: lead.id.clone(),
-            ..ConvertLeadRequest::default()
-        }))
-        .await
-        .unwrap_err();
+    let (_, status) =
+        convert_answered_with(&app, "Garbled XML", "<soapenv:Envelope><convertLeadResp").await;
     assert_eq!(
         (status.code(), reason(&status).as_str()),
         (Code::DataLoss, "WRITE_DONE_ANSWER_LOST"),
