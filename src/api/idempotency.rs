@@ -10,8 +10,10 @@
 //! then a retry with the key is refused (IDEMPOTENCY_KEY_OUTCOME_UNKNOWN), never run again.
 //!
 //! Keys live in memory, or in Redis when shared mode is configured, so that a retry that lands on
-//! another replica still finds the first result. If Redis fails, this replica's memory serves (a
-//! retry on another replica could then create a second record; the log says so).
+//! another replica still finds the first result. If Redis cannot be reached, this replica's memory
+//! serves (a retry on another replica could then create a second record; the log says so). A
+//! result Redis failed to record is kept in this replica's memory and recorded again until the
+//! key's claim would expire.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,6 +93,11 @@ const CLAIM_EXPIRES_AFTER: Duration = Duration::from_secs(300);
 /// How long a Redis operation may take before this replica's memory is used instead.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// Recording a result in Redis is tried again after this, then after twice as long each time…
+const RECORD_FIRST_PAUSE: Duration = Duration::from_millis(250);
+/// …up to this.
+const RECORD_LONGEST_PAUSE: Duration = Duration::from_secs(10);
+
 /// How a first request with a key ended, as the key keeps it.
 enum Finished {
     Done(Bytes),
@@ -143,33 +150,27 @@ impl RedisKeys {
         use base64::Engine as _;
         let mut connection = self.connection().await?;
         let running = format!("R:{}", hex::encode(fingerprint));
-        let claimed: Option<String> = tokio::time::timeout(
-            REDIS_TIMEOUT,
-            redis::cmd("SET")
-                .arg(redis_key)
-                .arg(&running)
-                .arg("NX")
-                .arg("EX")
-                .arg(CLAIM_EXPIRES_AFTER.as_secs())
-                .query_async(&mut connection),
-        )
-        .await
-        .map_err(|_| "timed out".to_owned())?
-        .map_err(|error| error.to_string())?;
-        if claimed.is_some() {
-            return Ok(Claim::Claimed);
-        }
-        let existing: Option<String> = tokio::time::timeout(
-            REDIS_TIMEOUT,
-            redis::cmd("GET")
-                .arg(redis_key)
-                .query_async(&mut connection),
-        )
-        .await
-        .map_err(|_| "timed out".to_owned())?
-        .map_err(|error| error.to_string())?;
-        let Some(existing) = existing else {
-            return Ok(Claim::Running); // released a moment ago: the caller retries
+        let claim = redis::cmd("SET")
+            .arg(redis_key)
+            .arg(&running)
+            .arg("NX")
+            .arg("EX")
+            .arg(CLAIM_EXPIRES_AFTER.as_secs())
+            .to_owned();
+        let refused = match query::<Option<String>>(&mut connection, &claim).await {
+            Ok(Some(_)) => return Ok(Claim::Claimed),
+            Ok(None) => None,
+            // A Redis refusing writes (out of memory, read-only) may still say what it holds.
+            Err(reason) => Some(reason),
+        };
+        let get = redis::cmd("GET").arg(redis_key).to_owned();
+        let existing = match (
+            query::<Option<String>>(&mut connection, &get).await?,
+            refused,
+        ) {
+            (Some(existing), _) => existing,
+            (None, Some(reason)) => return Err(reason),
+            (None, None) => return Ok(Claim::Running), // released a moment ago: the caller retries
         };
         let (state, rest) = existing.split_at(existing.find(':').map_or(0, |at| at + 1));
         let (stored_fingerprint, result) = rest.split_once(':').unwrap_or((rest, ""));
@@ -216,11 +217,19 @@ impl RedisKeys {
                 .to_owned(),
             Finished::NothingCreated => redis::cmd("DEL").arg(redis_key).to_owned(),
         };
-        tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<()>(&mut connection))
-            .await
-            .map_err(|_| "timed out".to_owned())?
-            .map_err(|error| error.to_string())
+        query::<()>(&mut connection, &command).await
     }
+}
+
+/// Runs one Redis command, within [`REDIS_TIMEOUT`].
+async fn query<T: redis::FromRedisValue>(
+    connection: &mut redis::aio::ConnectionManager,
+    command: &redis::Cmd,
+) -> Result<T, String> {
+    tokio::time::timeout(REDIS_TIMEOUT, command.query_async(connection))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|error| error.to_string())
 }
 
 /// A digest of what a request asks for; the same key must come with the same request.
@@ -308,24 +317,26 @@ impl IdempotencyStore {
                 Ok(Claim::OutcomeUnknown) => return Err(GatewayError::IdempotencyOutcomeUnknown),
                 Ok(Claim::Reused) => return Err(GatewayError::IdempotencyKeyReused),
                 Ok(Claim::Claimed) => {
+                    let claimed_at = Instant::now();
                     let store = std::sync::Arc::clone(self);
+                    let entry_key = (tenant.clone(), key.to_owned());
                     let (result_sender, result) = oneshot::channel();
                     tokio::spawn(
                         async move {
                             let outcome = work.await;
                             // The caller gets the result now; a retry meanwhile finds the key
                             // running, and is told to retry shortly.
-                            let recorded = Finished::of(&outcome);
+                            let finished = Finished::of(&outcome);
                             let _ = result_sender.send(outcome);
-                            if let Some(redis) = &store.redis
-                                && let Err(reason) =
-                                    redis.finish(&redis_key, &fingerprint, &recorded).await
-                            {
-                                tracing::warn!(
-                                    %reason,
-                                    "could not record an idempotent create's result in redis"
-                                );
-                            }
+                            store
+                                .record_in_redis(
+                                    &redis_key,
+                                    entry_key,
+                                    fingerprint,
+                                    finished,
+                                    claimed_at,
+                                )
+                                .await;
                         }
                         .in_current_span(),
                     );
@@ -372,24 +383,12 @@ impl IdempotencyStore {
         tokio::spawn(
             async move {
                 let outcome = work.await;
-                {
-                    let mut entries = store.entries.lock();
-                    match &outcome {
-                        Ok(result) => {
-                            if let Some(entry) = entries.get_mut(&entry_key) {
-                                entry.state = State::Done(result.clone());
-                            }
-                        }
-                        Err(error) if may_have_created(error) => {
-                            if let Some(entry) = entries.get_mut(&entry_key) {
-                                entry.state = State::OutcomeUnknown;
-                            }
-                        }
-                        // A create Salesforce refused created nothing: a retry may try again.
-                        Err(_) => {
-                            entries.remove(&entry_key);
-                        }
+                match Finished::of(&outcome) {
+                    // A create Salesforce refused created nothing: a retry may try again.
+                    Finished::NothingCreated => {
+                        store.entries.lock().remove(&entry_key);
                     }
+                    finished => store.remember(entry_key, fingerprint, &finished),
                 }
                 let _ = result_sender.send(outcome);
             }
@@ -400,6 +399,68 @@ impl IdempotencyStore {
                 "the create task ended without a result".into(),
             ))
         })
+    }
+
+    /// Records in Redis how a claimed create ended, trying again while Redis fails until the
+    /// claim would have expired; meanwhile this replica's memory keeps the outcome, so that a
+    /// retry here finds it even with Redis gone.
+    async fn record_in_redis(
+        &self,
+        redis_key: &str,
+        entry_key: (TenantId, String),
+        fingerprint: [u8; 32],
+        finished: Finished,
+        claimed_at: Instant,
+    ) {
+        let Some(redis) = &self.redis else { return };
+        let mut pause = RECORD_FIRST_PAUSE;
+        let mut remembered = false;
+        loop {
+            let reason = match redis.finish(redis_key, &fingerprint, &finished).await {
+                Ok(()) if remembered => {
+                    tracing::info!("recorded an idempotent create's result in redis after all");
+                    return;
+                }
+                Ok(()) => return,
+                Err(reason) => reason,
+            };
+            if !remembered {
+                tracing::warn!(
+                    %reason,
+                    "could not record an idempotent create's result in redis: this replica keeps it and tries again"
+                );
+                self.remember(entry_key.clone(), fingerprint, &finished);
+                remembered = true;
+            }
+            if claimed_at.elapsed() + pause >= CLAIM_EXPIRES_AFTER {
+                tracing::error!(
+                    %reason,
+                    "gave up recording an idempotent create's result in redis: once its claim expires, a retry on another replica could create a second record"
+                );
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECORD_LONGEST_PAUSE);
+        }
+    }
+
+    /// Keeps how a create ended in this replica's memory.
+    fn remember(&self, entry_key: (TenantId, String), fingerprint: [u8; 32], finished: &Finished) {
+        let state = match finished {
+            Finished::Done(result) => State::Done(result.clone()),
+            Finished::OutcomeUnknown => State::OutcomeUnknown,
+            Finished::NothingCreated => return,
+        };
+        let mut entries = self.entries.lock();
+        entries.insert(
+            entry_key,
+            Entry {
+                fingerprint,
+                state,
+                at: Instant::now(),
+            },
+        );
+        self.sweep_now_and_then(&mut entries);
     }
 
     fn sweep_now_and_then(&self, entries: &mut HashMap<(TenantId, String), Entry>) {
@@ -538,6 +599,127 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    /// The caller of an idempotent create gets its result while Redis is still being told of it:
+    /// a hung Redis costs the caller nothing (its deadline may be shorter than Redis's time-out).
+    #[tokio::test]
+    async fn a_hung_redis_does_not_hold_back_the_result_of_a_create() {
+        use sfgate_testkit::redis::Redis;
+        let Some(redis) = Redis::start() else { return };
+        let store = Arc::new(IdempotencyStore::shared(&redis.url(), "test:").unwrap());
+        let redis = Arc::new(redis);
+        let hang_redis = Arc::clone(&redis);
+        let tenant = TenantId::new("acme");
+        let print = fingerprint("CreateLead", b"lead");
+        let kept_here = || {
+            store
+                .entries
+                .lock()
+                .contains_key(&(tenant.clone(), "k".to_owned()))
+        };
+        // The key is claimed in Redis before the create runs; Redis hangs while it runs.
+        let created = store
+            .run(&tenant, "k", print, async move {
+                hang_redis.signal("STOP");
+                Ok(Bytes::from_static(b"created"))
+            })
+            .await;
+        let recording_had_failed = kept_here();
+        assert_eq!(&created.unwrap()[..], b"created");
+        assert!(
+            !recording_had_failed,
+            "the caller waited for Redis to time out"
+        );
+        // Recording it did hang: after Redis's time-out this replica keeps the result itself.
+        tokio::time::sleep(REDIS_TIMEOUT * 3).await;
+        let recording_failed = kept_here();
+        redis.signal("CONT");
+        assert!(recording_failed);
+    }
+
+    /// Redis refusing to record a create's result (here: out of memory) neither loses it nor
+    /// lets it run twice: another replica finds it once Redis takes writes again, and this
+    /// replica finds it in its memory even with Redis gone.
+    #[tokio::test]
+    async fn a_result_redis_refused_to_record_is_recorded_later_and_kept_meanwhile() {
+        use sfgate_testkit::redis::Redis;
+        let Some(mut redis) = Redis::start() else {
+            return;
+        };
+        let admin = redis::Client::open(redis.url()).unwrap();
+        let set_maxmemory = |bytes: &'static str| {
+            let admin = admin.clone();
+            async move {
+                let mut connection = admin.get_multiplexed_async_connection().await.unwrap();
+                redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("maxmemory")
+                    .arg(bytes)
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        };
+        let replica = || Arc::new(IdempotencyStore::shared(&redis.url(), "test:").unwrap());
+        let (this, other) = (replica(), replica());
+        let tenant = TenantId::new("acme");
+        let print = fingerprint("CreateLead", b"lead");
+        let runs = Arc::new(AtomicUsize::new(0));
+        // Creates the record, after which Redis refuses writes.
+        let create = |runs: Arc<AtomicUsize>| {
+            let full = set_maxmemory("1");
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                full.await;
+                Ok(Bytes::from_static(b"created"))
+            }
+        };
+        let must_not_run = |runs: Arc<AtomicUsize>| async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(GatewayError::Internal("ran a second time".into()))
+        };
+
+        let first = this
+            .run(&tenant, "a", print, create(Arc::clone(&runs)))
+            .await;
+        assert_eq!(&first.unwrap()[..], b"created");
+        let meanwhile = other
+            .run(&tenant, "a", print, must_not_run(Arc::clone(&runs)))
+            .await;
+        assert!(
+            matches!(meanwhile, Err(GatewayError::IdempotencyKeyInUse)),
+            "{meanwhile:?}"
+        );
+        set_maxmemory("0").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let later = loop {
+            match other
+                .run(&tenant, "a", print, must_not_run(Arc::clone(&runs)))
+                .await
+            {
+                Err(GatewayError::IdempotencyKeyInUse) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                outcome => break outcome,
+            }
+        };
+        assert_eq!(
+            &later.unwrap()[..],
+            b"created",
+            "recorded once Redis took writes"
+        );
+
+        let second = this
+            .run(&tenant, "b", print, create(Arc::clone(&runs)))
+            .await;
+        assert_eq!(&second.unwrap()[..], b"created");
+        redis.stop();
+        let without_redis = this
+            .run(&tenant, "b", print, must_not_run(Arc::clone(&runs)))
+            .await;
+        assert_eq!(&without_redis.unwrap()[..], b"created", "kept in memory");
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "each key's create ran once");
     }
 
     #[test]

@@ -251,6 +251,33 @@ mod tests {
         assert!(org.admit().is_err());
     }
 
+    /// A probe whose caller gave up never reports; the circuit lets another go once the probe
+    /// must have timed out (its upstream time-out, at most the open time), not never.
+    #[test]
+    fn a_probe_that_never_reports_frees_the_circuit_after_its_time_out() {
+        let probing_for = |org: &Resilience, elapsed: Duration| {
+            *org.breaker.lock() = Breaker::Probing {
+                since: Instant::now() - elapsed,
+            };
+            org.admit()
+        };
+        let slow_org = Resilience::new(TenantId::new("slow"), Duration::from_secs(30));
+        let refused_for = probing_for(&slow_org, Duration::from_secs(4)).expect_err("probe out");
+        assert!(refused_for <= Duration::from_secs(1), "{refused_for:?}");
+        assert!(
+            probing_for(&slow_org, OPEN_FOR + Duration::from_millis(100)).is_ok(),
+            "a 30 s upstream time-out holds the circuit at most {OPEN_FOR:?}"
+        );
+
+        let quick_org = Resilience::new(TenantId::new("quick"), Duration::from_millis(500));
+        let refused_for = probing_for(&quick_org, Duration::ZERO).expect_err("probe out");
+        assert!(refused_for <= Duration::from_millis(500), "{refused_for:?}");
+        assert!(
+            probing_for(&quick_org, Duration::from_millis(600)).is_ok(),
+            "a probe past its 500 ms upstream time-out is lost"
+        );
+    }
+
     #[test]
     fn retries_stop_when_the_budget_is_spent() {
         let org = org();
