@@ -31,6 +31,11 @@ pub(crate) struct ServeArgs {
     /// configuration's `[admin] listen`; without a configuration file: 127.0.0.1:9464).
     #[arg(long)]
     pub(crate) admin_listen: Option<SocketAddr>,
+    /// Without a configuration file: an X.509 certificate (PEM file) to register with the
+    /// embedded sandbox org's connected app, so that JWT bearer assertions signed with its key
+    /// are accepted.
+    #[arg(long, env = "SFGATE_SANDBOX_JWT_CERTIFICATE")]
+    pub(crate) jwt_certificate: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -40,6 +45,7 @@ impl ServeArgs {
             config: self.config.or(other.config),
             listen: self.listen.or(other.listen),
             admin_listen: self.admin_listen.or(other.admin_listen),
+            jwt_certificate: self.jwt_certificate.or(other.jwt_certificate),
         }
     }
 }
@@ -57,10 +63,12 @@ pub(crate) enum Command {
         #[arg(long, env = "SFGATE_CONFIG")]
         config: PathBuf,
     },
-    /// Print the SHA-256 of an API key, for `api_keys` in the configuration.
+    /// Print the SHA-256 of an API key, for `api_keys` in the configuration. Reads the key
+    /// from standard input (one line) when it is `-` or not given, which keeps it out of shell
+    /// history and the process list.
     HashKey {
-        /// The key.
-        key: String,
+        /// The key, or `-` for standard input.
+        key: Option<String>,
     },
 }
 
@@ -73,6 +81,31 @@ pub(crate) struct SandboxArgs {
     /// REQUEST_LIMIT_EXCEEDED.
     #[arg(long, default_value_t = 15_000)]
     pub(crate) daily_api_limit: u64,
+    /// An X.509 certificate (PEM file) to register with the connected app: JWT bearer
+    /// assertions signed with its key are accepted.
+    #[arg(long, env = "SFGATE_SANDBOX_JWT_CERTIFICATE")]
+    pub(crate) jwt_certificate: Option<PathBuf>,
+}
+
+/// The key `sfgate hash-key` hashes: the argument, or (for `-` or none) the first line of
+/// standard input without its line ending. An empty key is refused.
+pub(crate) fn key_to_hash(argument: Option<String>) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let key = match argument.filter(|key| key != "-") {
+        Some(key) => key,
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprint!("API key (then Enter): ");
+            }
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line)?;
+            let line = line.strip_suffix('\n').unwrap_or(&line);
+            line.strip_suffix('\r').unwrap_or(line).to_owned()
+        }
+    };
+    anyhow::ensure!(!key.is_empty(), "the key is empty: give it as the argument or on standard input");
+    Ok(key)
 }
 
 /// Completes on SIGTERM or SIGINT.

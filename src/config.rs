@@ -325,6 +325,17 @@ pub enum ProviderKind {
     Env,
 }
 
+impl ProviderKind {
+    /// The configuration's name for it, e.g. `vault`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vault => "vault",
+            Self::File => "file",
+            Self::Env => "env",
+        }
+    }
+}
+
 /// Where Vault is and how sfgate logs in.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,6 +6,7 @@
 //! single-tenant [`Config`].
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context as _;
 use rand::distr::{Alphanumeric, SampleString};
@@ -31,12 +32,15 @@ pub(crate) struct Demo {
 }
 
 impl Demo {
-    /// Starts the sandbox org on a free port.
-    pub(crate) async fn start() -> anyhow::Result<Self> {
-        let sandbox = start_sandbox(SandboxConfig {
-            listen: "127.0.0.1:0".parse()?,
-            ..SandboxConfig::default()
-        })
+    /// Starts the sandbox org on a free port, with the connected app's certificate when given.
+    pub(crate) async fn start(jwt_certificate: Option<&Path>) -> anyhow::Result<Self> {
+        let sandbox = start_sandbox(
+            SandboxConfig {
+                listen: "127.0.0.1:0".parse()?,
+                ..SandboxConfig::default()
+            },
+            jwt_certificate,
+        )
         .await?;
         let api_key = std::env::var("SFGATE_DEMO_API_KEY")
             .ok()
@@ -126,12 +130,23 @@ fn single_tenant(
 }
 
 /// Starts a sandbox org, with the connected app's id and secret from `SFGATE_SANDBOX_CLIENT_ID`
-/// and `SFGATE_SANDBOX_CLIENT_SECRET` when set.
-async fn start_sandbox(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
+/// and `SFGATE_SANDBOX_CLIENT_SECRET` when set, and the certificate of `jwt_certificate` (a PEM
+/// file) registered for the JWT bearer flow.
+async fn start_sandbox(
+    config: SandboxConfig,
+    jwt_certificate: Option<&Path>,
+) -> anyhow::Result<SandboxHandle> {
     let from_env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let jwt_certificate_pem = jwt_certificate
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the JWT certificate {}", path.display()))
+        })
+        .transpose()?;
     let config = SandboxConfig {
         client_id: from_env("SFGATE_SANDBOX_CLIENT_ID"),
         client_secret: from_env("SFGATE_SANDBOX_CLIENT_SECRET"),
+        jwt_certificate_pem,
         ..config
     };
     sfgate_sandbox::start(config)
@@ -142,12 +157,14 @@ async fn start_sandbox(config: SandboxConfig) -> anyhow::Result<SandboxHandle> {
 /// `sfgate sandbox`: the org alone, with its credentials and token commands printed, until
 /// SIGTERM/SIGINT.
 pub(crate) async fn run_sandbox_alone(args: SandboxArgs) -> anyhow::Result<()> {
-    let jwt_enabled = std::env::var_os("SFGATE_SANDBOX_JWT_CERTIFICATE").is_some();
-    let sandbox = start_sandbox(SandboxConfig {
-        listen: args.listen,
-        daily_api_limit: args.daily_api_limit,
-        ..SandboxConfig::default()
-    })
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            listen: args.listen,
+            daily_api_limit: args.daily_api_limit,
+            ..SandboxConfig::default()
+        },
+        args.jwt_certificate.as_deref(),
+    )
     .await?;
     let credentials = sandbox.credentials();
     let base_url = sandbox.base_url();
@@ -173,9 +190,10 @@ pub(crate) async fn run_sandbox_alone(args: SandboxArgs) -> anyhow::Result<()> {
         "  curl -s {base_url}/services/oauth2/token -d grant_type=refresh_token -d client_id={} -d client_secret={} -d refresh_token={}",
         credentials.client_id, credentials.client_secret, credentials.refresh_token
     );
-    if jwt_enabled {
+    if let Some(path) = &args.jwt_certificate {
         println!(
-            "  (JWT bearer: sign assertions with the key of SFGATE_SANDBOX_JWT_CERTIFICATE, iss = client_id)"
+            "  JWT bearer: sign an RS256 assertion with the private key of {} (iss = client_id, sub = username, aud = {base_url}, exp within 5 minutes) and post it as grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=…",
+            path.display()
         );
     }
     println!(

@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::CheckConfig { config }) => check_config(&config),
         Some(Command::HashKey { key }) => {
-            println!("{}", ApiKeyHash::of_key(&key).to_hex());
+            println!("{}", ApiKeyHash::of_key(&cli::key_to_hash(key)?).to_hex());
             Ok(())
         }
     }
@@ -64,9 +64,14 @@ async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
         });
     let telemetry = telemetry::init(log_format, &telemetry_settings)?;
     let served = match file_config {
-        Some(config) => serve_config(config, &args, None).await,
+        Some(config) => {
+            if args.jwt_certificate.is_some() {
+                tracing::warn!("--jwt-certificate (SFGATE_SANDBOX_JWT_CERTIFICATE) is for the embedded sandbox org: with --config it does nothing");
+            }
+            serve_config(config, &args, None).await
+        }
         None => {
-            let demo = demo::Demo::start().await?;
+            let demo = demo::Demo::start(args.jwt_certificate.as_deref()).await?;
             let served = serve_config(demo.config()?, &args, Some(&demo)).await;
             demo.stop().await;
             served

@@ -35,9 +35,14 @@ impl<Limiter: Send + Sync + 'static> ConnectionService for ConnectionApi<Limiter
 }
 
 async fn describe(call: &CallContext) -> Connection {
+    let auth = call.client.auth();
     let mut connection = Connection {
         api_version: call.client.api_version().to_owned(),
         actions: codec::api_actions(),
+        grant: auth.config().grant.name().to_owned(),
+        jwt_audience: auth.jwt_audience_in_use().unwrap_or_default(),
+        credentials_provider: auth.config().credentials_provider.to_owned(),
+        credentials_path: auth.config().credentials_path.clone(),
         ..Connection::default()
     };
     let details = call

@@ -62,6 +62,8 @@ pub struct OrgAuthConfig {
     pub login_url: Url,
     /// The OAuth flow.
     pub grant: OAuthGrant,
+    /// The credential provider's name (`vault`, `file`, `env`), for logs and GetConnection.
+    pub credentials_provider: &'static str,
     /// Where the credential provider keeps this org's secrets.
     pub credentials_path: String,
     /// Hosts the token endpoint may send us to as `instance_url` (`*.salesforce.com` style patterns).
@@ -264,6 +266,16 @@ impl OrgAuthenticator {
     /// The tenant this authenticator mints for.
     pub fn tenant(&self) -> &TenantId {
         &self.config.tenant
+    }
+
+    /// How this authenticator obtains tokens.
+    pub fn config(&self) -> &OrgAuthConfig {
+        &self.config
+    }
+
+    /// The `aud` of the assertions it signs, when its grant is the JWT bearer flow.
+    pub fn jwt_audience_in_use(&self) -> Option<String> {
+        (self.config.grant == OAuthGrant::JwtBearer).then(|| self.jwt_audience())
     }
 
     /// Returns the cached session, minting one if there is none. Concurrent callers on a cold

@@ -195,6 +195,11 @@ impl SalesforceClient {
         }
     }
 
+    /// How the client's org authenticator obtains tokens.
+    pub fn auth(&self) -> &OrgAuthenticator {
+        &self.inner.auth
+    }
+
     /// The API version, e.g. `v66.0`.
     pub fn api_version(&self) -> &str {
         &self.inner.api_version

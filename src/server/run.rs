@@ -126,7 +126,12 @@ pub async fn run_reloading(
     let address = listener
         .local_addr()
         .context("reading the listener address")?;
-    tracing::info!(%address, tenants = config.tenants.len(), "sfgate serving");
+    tracing::info!(
+        %address,
+        tenants = config.tenants.len(),
+        shared_limits = if tenants.shared.is_some() { "on (redis)" } else { "off" },
+        "sfgate serving"
+    );
     let readiness = admin::Readiness::default();
     readiness.set(true);
     let admin_server = match admin_listener {

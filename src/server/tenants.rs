@@ -238,6 +238,7 @@ impl Tenants {
                 tenant: name.clone(),
                 login_url: tenant.login_url.clone(),
                 grant: tenant.grant,
+                credentials_provider: tenant.credentials_provider.name(),
                 credentials_path: tenant.credentials_path.clone(),
                 allowed_instance_hosts: tenant.allowed_instance_hosts.clone(),
                 timeout: TOKEN_REQUEST_TIMEOUT,
@@ -245,6 +246,17 @@ impl Tenants {
             },
             provider,
         );
+        tracing::info!(
+            tenant = %name,
+            grant = tenant.grant.name(),
+            credentials_provider = tenant.credentials_provider.name(),
+            credentials_path = %tenant.credentials_path,
+            login_url = %tenant.login_url,
+            "tenant org connection built"
+        );
+        if let Some(audience) = auth.jwt_audience_in_use() {
+            tracing::debug!(tenant = %name, %audience, "JWT bearer assertions carry this aud");
+        }
         Ok(SalesforceClient::new(
             self.http.clone(),
             auth,

@@ -202,16 +202,47 @@ async fn get_reed_as_acme(org: &sfgate_sandbox::SandboxHandle, port: u16, expect
 }
 
 #[test]
-fn hash_key_prints_the_sha256_of_the_key() {
-    let output = Command::new(BINARY)
-        .args(["hash-key", "s3cret"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap().trim(),
-        ApiKeyHash::of_key("s3cret").to_hex()
-    );
+fn hash_key_prints_the_sha256_of_the_key_from_the_argument_or_standard_input() {
+    use std::io::Write as _;
+    let hash_key = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(BINARY)
+            .arg("hash-key")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let hash = ApiKeyHash::of_key("s3cret").to_hex();
+    for (args, stdin) in [
+        (&["s3cret"][..], None),
+        (&["-"][..], Some("s3cret\n")),
+        (&[][..], Some("s3cret\r\n")),
+        (&[][..], Some("s3cret")),
+    ] {
+        let output = hash_key(args, stdin);
+        assert!(output.status.success(), "{args:?} {stdin:?}");
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap().trim(),
+            hash,
+            "{args:?} {stdin:?}"
+        );
+    }
+    for (args, stdin) in [(&["-"][..], Some("\n")), (&[][..], None), (&[""][..], None)] {
+        let output = hash_key(args, stdin);
+        assert!(!output.status.success(), "{args:?} {stdin:?}");
+        assert!(
+            String::from_utf8(output.stderr).unwrap().contains("the key is empty"),
+            "{args:?} {stdin:?}"
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod connection;
 mod error_mapping;
 mod front_door;
 mod idempotent_creates;
+mod jwt_rehearsal;
 mod lead_conversion_and_comments;
 mod lookup_by_phone;
 mod mutual_tls;

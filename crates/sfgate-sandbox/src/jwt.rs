@@ -7,6 +7,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use x509_parser::pem::parse_x509_pem;
 use x509_parser::public_key::PublicKey;
 
@@ -21,39 +22,62 @@ pub(crate) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 /// Smallest and largest RSA modulus, in bits, that RS256 verification accepts.
 const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
 
-/// The RSA public key (PKCS#1 `RSAPublicKey`, DER) of a PEM X.509 certificate.
-pub(crate) fn certificate_key(pem: &str) -> Result<Vec<u8>, String> {
-    let (_, pem) = parse_x509_pem(pem.as_bytes())
-        .map_err(|e| format!("not a PEM-encoded certificate: {e}"))?;
-    if pem.label != "CERTIFICATE" {
-        return Err(format!(
-            "expected a PEM CERTIFICATE block, found {}",
-            pem.label
-        ));
-    }
-    let cert = pem
-        .parse_x509()
-        .map_err(|e| format!("not a valid X.509 certificate: {e}"))?;
-    let spki = cert.public_key();
-    match spki.parsed() {
-        Ok(PublicKey::RSA(rsa)) => {
-            let modulus = rsa.modulus;
-            let significant = modulus
-                .iter()
-                .position(|b| *b != 0)
-                .map_or(&[][..], |i| &modulus[i..]);
-            let bits = significant.first().map_or(0, |first| {
-                (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize)
-            });
-            if !RSA_BITS.contains(&bits) {
-                return Err(format!(
-                    "the certificate's RSA key has {bits} bits; 2048 to 8192 are supported"
-                ));
-            }
-            Ok(spki.subject_public_key.data.to_vec())
+/// The connected app's certificate, whose RSA key verifies JWT bearer assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Certificate {
+    /// The RSA public key (PKCS#1 `RSAPublicKey`, DER).
+    pub(crate) key: Vec<u8>,
+    /// The subject, e.g. `CN=sfgate-jwt`.
+    pub(crate) subject: String,
+    /// The SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` prints it.
+    pub(crate) sha256: String,
+}
+
+impl Certificate {
+    /// Reads a PEM X.509 certificate with an RSA key of 2048 to 8192 bits.
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, String> {
+        let (_, pem) = parse_x509_pem(pem.as_bytes())
+            .map_err(|e| format!("not a PEM-encoded certificate: {e}"))?;
+        if pem.label != "CERTIFICATE" {
+            return Err(format!(
+                "expected a PEM CERTIFICATE block, found {}",
+                pem.label
+            ));
         }
-        Ok(_) => Err("the certificate's public key is not an RSA key".into()),
-        Err(e) => Err(format!("unreadable public key in the certificate: {e}")),
+        let cert = pem
+            .parse_x509()
+            .map_err(|e| format!("not a valid X.509 certificate: {e}"))?;
+        let spki = cert.public_key();
+        let key = match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => {
+                let modulus = rsa.modulus;
+                let significant = modulus
+                    .iter()
+                    .position(|b| *b != 0)
+                    .map_or(&[][..], |i| &modulus[i..]);
+                let bits = significant.first().map_or(0, |first| {
+                    (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize)
+                });
+                if !RSA_BITS.contains(&bits) {
+                    return Err(format!(
+                        "the certificate's RSA key has {bits} bits; 2048 to 8192 are supported"
+                    ));
+                }
+                spki.subject_public_key.data.to_vec()
+            }
+            Ok(_) => return Err("the certificate's public key is not an RSA key".into()),
+            Err(e) => return Err(format!("unreadable public key in the certificate: {e}")),
+        };
+        let sha256 = Sha256::digest(&pem.contents)
+            .iter()
+            .map(|byte| format!("{byte:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok(Self {
+            key,
+            subject: cert.subject().to_string(),
+            sha256,
+        })
     }
 }
 
@@ -129,6 +153,9 @@ mod tests {
     use super::*;
 
     const CERT: &str = include_str!("../tests/fixtures/jwt/certificate.pem");
+    /// As `openssl x509 -noout -subject -fingerprint -sha256` prints them for `CERT`.
+    const SUBJECT: &str = "CN=sfgate-test";
+    const SHA256: &str = "80:CB:36:E5:04:50:42:CB:4A:2E:81:30:46:9E:6A:63:61:7C:81:E9:13:F2:B0:D0:23:2B:46:E2:9F:E5:64:F8";
     const EC_CERT: &str = include_str!("../tests/fixtures/jwt/ec_certificate.pem");
 
     fn jwt(header: &str, claims: &str, signature: &[u8]) -> String {
@@ -141,25 +168,27 @@ mod tests {
     }
 
     #[test]
-    fn certificate_keys() {
-        let key = certificate_key(CERT).expect("rsa cert");
+    fn certificates() {
+        let certificate = Certificate::from_pem(CERT).expect("rsa cert");
         // PKCS#1 RSAPublicKey: a DER SEQUENCE.
-        assert_eq!(key.first(), Some(&0x30));
-        assert!(key.len() > 256);
+        assert_eq!(certificate.key.first(), Some(&0x30));
+        assert!(certificate.key.len() > 256);
+        assert_eq!(certificate.subject, SUBJECT);
+        assert_eq!(certificate.sha256, SHA256);
         assert!(
-            certificate_key(EC_CERT)
+            Certificate::from_pem(EC_CERT)
                 .expect_err("ec")
                 .contains("not an RSA key")
         );
-        assert!(certificate_key("hello").is_err());
-        assert!(certificate_key("").is_err());
+        assert!(Certificate::from_pem("hello").is_err());
+        assert!(Certificate::from_pem("").is_err());
         let truncated = CERT.replace("-----END CERTIFICATE-----", "");
-        assert!(certificate_key(&truncated).is_err());
+        assert!(Certificate::from_pem(&truncated).is_err());
         let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(certificate_key(garbage).is_err());
+        assert!(Certificate::from_pem(garbage).is_err());
         let key_pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         assert!(
-            certificate_key(key_pem)
+            Certificate::from_pem(key_pem)
                 .expect_err("label")
                 .contains("PRIVATE KEY")
         );
@@ -182,7 +211,7 @@ mod tests {
             Some(a.signing_input.as_str()),
             ok.rsplit_once('.').map(|p| p.0)
         );
-        assert!(!a.verify(&certificate_key(CERT).expect("key")));
+        assert!(!a.verify(&Certificate::from_pem(CERT).expect("key").key));
         assert!(!a.verify(b"not a key"));
 
         for bad in [

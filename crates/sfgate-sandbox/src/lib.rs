@@ -154,14 +154,18 @@ pub(crate) struct Org {
     pub(crate) store: Mutex<Store>,
     pub(crate) sessions: Mutex<Sessions>,
     pub(crate) cursors: Mutex<Cursors>,
-    /// The RSA public key (PKCS#1 DER) of the connected app's certificate.
-    pub(crate) jwt_key: Mutex<Option<Vec<u8>>>,
+    /// The connected app's certificate, for the JWT bearer flow.
+    pub(crate) jwt_certificate: Mutex<Option<Arc<jwt::Certificate>>>,
     faults: Mutex<Faults>,
     requests: Mutex<VecDeque<RecordedRequest>>,
 }
 
 impl Org {
-    fn new(config: &SandboxConfig, base_url: String, jwt_key: Option<Vec<u8>>) -> Self {
+    fn new(
+        config: &SandboxConfig,
+        base_url: String,
+        jwt_certificate: Option<jwt::Certificate>,
+    ) -> Self {
         let mut store = Store::new();
         let seeded = seed::load(&mut store, config.seed);
         let mut sessions = Sessions::default();
@@ -196,7 +200,7 @@ impl Org {
             store: Mutex::new(store),
             sessions: Mutex::new(sessions),
             cursors: Mutex::new(Cursors::default()),
-            jwt_key: Mutex::new(jwt_key),
+            jwt_certificate: Mutex::new(jwt_certificate.map(Arc::new)),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(VecDeque::new()),
         }
@@ -381,8 +385,9 @@ impl SandboxHandle {
     /// flow, replacing any earlier one. Errors unless it parses as an X.509
     /// certificate with an RSA key of 2048 to 8192 bits.
     pub fn register_certificate(&self, pem: &str) -> Result<(), String> {
-        let key = jwt::certificate_key(pem)?;
-        *self.org.jwt_key.lock() = Some(key);
+        let certificate = jwt::Certificate::from_pem(pem)?;
+        log_registered(&certificate);
+        *self.org.jwt_certificate.lock() = Some(Arc::new(certificate));
         Ok(())
     }
 
@@ -473,10 +478,10 @@ impl SandboxHandle {
 /// with [`std::io::ErrorKind::InvalidInput`] when
 /// [`SandboxConfig::jwt_certificate_pem`] is not a usable certificate.
 pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
-    let jwt_key = config
+    let jwt_certificate = config
         .jwt_certificate_pem
         .as_deref()
-        .map(jwt::certificate_key)
+        .map(jwt::Certificate::from_pem)
         .transpose()
         .map_err(|e| {
             std::io::Error::new(
@@ -492,7 +497,7 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
         ip => ip,
     };
     let base_url = format!("http://{}", SocketAddr::new(host, addr.port()));
-    let org = Arc::new(Org::new(&config, base_url, jwt_key));
+    let org = Arc::new(Org::new(&config, base_url, jwt_certificate));
     let app = Router::new()
         .fallback(dispatch)
         .with_state(Arc::clone(&org));
@@ -506,11 +511,22 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
             .await;
     });
     tracing::info!(base_url = %org.base_url, org_id = %org.org_id, "sandbox org started");
+    if let Some(certificate) = org.jwt_certificate.lock().as_deref() {
+        log_registered(certificate);
+    }
     Ok(SandboxHandle {
         org,
         shutdown: Some(tx),
         task,
     })
+}
+
+fn log_registered(certificate: &jwt::Certificate) {
+    tracing::info!(
+        subject = %certificate.subject,
+        sha256 = %certificate.sha256,
+        "registered the connected app's certificate: JWT bearer assertions signed with its key are accepted"
+    );
 }
 
 /// Which part of the org a path addresses.

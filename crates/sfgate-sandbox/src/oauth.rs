@@ -339,36 +339,91 @@ pub(crate) fn authenticate(org: &Org, grant: &Grant) -> Result<Principal, OAuthE
 /// Checks a JWT bearer assertion as Salesforce does, in order: well-formed
 /// RS256 JWT, `iss` is the connected app, a certificate is registered, the
 /// signature verifies, `aud`, `exp`, and `sub` names an active user. Returns
-/// that user's id.
+/// that user's id. A refusal answers Salesforce's `error_description`, and the
+/// sandbox logs the exact cause, which Salesforce keeps to itself.
 pub(crate) fn check_assertion(
     org: &Org,
     assertion: &str,
     now: DateTime<Utc>,
 ) -> Result<String, OAuthError> {
-    let jwt = Assertion::parse(assertion).ok_or(INVALID_ASSERTION)?;
+    let refuse = |error: OAuthError, why: String| {
+        tracing::warn!(
+            error = error.error,
+            error_description = error.description,
+            %why,
+            "refused a JWT bearer assertion"
+        );
+        error
+    };
+    let jwt = Assertion::parse(assertion).ok_or_else(|| {
+        refuse(
+            INVALID_ASSERTION,
+            "not a JWT: three base64url parts with an RS256 header and a claims object".into(),
+        )
+    })?;
     if jwt.text("iss") != Some(org.credentials.client_id.as_str()) {
-        return Err(INVALID_CLIENT_ID);
+        // Neither consumer key is logged: callers may treat theirs as a secret.
+        return Err(refuse(
+            INVALID_CLIENT_ID,
+            "iss is not the connected app's consumer key (client_id)".into(),
+        ));
     }
-    let key = org.jwt_key.lock().clone().ok_or(INVALID_ASSERTION)?;
-    if !jwt.verify(&key) {
-        return Err(INVALID_ASSERTION);
+    let Some(certificate) = org.jwt_certificate.lock().clone() else {
+        return Err(refuse(
+            INVALID_ASSERTION,
+            "no certificate is registered with the connected app: start the sandbox with --jwt-certificate (SFGATE_SANDBOX_JWT_CERTIFICATE)".into(),
+        ));
+    };
+    if !jwt.verify(&certificate.key) {
+        return Err(refuse(
+            INVALID_ASSERTION,
+            format!(
+                "bad signature: not signed with the key of the registered certificate {} (SHA-256 {})",
+                certificate.subject, certificate.sha256
+            ),
+        ));
     }
     let own = org.base_url.trim_end_matches('/');
-    let audience_ok = jwt.audiences().iter().any(|aud| {
+    let audiences = jwt.audiences();
+    let audience_ok = audiences.iter().any(|aud| {
         let aud = aud.trim_end_matches('/');
         aud == own || LOGIN_AUDIENCES.contains(&aud)
     });
     if !audience_ok {
-        return Err(INVALID_AUDIENCE);
+        return Err(refuse(
+            INVALID_AUDIENCE,
+            format!("aud is {audiences:?}; this org accepts {own:?} or {LOGIN_AUDIENCES:?}"),
+        ));
     }
-    let exp = jwt.expires().ok_or(INVALID_ASSERTION)?;
+    let exp = jwt
+        .expires()
+        .ok_or_else(|| refuse(INVALID_ASSERTION, "no numeric exp claim".into()))?;
     #[allow(clippy::cast_precision_loss)] // millis since the epoch fit an f64 exactly
     let now = now.timestamp_millis() as f64 / 1000.0;
-    if exp + JWT_SKEW_SECS < now || exp > now + JWT_MAX_LIFETIME_SECS + JWT_SKEW_SECS {
-        return Err(EXPIRED_ASSERTION);
+    if exp + JWT_SKEW_SECS < now {
+        return Err(refuse(
+            EXPIRED_ASSERTION,
+            format!("expired: exp is {:.0} s in the past", now - exp),
+        ));
     }
-    let username = jwt.text("sub").ok_or(INVALID_ASSERTION)?;
-    active_user(org, username).ok_or(USER_NOT_APPROVED)
+    if exp > now + JWT_MAX_LIFETIME_SECS + JWT_SKEW_SECS {
+        return Err(refuse(
+            EXPIRED_ASSERTION,
+            format!(
+                "exp is {:.0} s ahead; at most {JWT_MAX_LIFETIME_SECS:.0} s are accepted",
+                exp - now
+            ),
+        ));
+    }
+    let username = jwt
+        .text("sub")
+        .ok_or_else(|| refuse(INVALID_ASSERTION, "no sub claim (the username)".into()))?;
+    active_user(org, username).ok_or_else(|| {
+        refuse(
+            USER_NOT_APPROVED,
+            format!("sub {username:?} is not an active user of this org"),
+        )
+    })
 }
 
 /// The id of the active user with this username (case-insensitive).
