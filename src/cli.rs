@@ -104,7 +104,10 @@ pub(crate) fn key_to_hash(argument: Option<String>) -> anyhow::Result<String> {
             line.strip_suffix('\r').unwrap_or(line).to_owned()
         }
     };
-    anyhow::ensure!(!key.is_empty(), "the key is empty: give it as the argument or on standard input");
+    anyhow::ensure!(
+        !key.is_empty(),
+        "the key is empty: give it as the argument or on standard input"
+    );
     Ok(key)
 }
 

@@ -66,7 +66,9 @@ async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
     let served = match file_config {
         Some(config) => {
             if args.jwt_certificate.is_some() {
-                tracing::warn!("--jwt-certificate (SFGATE_SANDBOX_JWT_CERTIFICATE) is for the embedded sandbox org: with --config it does nothing");
+                tracing::warn!(
+                    "--jwt-certificate (SFGATE_SANDBOX_JWT_CERTIFICATE) is for the embedded sandbox org: with --config it does nothing"
+                );
             }
             serve_config(config, &args, None).await
         }

@@ -239,7 +239,9 @@ fn hash_key_prints_the_sha256_of_the_key_from_the_argument_or_standard_input() {
         let output = hash_key(args, stdin);
         assert!(!output.status.success(), "{args:?} {stdin:?}");
         assert!(
-            String::from_utf8(output.stderr).unwrap().contains("the key is empty"),
+            String::from_utf8(output.stderr)
+                .unwrap()
+                .contains("the key is empty"),
             "{args:?} {stdin:?}"
         );
     }
@@ -397,4 +399,59 @@ async fn sighup_reloads_and_a_bad_configuration_is_refused_with_a_log_line() {
         .await
         .expect("the previous configuration keeps serving");
     assert!(terminate(&mut child).await.success());
+}
+
+/// The README's tenant for a gateway in front of `sfgate sandbox`, as written there.
+#[tokio::test]
+async fn the_readmes_sandbox_tenant_serves_calls() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split_once("<!-- sandbox tenant -->\n```toml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("the README's sandbox tenant block")
+        .0;
+    // The README starts the sandbox with these connected-app credentials.
+    assert!(readme.contains(
+        "SFGATE_SANDBOX_CLIENT_ID=sandbox-app SFGATE_SANDBOX_CLIENT_SECRET=sandbox-secret"
+    ));
+    let org = sfgate_sandbox::start(SandboxConfig {
+        client_id: Some("sandbox-app".into()),
+        client_secret: Some("sandbox-secret".into()),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let port = free_port();
+    let config = block
+        .replace("http://127.0.0.1:8443", org.base_url())
+        .replace("127.0.0.1:50051", &format!("127.0.0.1:{port}"))
+        .replace(
+            "sha256 = \"…\"",
+            &format!("sha256 = \"{}\"", ApiKeyHash::of_key("readme-key").to_hex()),
+        );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let child = Command::new(BINARY)
+        .arg("--config")
+        .arg(file.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = Running(child);
+    let channel = connect_when_up(port).await;
+    let found = LeadServiceClient::new(channel)
+        .find_leads(with_metadata(
+            sfgate::pb::FindLeadsRequest {
+                last_name: "Reed".into(),
+                ..Default::default()
+            },
+            "sandbox",
+            "readme-key",
+        ))
+        .await
+        .expect("the README's tenant serves calls")
+        .into_inner();
+    assert!(!found.leads.is_empty());
 }

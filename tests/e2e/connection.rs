@@ -22,7 +22,10 @@ async fn describes_the_orgs_connection_and_who_actions_run_as() {
     assert!(user.id.starts_with("005"));
     assert_eq!(connection.api_version, "v66.0");
     assert_eq!(connection.grant, "password");
-    assert_eq!(connection.jwt_audience, "", "only the JWT bearer grant has an audience");
+    assert_eq!(
+        connection.jwt_audience, "",
+        "only the JWT bearer grant has an audience"
+    );
     assert_eq!(connection.credentials_provider, "file");
     assert_eq!(connection.credentials_path, "sandbox");
     assert!(

@@ -15,9 +15,14 @@ use crate::BINARY;
 
 /// `openssl req -x509`: an RSA key and a self-signed certificate for it, as the README has it.
 fn key_and_certificate(dir: &Path, name: &str) -> (String, std::path::PathBuf) {
-    let (key, certificate) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.crt")));
+    let (key, certificate) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.crt")),
+    );
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
         .args(["-subj", &format!("/CN={name}")])
         .arg("-keyout")
         .arg(&key)
@@ -81,7 +86,10 @@ async fn a_jwt_bearer_tenant_serves_calls_against_the_sandbox_with_a_registered_
         .unwrap();
     let _sandbox = Running(sandbox);
     let registered = logged(&sandbox_log, "registered the connected app's certificate").await;
-    assert!(registered.contains("subject=CN=sfgate-rehearsal"), "{registered}");
+    assert!(
+        registered.contains("subject=CN=sfgate-rehearsal"),
+        "{registered}"
+    );
     assert!(
         registered.contains(&format!("sha256={}", sha256_fingerprint(&certificate))),
         "{registered}"
@@ -123,7 +131,9 @@ async fn a_jwt_bearer_tenant_serves_calls_against_the_sandbox_with_a_registered_
                 .await
         }
     };
-    let found = find_reed("acme").await.expect("the JWT tenant serves calls");
+    let found = find_reed("acme")
+        .await
+        .expect("the JWT tenant serves calls");
     assert!(!found.into_inner().leads.is_empty());
     let connection = ConnectionServiceClient::new(channel.clone())
         .get_connection(with_metadata(
@@ -142,7 +152,10 @@ async fn a_jwt_bearer_tenant_serves_calls_against_the_sandbox_with_a_registered_
 
     let refused = find_reed("impostor").await.unwrap_err();
     assert_eq!(sfgate_testkit::reason(&refused), "UPSTREAM_AUTH_FAILED");
-    assert!(refused.message().contains("invalid assertion"), "{refused:?}");
+    assert!(
+        refused.message().contains("invalid assertion"),
+        "{refused:?}"
+    );
     let why = logged(&sandbox_log, "refused a JWT bearer assertion").await;
     assert!(why.contains("bad signature"), "{why}");
 }
@@ -162,7 +175,10 @@ async fn the_default_run_registers_the_certificate_named_in_the_environment() {
         .unwrap();
     let _child = Running(child);
     let registered = logged(&log, "registered the connected app's certificate").await;
-    assert!(registered.contains("subject=CN=sfgate-demo"), "{registered}");
+    assert!(
+        registered.contains("subject=CN=sfgate-demo"),
+        "{registered}"
+    );
     assert!(
         registered.contains(&format!("sha256={}", sha256_fingerprint(&certificate))),
         "{registered}"
