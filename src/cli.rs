@@ -57,11 +57,18 @@ pub(crate) enum Command {
     /// Run only the sandbox org, for pointing any Salesforce client at it.
     Sandbox(SandboxArgs),
     /// Check a configuration file (with its `SFGATE__` overrides) without serving: exits 0 when
-    /// it loads and every tenant builds.
+    /// it loads and every tenant builds, and with `--connect` when everything it names answers.
     CheckConfig {
         /// The configuration file.
         #[arg(long, env = "SFGATE_CONFIG")]
         config: PathBuf,
+        /// Also log in to Vault, read every tenant's secret and check its keys, mint a token per
+        /// tenant and ping Redis; one line each, ok or what is wrong and what to do.
+        #[arg(long)]
+        connect: bool,
+        /// With `--connect`: check the secrets but ask no org for a token.
+        #[arg(long, requires = "connect")]
+        no_mint: bool,
     },
     /// Print the SHA-256 of an API key, for `api_keys` in the configuration. Reads the key
     /// from standard input (one line) when it is `-` or not given, which keeps it out of shell

@@ -35,7 +35,27 @@ async fn main() -> anyhow::Result<()> {
             telemetry.shutdown().await;
             result
         }
-        Some(Command::CheckConfig { config }) => check_config(&config),
+        Some(Command::CheckConfig {
+            config,
+            connect,
+            no_mint,
+        }) => {
+            check_config(&config)?;
+            if connect {
+                let telemetry = telemetry::init(cli.log_format, &TelemetrySettings::default())?;
+                let report =
+                    sfgate::server::check_connections(&Config::load(&config)?, !no_mint).await;
+                telemetry.shutdown().await;
+                let report = report?;
+                print!("{report}");
+                anyhow::ensure!(
+                    report.ok(),
+                    "{}: some checks failed (above)",
+                    config.display()
+                );
+            }
+            Ok(())
+        }
         Some(Command::HashKey { key }) => {
             println!("{}", ApiKeyHash::of_key(&cli::key_to_hash(key)?).to_hex());
             Ok(())

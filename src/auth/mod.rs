@@ -394,23 +394,41 @@ impl OrgAuthenticator {
         });
     }
 
-    async fn mint(&self) -> Result<Session, AuthError> {
+    /// Reads the tenant's credentials and checks that they hold what its grant needs (for the JWT
+    /// bearer grant: a private key that signs), without calling the token endpoint.
+    pub async fn check_credentials(&self) -> Result<(), AuthError> {
         let credentials = self
             .credentials
             .credentials(&self.config.credentials_path)
             .await?;
+        self.token_request(&credentials).map(drop)
+    }
+
+    /// The token request of the tenant's grant, not yet sent.
+    fn token_request(
+        &self,
+        credentials: &OrgCredentials,
+    ) -> Result<reqwest::RequestBuilder, AuthError> {
         let token_url = self
             .config
             .login_url
             .join("/services/oauth2/token")
             .map_err(|error| AuthError::BadResponse(error.to_string()))?;
         let request = self.http.post(token_url).timeout(self.config.timeout);
-        let request = match self.config.grant {
-            OAuthGrant::JwtBearer => jwt_bearer_grant(request, &credentials, &self.jwt_audience())?,
-            OAuthGrant::ClientCredentials => client_credentials_grant(request, &credentials)?,
-            OAuthGrant::RefreshToken => refresh_token_grant(request, &credentials)?,
-            OAuthGrant::Password => password_grant(request, &credentials)?,
-        };
+        match self.config.grant {
+            OAuthGrant::JwtBearer => jwt_bearer_grant(request, credentials, &self.jwt_audience()),
+            OAuthGrant::ClientCredentials => client_credentials_grant(request, credentials),
+            OAuthGrant::RefreshToken => refresh_token_grant(request, credentials),
+            OAuthGrant::Password => password_grant(request, credentials),
+        }
+    }
+
+    async fn mint(&self) -> Result<Session, AuthError> {
+        let credentials = self
+            .credentials
+            .credentials(&self.config.credentials_path)
+            .await?;
+        let request = self.token_request(&credentials)?;
         let started = std::time::Instant::now();
         let received = async {
             let response = request.send().await?;

@@ -184,6 +184,16 @@ impl VaultCredentialProvider {
         }
     }
 
+    /// Logs in (or checks the configured token) now; answers how, e.g. `approle at auth/approle`.
+    pub async fn check_login(&self) -> Result<String, CredentialError> {
+        self.token().await?;
+        Ok(match &self.config.auth {
+            VaultAuth::Token(_) => "a token (VAULT_TOKEN or token)".to_owned(),
+            VaultAuth::AppRole { mount, .. } => format!("approle at auth/{mount}"),
+            VaultAuth::Kubernetes { mount, .. } => format!("kubernetes at auth/{mount}"),
+        })
+    }
+
     fn unavailable(&self, reason: impl Into<String>) -> CredentialError {
         CredentialError::Unavailable {
             provider: PROVIDER,

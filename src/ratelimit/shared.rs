@@ -87,6 +87,21 @@ impl SharedStore {
         })
     }
 
+    /// Connects to Redis and sends `PING`, within the connection time-out.
+    pub async fn ping(&self) -> Result<(), String> {
+        let ping = async {
+            let mut connection = self.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+        }
+    }
+
     /// `true` while limits are enforced locally because Redis is unavailable.
     pub fn degraded(&self) -> watch::Receiver<bool> {
         self.degraded.subscribe()

@@ -196,7 +196,7 @@ impl SalesforceClient {
     }
 
     /// How the client's org authenticator obtains tokens.
-    pub fn auth(&self) -> &OrgAuthenticator {
+    pub fn auth(&self) -> &Arc<OrgAuthenticator> {
         &self.inner.auth
     }
 

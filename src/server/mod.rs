@@ -5,11 +5,13 @@
 //! - `front_door`: the port's connections, bounded by `[front_door]`;
 //! - `tls`: the port's TLS and mutual TLS;
 //! - `tenants`: the per-tenant snapshots a configuration builds, and their replacement;
+//! - `connect_check`: `check-config --connect`, reaching Vault, Redis and every tenant's org;
 //! - `reload`: reloading the configuration on SIGHUP or a changed file;
 //! - `drain`: graceful shutdown — NOT_SERVING, open health watches ended, a grace period;
 //! - [`admin`]: the admin HTTP port (`/metrics`, `/healthz`, `/readyz`).
 
 pub mod admin;
+mod connect_check;
 mod drain;
 mod front_door;
 mod reload;
@@ -17,6 +19,7 @@ mod run;
 mod tenants;
 mod tls;
 
+pub use connect_check::{CheckedLine, ConnectReport, check_connections};
 pub use run::{Listeners, SHARED_LIMITS_HEALTH, check, run, run_reloading};
 
 #[cfg(doc)]

@@ -110,6 +110,15 @@ impl Tenants {
         Ok(tenants)
     }
 
+    /// The Vault provider in force, if the configuration has `[credentials.vault]`.
+    pub(crate) fn vault(&self) -> Option<Arc<VaultCredentialProvider>> {
+        self.built_from
+            .lock()
+            .vault
+            .as_ref()
+            .map(|(_, provider)| Arc::clone(provider))
+    }
+
     /// Puts a new configuration in force, or changes nothing if any part of it fails to build.
     pub(crate) fn reload(&self, config: &Config) -> anyhow::Result<()> {
         let mut built_from = self.built_from.lock();

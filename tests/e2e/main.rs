@@ -6,6 +6,7 @@
 //! `tests/secrets_never_leak.rs` (the TRACE-level log subscriber).
 
 mod acknowledged_writes;
+mod check_config;
 mod cli;
 mod config_reload;
 mod connection;
