@@ -146,8 +146,9 @@ gateway_reasons! {
     UpstreamCircuitOpen = "UPSTREAM_CIRCUIT_OPEN", Unavailable, RetryHint::Computed;
     /// Salesforce answered something that is not its API.
     UpstreamBadResponse = "UPSTREAM_BAD_RESPONSE", Unavailable, RetryHint::Never;
-    /// Salesforce refused the tenant's credentials or a fresh token.
-    UpstreamAuthFailed = "UPSTREAM_AUTH_FAILED", Unavailable, RetryHint::Never;
+    /// Salesforce refused the tenant's credentials or a fresh token; the token endpoint is asked
+    /// again (with the credentials re-read) after a cool-down, the first one a second long.
+    UpstreamAuthFailed = "UPSTREAM_AUTH_FAILED", Unavailable, RetryHint::After(ONE_SECOND);
     /// The tenant's credentials could not be read (a hint only while the store is unreachable).
     CredentialsUnavailable = "CREDENTIALS_UNAVAILABLE", Unavailable, RetryHint::After(Duration::from_secs(5));
     /// Salesforce acknowledged a write but its answer was unreadable: done, details unknown.

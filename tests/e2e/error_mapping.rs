@@ -413,6 +413,13 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
     assert_eq!(app.token_requests(), 3, "one refresh, then give up");
     let cooling = get_lead(&app, &id).await;
     assert_eq!(reason(&cooling), "UPSTREAM_AUTH_FAILED");
+    for refused in [&status, &cooling] {
+        let retry = refused.get_error_details().retry_info().and_then(|info| info.retry_delay);
+        assert!(
+            retry.is_some_and(|delay| delay <= Duration::from_secs(1)),
+            "the first refusal and the next both say when the token is tried again: {refused:?}"
+        );
+    }
     assert_eq!(
         app.token_requests(),
         3,
@@ -493,6 +500,11 @@ async fn token_endpoint_refusal_is_unavailable_without_secrets() {
         status.message().contains("invalid_grant"),
         "{}",
         status.message()
+    );
+    assert_eq!(
+        status.get_error_details().retry_info().and_then(|info| info.retry_delay),
+        Some(Duration::from_secs(1)),
+        "the first refusal says when the org is asked again"
     );
     assert!(!format!("{status:?}").contains("canary"));
     let _ = mask(&[]);
