@@ -42,7 +42,6 @@ async fn describe(call: &CallContext) -> Connection {
         grant: auth.config().grant.name().to_owned(),
         jwt_audience: auth.jwt_audience_in_use().unwrap_or_default(),
         credentials_provider: auth.config().credentials_provider.to_owned(),
-        credentials_path: auth.config().credentials_path.clone(),
         ..Connection::default()
     };
     let details = call

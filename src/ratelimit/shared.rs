@@ -3,7 +3,8 @@
 //!
 //! When Redis is unreachable or slow (past `timeout`), each replica falls back to its share of
 //! the limit (`rate / expected_replicas`) locally, says so once in the log, reports it, and tries
-//! Redis again every second until it answers; no call waits on a dead Redis beyond the timeout.
+//! Redis again every second until it answers — on a call's decision, and with a background `PING`
+//! so that recovery needs no traffic; no call waits on a dead Redis beyond the timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,8 @@ return {1, 0}
 
 /// How long after a Redis failure the next attempt is made.
 const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
+/// How long the background probe waits for Redis's `PONG`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long establishing the connection may take (in the background, never on a call's path).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -137,10 +140,7 @@ impl SharedStore {
         .await;
         match decision {
             Ok(Ok((admitted, wait_us))) => {
-                if self.degraded.send_replace(false) {
-                    tracing::info!("redis is back: tenant limits are shared across replicas again");
-                }
-                *self.unavailable_until.lock() = None;
+                self.recovered();
                 Some(if admitted == 1 {
                     Ok(())
                 } else {
@@ -163,6 +163,41 @@ impl SharedStore {
                 None
             }
         }
+    }
+
+    /// Limits are shared again: Redis answered.
+    fn recovered(&self) {
+        *self.unavailable_until.lock() = None;
+        if self.degraded.send_replace(false) {
+            tracing::info!("redis is back: tenant limits are shared across replicas again");
+        }
+    }
+
+    /// Starts watching Redis while limits are local, with a `PING` every second, so that the
+    /// replica shares limits again (and its health says so) as soon as Redis answers, calls or
+    /// none. The watch ends when the store is dropped.
+    pub fn spawn_recovery_probe(self: &Arc<Self>) {
+        let store = Arc::downgrade(self);
+        let mut degraded = self.degraded.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if degraded.wait_for(|degraded| *degraded).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(RETRY_REDIS_AFTER).await;
+                let Some(store) = store.upgrade() else { return };
+                let Some(connection) = store.connection.get() else {
+                    store.connect_in_background();
+                    continue;
+                };
+                let mut connection = connection.clone();
+                let ping = redis::cmd("PING");
+                let pong = ping.query_async::<String>(&mut connection);
+                if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, pong).await {
+                    store.recovered();
+                }
+            }
+        });
     }
 
     /// Connects once, off the calls' path (a slow first handshake must not make every call time

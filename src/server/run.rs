@@ -117,6 +117,7 @@ pub async fn run_reloading(
             .await;
     }
     if let Some(store) = &tenants.shared {
+        store.spawn_recovery_probe();
         tokio::spawn(report_shared_limits(
             store.degraded(),
             health_reporter.clone(),

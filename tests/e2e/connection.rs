@@ -27,7 +27,6 @@ async fn describes_the_orgs_connection_and_who_actions_run_as() {
         "only the JWT bearer grant has an audience"
     );
     assert_eq!(connection.credentials_provider, "file");
-    assert_eq!(connection.credentials_path, "sandbox");
     assert!(
         connection.scopes.contains(&"api".to_string()),
         "{:?}",

@@ -414,7 +414,10 @@ async fn an_expired_session_is_refreshed_once_and_the_call_retried() {
     let cooling = get_lead(&app, &id).await;
     assert_eq!(reason(&cooling), "UPSTREAM_AUTH_FAILED");
     for refused in [&status, &cooling] {
-        let retry = refused.get_error_details().retry_info().and_then(|info| info.retry_delay);
+        let retry = refused
+            .get_error_details()
+            .retry_info()
+            .and_then(|info| info.retry_delay);
         assert!(
             retry.is_some_and(|delay| delay <= Duration::from_secs(1)),
             "the first refusal and the next both say when the token is tried again: {refused:?}"
@@ -502,7 +505,10 @@ async fn token_endpoint_refusal_is_unavailable_without_secrets() {
         status.message()
     );
     assert_eq!(
-        status.get_error_details().retry_info().and_then(|info| info.retry_delay),
+        status
+            .get_error_details()
+            .retry_info()
+            .and_then(|info| info.retry_delay),
         Some(Duration::from_secs(1)),
         "the first refusal says when the org is asked again"
     );

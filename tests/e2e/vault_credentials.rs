@@ -260,6 +260,21 @@ async fn a_tenant_whose_vault_is_unreachable_fails_alone_and_names_vault() {
         !status.message().contains("sfgate/vaulted"),
         "the secret path stays in the log"
     );
+    // The tenant's connection indicator says the same, without a secret path.
+    let connection =
+        sfgate::pb::connection_service_client::ConnectionServiceClient::new(app.channel.clone())
+            .get_connection(sfgate_testkit::with_metadata(
+                sfgate::pb::GetConnectionRequest {},
+                "vaulted",
+                sfgate_testkit::API_KEY,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+    assert!(!connection.connected);
+    assert_eq!(connection.error_reason, "CREDENTIALS_UNAVAILABLE");
+    assert_eq!(connection.credentials_provider, "vault");
+    assert!(!format!("{connection:?}").contains("sfgate/vaulted"));
     app.leads()
         .get_lead(request("sandbox"))
         .await
