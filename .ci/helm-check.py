@@ -95,6 +95,7 @@ def main() -> int:
     (container,) = pod["containers"]
     env = {e["name"]: e for e in container.get("env", [])}
     mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
     hardened = container["securityContext"]
     check(hardened.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
     check(hardened.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation")
@@ -198,6 +199,12 @@ def main() -> int:
         secret_dir = str(Path(dig(config, "credentials.vault.auth.secret_id_file")).parent)
         check(secret_dir in mounts, "the AppRole secret id is mounted where secret_id_file points")
         check(pod["automountServiceAccountToken"] is False, "approle does not need the service-account token")
+        check(dig(vault, "namespace") == "platform/sfgate", "vault.namespace")
+        ca_dir = str(Path(dig(vault, "ca_file")).parent)
+        check(ca_dir in mounts and volumes.get("vault-ca", {}).get("configMap", {}).get("name") == "internal-ca"
+              and volumes["vault-ca"]["configMap"]["items"] == [{"key": "ca-bundle.pem", "path": "ca.crt"}],
+              "Vault's CA from the ConfigMap is mounted where ca_file points")
+        check("client_cert_file" not in vault, "no client certificate unless configured")
         check("HorizontalPodAutoscaler" not in by_kind, "autoscaling disabled")
         check("httpGet" in container["readinessProbe"], "probeType http")
         for kind in ("ServiceMonitor", "NetworkPolicy", "PodDisruptionBudget"):
@@ -218,6 +225,14 @@ def main() -> int:
         check(dig(env, "SFGATE__SHARED_LIMITS__REDIS_URL.valueFrom.secretKeyRef.name") == "sfgate-redis", "Redis URL Secret")
         check(dig(env, "VAULT_TOKEN.valueFrom.secretKeyRef.name") == "sfgate-vault-token", "VAULT_TOKEN Secret")
         check(dig(config, "credentials.vault.auth") == {"method": "token"}, "token auth")
+        check(volumes.get("vault-ca", {}).get("secret", {}).get("secretName") == "vault-ca"
+              and str(Path(dig(vault, "ca_file")).parent) in mounts, "Vault's CA from the Secret, mounted where ca_file points")
+        client = volumes.get("vault-client-certificate", {}).get("secret", {})
+        check(client.get("secretName") == "sfgate-vault-client"
+              and str(Path(dig(vault, "client_cert_file")).parent) in mounts
+              and Path(dig(vault, "client_key_file")).parent == Path(dig(vault, "client_cert_file")).parent,
+              "the client certificate Secret is mounted where client_cert_file and client_key_file point")
+        check("namespace" not in vault, "no namespace unless configured")
         check(pod["serviceAccountName"] == "sfgate-workload" and "ServiceAccount" not in by_kind, "existing service account")
         check(grace == 120, "explicit terminationGracePeriodSeconds")
     elif args.case.startswith("service-"):

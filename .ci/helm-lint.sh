@@ -105,7 +105,17 @@ for case in "${cases[@]}"; do
         fi
         # Token auth reads VAULT_TOKEN, which the Deployment takes from a Secret.
         grep -q '^method = "token"' "$work/$case.toml" && env+=(VAULT_TOKEN=token-from-secret)
-        env "${env[@]}" "$sfgate" check-config --config "$work/$case.toml"
+        # Vault's CA and client certificate, which the Deployment mounts from a Secret or a
+        # ConfigMap, are read at start: stand-ins made here take the mounted paths' place.
+        if [ ! -f "$work/stand-in.crt" ]; then
+            openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=stand-in \
+                -keyout "$work/stand-in.key" -out "$work/stand-in.crt" 2>/dev/null
+        fi
+        sed -e "s|^ca_file = .*|ca_file = \"$work/stand-in.crt\"|" \
+            -e "s|^client_cert_file = .*|client_cert_file = \"$work/stand-in.crt\"|" \
+            -e "s|^client_key_file = .*|client_key_file = \"$work/stand-in.key\"|" \
+            "$work/$case.toml" >"$work/$case.check.toml"
+        env "${env[@]}" "$sfgate" check-config --config "$work/$case.check.toml"
     fi
 done
 # The admin port (/metrics names every tenant) stays on its ClusterIP Service whatever service.type
@@ -149,6 +159,8 @@ expect_refused "an unknown Vault auth method" "/vault/auth/method" --set-json 'v
 expect_refused "approle without its secret" "/vault/auth/secretIdSecret/name" \
     --set-json 'vault={"auth":{"method":"approle","roleId":"r"}}'
 expect_refused "token auth without a Secret" "/vault/auth/tokenSecret/name" --set-json 'vault={"auth":{"method":"token"}}'
+expect_refused "Vault's CA from both a Secret and a ConfigMap" "/vault/tls" \
+    --set-json 'vault={"tls":{"caSecret":{"name":"a"},"caConfigMap":{"name":"b"}}}'
 expect_refused "a Redis URL of another scheme" "/redis/url" --set-json 'redis={"url":"http://redis:6379"}'
 expect_refused "expectedReplicas 0" "/redis/expectedReplicas" --set-json 'redis={"expectedReplicas":0}'
 expect_refused "an https OTLP endpoint (the exporter has no TLS)" "/telemetry/otlpEndpoint" \

@@ -726,6 +726,10 @@ async fn run_cell(rpc: &Rpc, column: &Column, stopped: &Stopped) -> Option<Cell>
             config.credentials.vault = Some(VaultSettings {
                 address: vault.expect("checked").parse().expect("a URL"),
                 mount: "secret".into(),
+                namespace: None,
+                ca_file: None,
+                client_cert_file: None,
+                client_key_file: None,
                 auth: VaultAuthSettings::Token {
                     token: Some("matrix-root".to_string().into()),
                 },

@@ -345,6 +345,20 @@ pub struct VaultSettings {
     /// The KV v2 mount holding the secrets.
     #[serde(default = "default_kv_mount")]
     pub mount: String,
+    /// The namespace (Vault Enterprise, OpenBao) of the mounts and the auth method, sent as
+    /// `X-Vault-Namespace`; else `VAULT_NAMESPACE`; else the root namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The CA certificates (PEM) Vault's server certificate is checked against, instead of the
+    /// system's; else `VAULT_CACERT`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for Vault listeners that require one; else `VAULT_CLIENT_CERT`.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM); else `VAULT_CLIENT_KEY`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
     /// How sfgate logs in.
     pub auth: VaultAuthSettings,
     /// A cached secret older than this is re-read, so rotation is picked up within this time

@@ -134,6 +134,10 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
             config.credentials.vault = Some(VaultSettings {
                 address: bao.address.parse().unwrap(),
                 mount: "secret".into(),
+                namespace: None,
+                ca_file: None,
+                client_cert_file: None,
+                client_key_file: None,
                 auth: VaultAuthSettings::Token {
                     token: Some(SecretString::from(VAULT_CLIENT_TOKEN)),
                 },
@@ -208,6 +212,7 @@ async fn no_secret_appears_in_logs_errors_or_debug_output() {
     let vault_config = VaultConfig {
         address: "http://127.0.0.1:8200".parse().unwrap(),
         mount: "secret".into(),
+        namespace: None,
         auth: VaultAuth::Token(SecretString::from(VAULT_CLIENT_TOKEN)),
         refresh_after: Duration::from_secs(300),
         max_stale: Duration::from_secs(3600),

@@ -91,6 +91,9 @@ pub struct VaultConfig {
     pub address: Url,
     /// The KV v2 mount holding the tenants' secrets, e.g. `secret`.
     pub mount: String,
+    /// The namespace (Vault Enterprise, OpenBao) every request goes to, sent as
+    /// `X-Vault-Namespace`; `None`: the root namespace.
+    pub namespace: Option<String>,
     /// How to log in.
     pub auth: VaultAuth,
     /// A cached secret older than this is re-read.
@@ -201,6 +204,22 @@ impl VaultCredentialProvider {
         }
     }
 
+    /// A request to the Vault API at `v1/{segments}`, with the time limit and the namespace.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+    ) -> Result<reqwest::RequestBuilder, CredentialError> {
+        let request = self
+            .http
+            .request(method, self.url(segments)?)
+            .timeout(self.config.timeout);
+        Ok(match &self.config.namespace {
+            Some(namespace) => request.header("X-Vault-Namespace", namespace),
+            None => request,
+        })
+    }
+
     fn url(&self, segments: &[&str]) -> Result<Url, CredentialError> {
         let mut url = self.config.address.clone();
         url.path_segments_mut()
@@ -217,8 +236,16 @@ impl VaultCredentialProvider {
         } else {
             "unreachable"
         };
-        // The address is for operators (the log), not for callers.
-        tracing::warn!(vault_address = %self.config.address, "vault {what}");
+        // The address and the cause (a TLS certificate the CA does not vouch for, a refused
+        // connection) are for operators (the log), not for callers.
+        let mut cause = String::new();
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            cause.push_str(": ");
+            cause.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        tracing::warn!(vault_address = %self.config.address, cause = %cause.trim_start_matches(": "), "vault {what}");
         self.unavailable(what)
     }
 
@@ -312,9 +339,7 @@ impl VaultCredentialProvider {
             }
         };
         let response = self
-            .http
-            .post(self.url(&["auth", mount, "login"])?)
-            .timeout(self.config.timeout)
+            .request(reqwest::Method::POST, &["auth", mount, "login"])?
             .json(&body)
             .send()
             .await
@@ -340,9 +365,7 @@ impl VaultCredentialProvider {
     /// Learns the TTL of a given token, so that it is renewed in time.
     async fn lookup(&self, token: &SecretString) -> Result<VaultToken, CredentialError> {
         let response = self
-            .http
-            .get(self.url(&["auth", "token", "lookup-self"])?)
-            .timeout(self.config.timeout)
+            .request(reqwest::Method::GET, &["auth", "token", "lookup-self"])?
             .header("X-Vault-Token", sensitive(token)?)
             .send()
             .await
@@ -367,9 +390,7 @@ impl VaultCredentialProvider {
 
     async fn renew(&self, token: &SecretString) -> Result<VaultToken, CredentialError> {
         let response = self
-            .http
-            .post(self.url(&["auth", "token", "renew-self"])?)
-            .timeout(self.config.timeout)
+            .request(reqwest::Method::POST, &["auth", "token", "renew-self"])?
             .header("X-Vault-Token", sensitive(token)?)
             .json(&serde_json::json!({}))
             .send()
@@ -412,13 +433,10 @@ impl VaultCredentialProvider {
         }
         let mut url_segments = vec![self.config.mount.as_str(), "data"];
         url_segments.extend(&segments);
-        let url = self.url(&url_segments)?;
         for attempt in 0..2 {
             let token = self.token().await?;
             let response = self
-                .http
-                .get(url.clone())
-                .timeout(self.config.timeout)
+                .request(reqwest::Method::GET, &url_segments)?
                 .header("X-Vault-Token", sensitive(&token)?)
                 .send()
                 .await

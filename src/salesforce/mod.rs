@@ -23,6 +23,13 @@ use std::time::Duration;
 
 /// Builds the HTTP client shared by every org connection and token request.
 pub fn http_client() -> reqwest::Client {
+    http_client_builder()
+        .build()
+        .expect("the HTTP client configuration is static and valid")
+}
+
+/// The settings of [`http_client`], for a client that adds its own TLS roots or identity.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     static CRYPTO: Once = Once::new();
     CRYPTO.call_once(|| {
         // Another part of the process may have installed a provider already; either is fine.
@@ -34,8 +41,6 @@ pub fn http_client() -> reqwest::Client {
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the HTTP client configuration is static and valid")
 }
 
 /// Salesforce's limits on what one request may carry, checked before anything is sent.

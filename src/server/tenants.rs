@@ -8,6 +8,7 @@
 //! so its cached token); one whose limits did not change keeps its limiter state.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use crate::credentials::{
     CredentialProvider, EnvCredentialProvider, StaticCredentialProvider, VaultCredentialProvider,
 };
 use crate::ratelimit::{SharedLimitsConfig, SharedStore, TenantLimiter, TenantLimits};
-use crate::salesforce::{ApiBudget, SalesforceClient};
+use crate::salesforce::{ApiBudget, SalesforceClient, http_client_builder};
 use crate::tenancy::{SharedRegistry, TenantRegistry};
 use crate::tenant::{CredentialKind, KeyGrant, Tenant, TenantId};
 
@@ -140,7 +141,7 @@ impl Tenants {
                     _ => Some((
                         fingerprint,
                         Arc::new(VaultCredentialProvider::new(
-                            self.http.clone(),
+                            vault_http_client(settings)?,
                             vault_config(settings)?,
                         )),
                     )),
@@ -308,14 +309,74 @@ fn vault_fingerprint(settings: &VaultSettings) -> String {
         } => format!("kubernetes|{mount}|{role}|{jwt_path:?}"),
     };
     let text = format!(
-        "{}|{}|{auth}|{:?}|{:?}|{:?}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{auth}|{:?}|{:?}|{:?}",
         settings.address,
         settings.mount,
+        settings.namespace,
+        settings.ca_file,
+        settings.client_cert_file,
+        settings.client_key_file,
         settings.refresh_after,
         settings.max_stale,
         settings.timeout
     );
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A path from the configuration, else from the environment variable Vault's own CLI reads.
+fn path_or_env(configured: &Option<PathBuf>, variable: &str) -> Option<PathBuf> {
+    configured.clone().or_else(|| {
+        std::env::var_os(variable)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// The HTTP client for Vault: the shared settings, with the CA certificates of `ca_file`
+/// (`VAULT_CACERT`) as the only roots, and the client certificate when one is configured.
+fn vault_http_client(settings: &VaultSettings) -> anyhow::Result<reqwest::Client> {
+    let ca_file = path_or_env(&settings.ca_file, "VAULT_CACERT");
+    let client_cert = path_or_env(&settings.client_cert_file, "VAULT_CLIENT_CERT");
+    let client_key = path_or_env(&settings.client_key_file, "VAULT_CLIENT_KEY");
+    let read = |path: &PathBuf, what: &str| {
+        std::fs::read(path)
+            .with_context(|| format!("[credentials.vault] {what}: reading {}", path.display()))
+    };
+    let mut builder = http_client_builder();
+    if let Some(path) = &ca_file {
+        let certificates = reqwest::Certificate::from_pem_bundle(&read(path, "ca_file")?)
+            .ok()
+            .filter(|certificates| !certificates.is_empty())
+            .with_context(|| {
+                format!(
+                    "[credentials.vault] ca_file {}: no PEM certificate in it",
+                    path.display()
+                )
+            })?;
+        builder = builder.tls_certs_only(certificates);
+    }
+    match (&client_cert, &client_key) {
+        (Some(cert), Some(key)) => {
+            let mut pem = read(cert, "client_cert_file")?;
+            pem.push(b'\n');
+            pem.extend(read(key, "client_key_file")?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                anyhow::anyhow!(
+                    "[credentials.vault] client_cert_file {} and client_key_file {}: not a PEM certificate and its private key",
+                    cert.display(),
+                    key.display()
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+        (None, None) => {}
+        _ => anyhow::bail!(
+            "[credentials.vault]: client_cert_file and client_key_file (VAULT_CLIENT_CERT, VAULT_CLIENT_KEY) go together"
+        ),
+    }
+    builder
+        .build()
+        .context("[credentials.vault]: building the TLS client")
 }
 
 fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
@@ -365,6 +426,11 @@ fn vault_config(settings: &VaultSettings) -> anyhow::Result<VaultConfig> {
     Ok(VaultConfig {
         address: settings.address.clone(),
         mount: settings.mount.clone(),
+        namespace: settings
+            .namespace
+            .clone()
+            .or_else(|| std::env::var("VAULT_NAMESPACE").ok())
+            .filter(|namespace| !namespace.is_empty()),
         auth,
         refresh_after: settings.refresh_after,
         max_stale: settings.max_stale,

@@ -26,6 +26,7 @@ fn provider(
         VaultConfig {
             address: bao.address.parse().unwrap(),
             mount: "secret".into(),
+            namespace: None,
             auth,
             refresh_after,
             max_stale,
@@ -223,6 +224,10 @@ async fn a_tenant_whose_vault_is_unreachable_fails_alone_and_names_vault() {
         config.credentials.vault = Some(VaultSettings {
             address: format!("http://127.0.0.1:{closed_port}").parse().unwrap(),
             mount: "secret".into(),
+            namespace: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
             auth: VaultAuthSettings::Token {
                 token: Some("unused-token".to_string().into()),
             },
@@ -402,5 +407,220 @@ async fn logs_in_with_a_kubernetes_service_account_token() {
     assert!(
         refused.credentials("sfgate/k8s").await.is_err(),
         "a token Kubernetes does not vouch for is refused"
+    );
+}
+
+/// What a platform team's Vault asks of a client, set up in OpenBao: TLS from an internal CA with
+/// client certificates required, the team's namespace, and AppRole at a mount of its own.
+struct TeamVault {
+    bao: OpenBao,
+    pki: sfgate_testkit::pki::TestPki,
+    role_id: String,
+    secret_id: String,
+}
+
+const NAMESPACE: &str = "team-a";
+
+async fn team_vault(root_token: &str) -> Option<TeamVault> {
+    use reqwest::Method;
+    let pki = sfgate_testkit::pki::TestPki::generate();
+    let bao = OpenBao::start_with_tls(root_token, &pki).await?;
+    let team = Some(NAMESPACE);
+    bao.api(Method::POST, &format!("sys/namespaces/{NAMESPACE}"), None)
+        .await;
+    bao.api_in(
+        team,
+        Method::POST,
+        "sys/mounts/secret",
+        Some(json!({ "type": "kv", "options": { "version": "2" } })),
+    )
+    .await;
+    let policy = r#"path "secret/data/sfgate/*" { capabilities = ["read"] }"#;
+    bao.api_in(
+        team,
+        Method::PUT,
+        "sys/policies/acl/sfgate-read",
+        Some(json!({ "policy": policy })),
+    )
+    .await;
+    bao.api_in(
+        team,
+        Method::POST,
+        "sys/auth/sfgate-approle",
+        Some(json!({ "type": "approle" })),
+    )
+    .await;
+    bao.api_in(
+        team,
+        Method::POST,
+        "auth/sfgate-approle/role/sfgate",
+        Some(json!({ "token_policies": ["sfgate-read"], "token_ttl": "1h" })),
+    )
+    .await;
+    let role_id = bao
+        .api_in(
+            team,
+            Method::GET,
+            "auth/sfgate-approle/role/sfgate/role-id",
+            None,
+        )
+        .await["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret_id = bao
+        .api_in(
+            team,
+            Method::POST,
+            "auth/sfgate-approle/role/sfgate/secret-id",
+            Some(json!({})),
+        )
+        .await["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some(TeamVault {
+        bao,
+        pki,
+        role_id,
+        secret_id,
+    })
+}
+
+impl TeamVault {
+    /// `[credentials.vault]` for it, with or without each of the settings it needs.
+    fn settings(&self, namespace: bool, ca: bool, client_certificate: bool) -> VaultSettings {
+        VaultSettings {
+            address: self.bao.tls_address.clone().unwrap().parse().unwrap(),
+            mount: "secret".into(),
+            namespace: namespace.then(|| NAMESPACE.to_owned()),
+            ca_file: ca.then(|| self.pki.ca_cert.clone()),
+            client_cert_file: client_certificate.then(|| self.pki.client_cert.clone()),
+            client_key_file: client_certificate.then(|| self.pki.client_key.clone()),
+            auth: VaultAuthSettings::Approle {
+                mount: "sfgate-approle".into(),
+                role_id: self.role_id.clone(),
+                secret_id: Some(self.secret_id.clone().into()),
+                secret_id_file: None,
+            },
+            refresh_after: Duration::from_secs(300),
+            max_stale: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[tokio::test]
+async fn reads_secrets_over_tls_with_a_client_certificate_from_a_namespace() {
+    let Some(vault) = team_vault("root-token-team-vault").await else {
+        return;
+    };
+    for (namespace, ca, client_certificate, serves) in [
+        (true, true, true, true),
+        (true, false, true, false),
+        (true, true, false, false),
+        (false, true, true, false),
+    ] {
+        let settings = vault.settings(namespace, ca, client_certificate);
+        let app = spawn_app_with(move |config| {
+            config.credentials.vault = Some(settings);
+            let mut vaulted = config.tenants["sandbox"].clone();
+            vaulted.credentials_provider = ProviderKind::Vault;
+            vaulted.credentials_path = "sfgate/vaulted".into();
+            config.tenants.insert("vaulted".into(), vaulted);
+        })
+        .await;
+        let credentials = app.sandbox.credentials();
+        vault
+            .bao
+            .api_in(
+                Some(NAMESPACE),
+                reqwest::Method::POST,
+                "secret/data/sfgate/vaulted",
+                Some(json!({ "data": {
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret,
+                    "username": credentials.username,
+                    "password": credentials.password,
+                } })),
+            )
+            .await;
+        let lead_id = app.seeded_lead();
+        let outcome = app
+            .leads()
+            .get_lead(sfgate_testkit::with_metadata(
+                GetLeadRequest {
+                    id: lead_id.clone(),
+                    fields: None,
+                },
+                "vaulted",
+                sfgate_testkit::API_KEY,
+            ))
+            .await;
+        let case =
+            format!("namespace {namespace}, CA {ca}, client certificate {client_certificate}");
+        if serves {
+            assert_eq!(outcome.expect(&case).into_inner().id, lead_id, "{case}");
+        } else {
+            let status = outcome.expect_err(&case);
+            assert_eq!(
+                reason(&status),
+                "CREDENTIALS_UNAVAILABLE",
+                "{case}: {status:?}"
+            );
+        }
+    }
+}
+
+/// Vault's own environment variables stand in for the settings, as the Vault CLI reads them.
+#[tokio::test]
+async fn takes_the_ca_client_certificate_and_namespace_from_vaults_environment_variables() {
+    let Some(vault) = team_vault("root-token-team-vault-env").await else {
+        return;
+    };
+    vault
+        .bao
+        .api_in(
+            Some(NAMESPACE),
+            reqwest::Method::POST,
+            "secret/data/sfgate/vaulted",
+            Some(json!({ "data": { "client_id": "3MVG9-env", "client_secret": "s", "username": "u", "password": "p" } })),
+        )
+        .await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!(
+            "[credentials.vault]\naddress = \"{}\"\nauth = {{ method = \"approle\", mount = \"sfgate-approle\", role_id = \"{}\" }}\n\n[tenants.vaulted]\nlogin_url = \"https://vaulted.my.salesforce.com\"\ngrant = \"password\"\ncredentials_path = \"sfgate/vaulted\"\n",
+            vault.bao.tls_address.as_ref().unwrap(),
+            vault.role_id
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(crate::BINARY)
+        .args(["check-config", "--connect", "--no-mint", "--config"])
+        .arg(config.path())
+        .env("VAULT_CACERT", &vault.pki.ca_cert)
+        .env("VAULT_CLIENT_CERT", &vault.pki.client_cert)
+        .env("VAULT_CLIENT_KEY", &vault.pki.client_key)
+        .env("VAULT_NAMESPACE", NAMESPACE)
+        .env("VAULT_SECRET_ID", &vault.secret_id)
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("vault: ok: logged in with approle at auth/sfgate-approle"),
+        "{printed}"
+    );
+    assert!(
+        printed
+            .contains("tenant vaulted: ok: password credentials at vault:sfgate/vaulted complete"),
+        "{printed}"
     );
 }

@@ -8,6 +8,7 @@ pub mod grpcio;
 pub mod h2raw;
 pub mod openbao;
 pub mod otlp;
+pub mod pki;
 pub mod process;
 pub mod redis;
 

@@ -14,13 +14,29 @@ pub struct OpenBao {
     pub address: String,
     /// The dev server's root token.
     pub root_token: String,
+    /// With [`OpenBao::start_with_tls`]: its TLS listener, `https://127.0.0.1:<port>`, which
+    /// requires a client certificate from the test CA.
+    pub tls_address: Option<String>,
     child: Option<Child>,
+    /// The listener configuration file, kept while the server runs.
+    _config: Option<tempfile::NamedTempFile>,
     http: reqwest::Client,
 }
 
 impl OpenBao {
     /// Starts a dev server, or returns `None` after a loud notice when `bao` is not installed.
     pub async fn start(root_token: &str) -> Option<Self> {
+        Self::start_with(root_token, None).await
+    }
+
+    /// Starts a dev server that also listens with TLS, the server certificate of `pki`,
+    /// requiring and verifying a client certificate from its CA ([`OpenBao::tls_address`]); the
+    /// plain listener ([`OpenBao::address`]) stays for setting it up.
+    pub async fn start_with_tls(root_token: &str, pki: &crate::pki::TestPki) -> Option<Self> {
+        Self::start_with(root_token, Some(pki)).await
+    }
+
+    async fn start_with(root_token: &str, pki: Option<&crate::pki::TestPki>) -> Option<Self> {
         let available = Command::new("bao")
             .arg("version")
             .stdout(Stdio::null())
@@ -42,14 +58,32 @@ impl OpenBao {
             .unwrap()
             .port();
         let address = format!("http://127.0.0.1:{port}");
-        let child = Command::new("bao")
-            .args([
-                "server",
-                "-dev",
-                "-dev-no-store-token",
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                &format!("-dev-root-token-id={root_token}"),
-            ])
+        let mut command = Command::new("bao");
+        command.args([
+            "server",
+            "-dev",
+            "-dev-no-store-token",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+            &format!("-dev-root-token-id={root_token}"),
+        ]);
+        let (tls_address, config) = match pki {
+            Some(pki) => {
+                let tls_port = crate::process::free_port();
+                let config = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(
+                    config.path(),
+                    format!(
+                        "listener \"tcp\" {{\n  address = \"127.0.0.1:{tls_port}\"\n  tls_cert_file = {:?}\n  tls_key_file = {:?}\n  tls_client_ca_file = {:?}\n  tls_require_and_verify_client_cert = true\n}}\n",
+                        pki.server_cert, pki.server_key, pki.ca_cert
+                    ),
+                )
+                .unwrap();
+                command.arg(format!("-config={}", config.path().display()));
+                (Some(format!("https://127.0.0.1:{tls_port}")), Some(config))
+            }
+            None => (None, None),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,7 +91,9 @@ impl OpenBao {
         let bao = Self {
             address,
             root_token: root_token.to_owned(),
+            tls_address,
             child: Some(child),
+            _config: config,
             http: sfgate::salesforce::http_client(),
         };
         bao.wait_until_ready().await;
@@ -82,10 +118,24 @@ impl OpenBao {
 
     /// Calls the HTTP API as root.
     pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.api_in(None, method, path, body).await
+    }
+
+    /// Calls the HTTP API as root, in `namespace` (`X-Vault-Namespace`) when given.
+    pub async fn api_in(
+        &self,
+        namespace: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let mut request = self
             .http
             .request(method, format!("{}/v1/{path}", self.address))
             .header("X-Vault-Token", &self.root_token);
+        if let Some(namespace) = namespace {
+            request = request.header("X-Vault-Namespace", namespace);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

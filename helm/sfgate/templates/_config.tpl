@@ -22,6 +22,16 @@ address = {{ toJson .Values.vault.address }}
 mount = {{ toJson .Values.vault.kvMount }}
 refresh_after_seconds = {{ .Values.vault.refreshAfterSeconds | int }}
 max_stale_seconds = {{ .Values.vault.maxStaleSeconds | int }}
+{{- with .Values.vault.namespace }}
+namespace = {{ toJson . }}
+{{- end }}
+{{- if include "sfgate.vaultCa" . }}
+ca_file = "{{ include "sfgate.vaultCaDir" . }}/ca.crt"
+{{- end }}
+{{- if include "sfgate.vaultClientCert" . }}
+client_cert_file = "{{ include "sfgate.vaultClientCertDir" . }}/tls.crt"
+client_key_file = "{{ include "sfgate.vaultClientCertDir" . }}/tls.key"
+{{- end }}
 
 [credentials.vault.auth]
 method = {{ toJson $auth.method }}

@@ -114,6 +114,24 @@ rate at any scale; see README.md.
 /var/run/secrets/sfgate/vault-approle
 {{- end }}
 
+{{/* Where Vault's CA and the client certificate are mounted. */}}
+{{- define "sfgate.vaultCaDir" -}}
+/var/run/secrets/sfgate/vault-ca
+{{- end }}
+
+{{- define "sfgate.vaultClientCertDir" -}}
+/var/run/secrets/sfgate/vault-client
+{{- end }}
+
+{{/* "true" when Vault's CA comes from a Secret or a ConfigMap. */}}
+{{- define "sfgate.vaultCa" -}}
+{{- if and .Values.vault.enabled (or .Values.vault.tls.caSecret.name .Values.vault.tls.caConfigMap.name) }}true{{ end }}
+{{- end }}
+
+{{- define "sfgate.vaultClientCert" -}}
+{{- if and .Values.vault.enabled .Values.vault.tls.clientCertificateSecret }}true{{ end }}
+{{- end }}
+
 {{- define "sfgate.terminationGracePeriodSeconds" -}}
 {{- if not (kindIs "invalid" .Values.terminationGracePeriodSeconds) }}
 {{- .Values.terminationGracePeriodSeconds | int }}
