@@ -624,3 +624,91 @@ async fn takes_the_ca_client_certificate_and_namespace_from_vaults_environment_v
         "{printed}"
     );
 }
+
+/// The README's AppRole walkthrough, its commands run as written against OpenBao, then a tenant
+/// served with the role id and secret id file they made.
+#[tokio::test]
+async fn the_readmes_approle_walkthrough_works_as_written() {
+    let Some(bao) = OpenBao::start("root-token-walkthrough").await else {
+        return;
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let commands = readme
+        .split_once("<!-- approle walkthrough -->\n```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .expect("the README's AppRole walkthrough")
+        .0;
+    assert!(readme.contains(
+        "kubectl create secret generic sfgate-vault-approle --namespace sfgate --from-file=secret_id=secret-id"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let ran = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", commands])
+        .current_dir(dir.path())
+        .env("BAO_ADDR", &bao.address)
+        .env("BAO_TOKEN", &bao.root_token)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ran.stdout),
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let role_id = std::fs::read_to_string(dir.path().join("role-id")).unwrap();
+    let secret_id_file = dir.path().join("secret-id");
+
+    let settings = VaultSettings {
+        address: bao.address.parse().unwrap(),
+        mount: "secret".into(),
+        namespace: None,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
+        auth: VaultAuthSettings::Approle {
+            mount: "approle".into(),
+            role_id: role_id.trim().to_owned(),
+            secret_id: None,
+            secret_id_file: Some(secret_id_file),
+        },
+        refresh_after: Duration::from_secs(300),
+        max_stale: Duration::from_secs(3600),
+        timeout: Duration::from_secs(5),
+    };
+    let app = spawn_app_with(move |config| {
+        config.credentials.vault = Some(settings);
+        let mut vaulted = config.tenants["sandbox"].clone();
+        vaulted.credentials_provider = ProviderKind::Vault;
+        vaulted.credentials_path = "sfgate/walkthrough".into();
+        config.tenants.insert("vaulted".into(), vaulted);
+    })
+    .await;
+    let credentials = app.sandbox.credentials();
+    bao.put_secret(
+        "sfgate/walkthrough",
+        json!({
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "username": credentials.username,
+            "password": credentials.password,
+        }),
+    )
+    .await;
+    let lead_id = app.seeded_lead();
+    let lead = app
+        .leads()
+        .get_lead(sfgate_testkit::with_metadata(
+            GetLeadRequest {
+                id: lead_id.clone(),
+                fields: None,
+            },
+            "vaulted",
+            sfgate_testkit::API_KEY,
+        ))
+        .await
+        .expect("served with the walkthrough's AppRole")
+        .into_inner();
+    assert_eq!(lead.id, lead_id);
+}
