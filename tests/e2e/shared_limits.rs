@@ -132,7 +132,9 @@ async fn two_replicas_share_one_rate_and_fall_back_to_their_share_without_redis(
         .replace("reload_poll_seconds = 1", "reload_poll_seconds = 0")
         .replace(
             "api_keys = [",
-            &format!("rate_limit = {{ requests_per_second = {RATE}, burst = {BURST} }}\napi_keys = ["),
+            &format!(
+                "rate_limit = {{ requests_per_second = {RATE}, burst = {BURST} }}\napi_keys = ["
+            ),
         )
         + &shared;
     let file = tempfile::NamedTempFile::new().unwrap();
