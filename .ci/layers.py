@@ -22,6 +22,7 @@ from pathlib import Path
 # under every layer that reports to it, and the leaves `tenant` and `pb` at the bottom.
 LAYERS = [
     ["server"],
+    ["transcode"],
     ["config"],
     ["tenancy"],
     ["ratelimit"],

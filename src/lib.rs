@@ -29,6 +29,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tenancy;
 pub mod tenant;
+pub mod transcode;
 
 /// The generated protobuf types and service stubs of package `sfgate.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

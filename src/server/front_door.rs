@@ -1,10 +1,14 @@
-//! The gRPC port's connections, each bounded by `[front_door]`:
+//! The port's connections — HTTP/2 (gRPC, and HTTP/JSON or gRPC-Web from HTTP/2 clients) and
+//! HTTP/1.1 (HTTP/JSON and gRPC-Web), told apart by the HTTP/2 preface or, with TLS, by ALPN —
+//! each bounded by `[front_door]`:
 //!
 //! - at most `max_connections` at once (one more is closed as soon as it is accepted);
 //! - the client's first bytes, and its TLS handshake, within `header_timeout`;
-//! - at most `max_concurrent_streams` calls open on one connection;
+//! - at most `max_concurrent_streams` calls open on one HTTP/2 connection (HTTP/1.1: one at a
+//!   time), and 16 KiB of headers a call (HTTP/1.1: 431 beyond);
 //! - keepalive pings that close a connection whose client vanished;
-//! - GOAWAY after `idle_timeout` without a call, and the connection dropped if it is still
+//! - GOAWAY (HTTP/1.1: closing the kept-alive connection) after `idle_timeout` without a call,
+//!   and the connection dropped if it is still
 //!   without one `header_timeout` later (a handshake that never finished);
 //! - each call's request message within `request_body_timeout` of its headers (reflection's
 //!   open-ended stream aside).
@@ -89,6 +93,7 @@ pub(super) async fn serve<S, ResponseBody>(
 {
     let shared = Arc::new(Shared {
         http2: http2_builder(settings),
+        http1: http1_builder(settings),
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
         settings: settings.clone(),
         service,
@@ -137,6 +142,7 @@ pub(super) async fn serve<S, ResponseBody>(
 /// What every connection of the port shares.
 struct Shared<S> {
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    http1: hyper::server::conn::http1::Builder,
     tls: Option<tokio_rustls::TlsAcceptor>,
     settings: FrontDoorSettings,
     service: S,
@@ -158,6 +164,40 @@ fn http2_builder(
         // cancelled at once here, so such resets cost the gateway nothing to bound.
         .max_local_error_reset_streams(None);
     builder
+}
+
+fn http1_builder(settings: &FrontDoorSettings) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        // The read buffer bounds a request's head: past it, 431 Request Header Fields Too Large.
+        .max_buf_size(MAX_HEADER_LIST_SIZE as usize)
+        .keep_alive(true);
+    builder
+}
+
+/// The HTTP/2 connection preface, which tells an HTTP/2 client from an HTTP/1.1 one.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether a cleartext client speaks HTTP/2 (prior knowledge), from its first bytes; `None` if it
+/// closed first. Bytes are peeked, not read, and waited for in short pauses (the caller bounds
+/// the whole by `header_timeout`).
+async fn speaks_http2(stream: &TcpStream) -> Option<bool> {
+    let mut first = [0_u8; HTTP2_PREFACE.len()];
+    loop {
+        let seen = stream.peek(&mut first).await.ok()?;
+        if seen == 0 {
+            return None;
+        }
+        if !HTTP2_PREFACE.starts_with(&first[..seen]) {
+            return Some(false);
+        }
+        if seen == HTTP2_PREFACE.len() {
+            return Some(true);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Errors of one connection attempt that say nothing about the listener.
@@ -190,22 +230,25 @@ async fn serve_connection<S, ResponseBody>(
         certificates: None,
     };
     let Some(tls) = &shared.tls else {
-        // A client that connects must start talking (the HTTP/2 preface) within the time-out.
-        let mut first_byte = [0_u8];
-        let first_byte = stream.peek(&mut first_byte);
-        if tokio::time::timeout(shared.settings.header_timeout, first_byte)
-            .await
-            .is_err()
-        {
+        // A client that connects must start talking within the time-out.
+        let Ok(protocol) =
+            tokio::time::timeout(shared.settings.header_timeout, speaks_http2(&stream)).await
+        else {
             tracing::debug!(%remote, "nothing received within front_door.header_timeout_seconds");
             metrics().connection_closed(ConnectionClosed::HeaderTimeout);
             return;
+        };
+        match protocol {
+            Some(true) => serve_http2(&shared, stream, peer, closing).await,
+            Some(false) => serve_http1(&shared, stream, peer, closing).await,
+            None => metrics().connection_closed(ConnectionClosed::ByPeer),
         }
-        return serve_http2(&shared, stream, peer, closing).await;
+        return;
     };
     match tokio::time::timeout(shared.settings.header_timeout, tls.accept(stream)).await {
         Ok(Ok(stream)) => {
-            let certificates = stream.get_ref().1.peer_certificates().map(|certificates| {
+            let (_, session) = stream.get_ref();
+            let certificates = session.peer_certificates().map(|certificates| {
                 ClientCertificates::new(
                     certificates
                         .iter()
@@ -213,11 +256,16 @@ async fn serve_connection<S, ResponseBody>(
                         .collect(),
                 )
             });
+            let http2 = session.alpn_protocol() == Some(super::tls::ALPN_H2);
             let peer = Peer {
                 certificates,
                 ..peer
             };
-            serve_http2(&shared, stream, peer, closing).await;
+            if http2 {
+                serve_http2(&shared, stream, peer, closing).await;
+            } else {
+                serve_http1(&shared, stream, peer, closing).await;
+            }
         }
         Ok(Err(error)) => {
             tracing::debug!(%remote, %error, "TLS handshake failed");
@@ -237,31 +285,97 @@ struct Peer {
     certificates: Option<ClientCertificates>,
 }
 
-/// Serves HTTP/2 on `io` until the connection closes: GOAWAY when it has been without a call
-/// for `idle_timeout` or when the port stops accepting.
+/// A connection's count of open calls, watched.
+struct OpenCalls {
+    /// Held as well as by the service, so that `changed` lasts as long as the connection.
+    _counted: Arc<watch::Sender<usize>>,
+    changed: watch::Receiver<usize>,
+}
+
+/// A hyper connection that can be asked to finish: GOAWAY for HTTP/2, close after the call in
+/// progress for HTTP/1.1.
+trait Finishing: Future<Output = Result<(), hyper::Error>> {
+    fn finish(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Finishing for hyper::server::conn::http2::Connection<I, S, TokioExecutor>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    fn finish(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B> Finishing for hyper::server::conn::http1::Connection<I, S>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn finish(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Serves HTTP/2 on `io` until the connection closes.
 async fn serve_http2<S, ResponseBody, Io>(
     shared: &Shared<S>,
     io: Io,
     peer: Peer,
-    mut closing: watch::Receiver<bool>,
+    closing: watch::Receiver<bool>,
 ) where
     S: PortService<ResponseBody>,
     ResponseBody: Body<Data = Bytes> + Send + 'static,
     ResponseBody::Error: Into<BoxError>,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // Held here as well as by the service, so that `calls_changed` lasts as long as the loop.
-    let (open_calls, mut calls_changed) = watch::channel(0_usize);
-    let open_calls = Arc::new(open_calls);
-    let service = ConnectionService {
-        inner: shared.service.clone(),
-        open_calls: Arc::clone(&open_calls),
-        peer,
-        body_timeout: shared.settings.request_body_timeout,
-    };
+    let (service, open_calls) = ConnectionService::of(shared, peer);
     let connection = shared
         .http2
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    drive(&shared.settings, connection, open_calls, closing).await;
+}
+
+/// Serves HTTP/1.1 on `io` until the connection closes.
+async fn serve_http1<S, ResponseBody, Io>(
+    shared: &Shared<S>,
+    io: Io,
+    peer: Peer,
+    closing: watch::Receiver<bool>,
+) where
+    S: PortService<ResponseBody>,
+    ResponseBody: Body<Data = Bytes> + Send + 'static,
+    ResponseBody::Error: Into<BoxError>,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (service, open_calls) = ConnectionService::of(shared, peer);
+    let connection = shared
+        .http1
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    drive(&shared.settings, connection, open_calls, closing).await;
+}
+
+/// Drives a connection until it closes: asked to finish when it has been without a call for
+/// `idle_timeout` or when the port stops accepting.
+async fn drive(
+    settings: &FrontDoorSettings,
+    connection: impl Finishing,
+    open_calls: OpenCalls,
+    mut closing: watch::Receiver<bool>,
+) {
+    let OpenCalls {
+        _counted,
+        changed: mut calls_changed,
+    } = open_calls;
     let mut connection = pin!(connection);
     // Without a call for `idle_timeout`, GOAWAY; once closing, a connection still without a
     // call after `header_timeout` is dropped: hyper cannot GOAWAY a connection whose HTTP/2
@@ -269,8 +383,8 @@ async fn serve_http2<S, ResponseBody, Io>(
     let mut closed_as = None;
     loop {
         let quiet_limit = match closed_as {
-            None => shared.settings.idle_timeout,
-            Some(_) => Some(shared.settings.header_timeout),
+            None => settings.idle_timeout,
+            Some(_) => Some(settings.header_timeout),
         };
         let quiet = *calls_changed.borrow_and_update() == 0;
         let quiet_for = async {
@@ -292,12 +406,12 @@ async fn serve_http2<S, ResponseBody, Io>(
                     break;
                 }
                 closed_as = Some(ConnectionClosed::Idle);
-                connection.as_mut().graceful_shutdown();
+                connection.as_mut().finish();
             }
             _ = calls_changed.changed() => {}
             _ = closing.changed(), if closed_as.is_none() => {
                 closed_as = Some(ConnectionClosed::Draining);
-                connection.as_mut().graceful_shutdown();
+                connection.as_mut().finish();
             }
         }
     }
@@ -331,6 +445,27 @@ struct ConnectionService<S> {
     open_calls: Arc<watch::Sender<usize>>,
     peer: Peer,
     body_timeout: Duration,
+}
+
+impl<S: Clone> ConnectionService<S> {
+    /// The service of a new connection of `shared`'s port, and the count of its open calls.
+    fn of(shared: &Shared<S>, peer: Peer) -> (Self, OpenCalls) {
+        let (open_calls, changed) = watch::channel(0_usize);
+        let open_calls = Arc::new(open_calls);
+        let service = Self {
+            inner: shared.service.clone(),
+            open_calls: Arc::clone(&open_calls),
+            peer,
+            body_timeout: shared.settings.request_body_timeout,
+        };
+        (
+            service,
+            OpenCalls {
+                _counted: open_calls,
+                changed,
+            },
+        )
+    }
 }
 
 impl<S, ResponseBody> Service<http::Request<Incoming>> for ConnectionService<S>

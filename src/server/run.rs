@@ -173,6 +173,11 @@ pub async fn run_reloading(
                 .add_service(reflection_v1alpha)
                 .prepare(),
         );
+    // HTTP/JSON calls become gRPC calls of the same stack; gRPC calls pass through.
+    let http_json = crate::transcode::HttpJson::api()
+        .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?;
+    tracing::debug!(routes = http_json.routes().len(), "HTTP/JSON routes built");
+    let service = crate::transcode::Transcode::new(service, Arc::new(http_json));
     let server = front_door::serve(listener, service, &config.front_door, tls, stop_accepting);
 
     tokio::pin!(server);

@@ -12,8 +12,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsSettings;
 
-/// The protocol the port speaks, as ALPN names it.
-const ALPN_H2: &[u8] = b"h2";
+/// The protocols the port speaks, as ALPN names them: HTTP/2 (gRPC), preferred, and HTTP/1.1
+/// (HTTP/JSON, gRPC-Web).
+pub(super) const ALPN_H2: &[u8] = b"h2";
+const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// The rustls configuration `settings` describe.
 pub(super) fn server_config(settings: &TlsSettings) -> anyhow::Result<Arc<ServerConfig>> {
@@ -48,7 +50,7 @@ pub(super) fn server_config(settings: &TlsSettings) -> anyhow::Result<Arc<Server
     let mut config = builder
         .with_single_cert(certificates(&settings.cert_file)?, key)
         .context("the TLS certificate and key do not match")?;
-    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
     Ok(Arc::new(config))
 }
 

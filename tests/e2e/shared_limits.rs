@@ -170,6 +170,22 @@ async fn two_replicas_share_one_rate_and_fall_back_to_their_share_without_redis(
         .unwrap()
         .to_owned();
 
+    // Until a replica's Redis connection is up, it decides on its local share: warm both up,
+    // then let the shared allowance refill to its burst.
+    tokio::join!(
+        drive(
+            first.channel.clone(),
+            id.clone(),
+            Duration::from_millis(500)
+        ),
+        drive(
+            second.channel.clone(),
+            id.clone(),
+            Duration::from_millis(500)
+        )
+    );
+    tokio::time::sleep(Duration::from_secs_f64(f64::from(BURST) / RATE)).await;
+
     // Both replicas saturated, far above the tenant's 40/s together.
     let window = Duration::from_secs(4);
     let started = Instant::now();

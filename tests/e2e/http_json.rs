@@ -1,0 +1,321 @@
+//! Every RPC over HTTP/JSON on the gRPC port, as HTTP-only workflow engines call it: resource
+//! paths, path variables, query parameters, JSON bodies, a field mask, a streamed query as
+//! newline-delimited JSON, errors as HTTP statuses with AIP-193 bodies, and the same
+//! authentication and idempotency as gRPC.
+
+use serde_json::{Value, json};
+use sfgate_testkit::{API_KEY, TestApp, spawn_app};
+
+/// An HTTP/1.1 client, as workflow engines and curl are.
+fn http() -> reqwest::Client {
+    sfgate::salesforce::http_client_builder()
+        .http1_only()
+        .build()
+        .unwrap()
+}
+
+fn url(app: &TestApp, path: &str) -> String {
+    format!("http://{}{path}", app.address)
+}
+
+/// A request of the sandbox tenant, authenticated as gRPC calls are.
+fn call(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    http()
+        .request(method, url(app, path))
+        .header("x-tenant-id", "sandbox")
+        .header("authorization", format!("Bearer {API_KEY}"))
+}
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+    )
+}
+
+/// The `ErrorInfo` reason of an AIP-193 error body.
+fn reason(body: &Value) -> &str {
+    body["error"]["details"]
+        .as_array()
+        .and_then(|details| {
+            details
+                .iter()
+                .find(|detail| detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo")
+        })
+        .and_then(|info| info["reason"].as_str())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_lead_actions_work_as_plain_http_calls() {
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+
+    // GET with a path variable and a field mask as a query parameter.
+    let (status, lead) = json_of(
+        call(
+            &app,
+            reqwest::Method::GET,
+            &format!("/v1/leads/{id}?fields=lastName,company"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{lead}");
+    assert_eq!(lead["id"], id);
+    assert_eq!(lead["lastName"], "Reed");
+
+    // POST with the resource as the body, original field names accepted.
+    let (status, created) = json_of(
+        call(&app, reqwest::Method::POST, "/v1/leads")
+            .json(&json!({ "last_name": "Ekwueme-Http", "company": "Harbor Freight Co", "email": "ekwueme.http@example.com" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let created_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.sandbox
+            .find_records("Lead", "LastName", "Ekwueme-Http")
+            .len(),
+        1
+    );
+
+    // PATCH with the id in the path, the mask in the query, the fields in the body.
+    let (status, updated) = json_of(
+        call(
+            &app,
+            reqwest::Method::PATCH,
+            &format!("/v1/leads/{created_id}?updateMask=title"),
+        )
+        .json(&json!({ "title": "Head of Logistics" }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["title"], "Head of Logistics");
+    assert_eq!(
+        updated["company"], "Harbor Freight Co",
+        "unmasked fields stay"
+    );
+
+    // A custom method on the collection with criteria as query parameters.
+    let (status, found) = json_of(
+        call(
+            &app,
+            reqwest::Method::GET,
+            "/v1/leads:find?email=ekwueme.http%40example.com",
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["leads"][0]["id"], created_id.as_str());
+
+    // DELETE answers the empty message.
+    let (status, deleted) = json_of(
+        call(
+            &app,
+            reqwest::Method::DELETE,
+            &format!("/v1/leads/{created_id}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, deleted), (200, json!({})));
+    assert!(
+        app.sandbox
+            .find_records("Lead", "LastName", "Ekwueme-Http")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_query_streams_one_json_line_per_page() {
+    let app = spawn_app().await;
+    for index in 0..250 {
+        app.sandbox
+            .insert_record(
+                "Campaign",
+                json!({ "Name": format!("Streamed {index:03}"), "Type": "Webinar" }),
+            )
+            .unwrap();
+    }
+    let response = call(&app, reqwest::Method::POST, "/v1/query")
+        .json(&json!({
+            "soql": "SELECT Id, Name FROM Campaign WHERE Name LIKE :prefix",
+            "params": { "prefix": "Streamed %" },
+            "batchSize": 200,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response.headers()["content-type"].clone();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{}", &text[..text.len().min(500)]);
+    assert_eq!(content_type, "application/x-ndjson");
+    let pages: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let sizes: Vec<usize> = pages
+        .iter()
+        .map(|page| page["records"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![200, 50], "one line a page");
+    assert_eq!(
+        pages[0]["totalSize"], "250",
+        "64-bit integers are JSON strings"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_a_status_body_and_nothing_sent() {
+    let app = spawn_app().await;
+    let sent_before = app.data_requests().len();
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str, &str)> = vec![
+        (
+            http()
+                .get(url(&app, "/v1/leads/00Q5g00000AbCdEAAA"))
+                .header("x-tenant-id", "sandbox"),
+            401,
+            "UNAUTHENTICATED",
+            "API_KEY_MISSING",
+        ),
+        (
+            call(&app, reqwest::Method::GET, "/v1/nothing/here"),
+            404,
+            "NOT_FOUND",
+            "ROUTE_NOT_FOUND",
+        ),
+        (
+            call(&app, reqwest::Method::PUT, "/v1/leads/00Q5g00000AbCdEAAA"),
+            405,
+            "UNIMPLEMENTED",
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            call(&app, reqwest::Method::POST, "/v1/leads")
+                .header("content-type", "application/json")
+                .body("{\"lastName\": "),
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            call(&app, reqwest::Method::POST, "/v1/leads")
+                .header("content-type", "text/plain")
+                .body("lastName=Reed"),
+            415,
+            "INVALID_ARGUMENT",
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            call(&app, reqwest::Method::POST, "/v1/leads")
+                .json(&json!({ "lastName": "X", "nickname": "Y" })),
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            call(&app, reqwest::Method::GET, "/v1/leads/not-an-id"),
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            call(&app, reqwest::Method::GET, "/v1/leads:find?shoeSize=9"),
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            call(&app, reqwest::Method::POST, "/v1/leads")
+                .json(&json!({ "lastName": "x".repeat(5 * 1024 * 1024) })),
+            413,
+            "INVALID_ARGUMENT",
+            "REQUEST_TOO_LARGE",
+        ),
+    ];
+    for (request, status, code, expected_reason) in cases {
+        let (got, body) = json_of(request.send().await.unwrap()).await;
+        assert_eq!(got, status, "{body}");
+        assert_eq!(body["error"]["code"], status, "{body}");
+        assert_eq!(body["error"]["status"], code, "{body}");
+        assert_eq!(reason(&body), expected_reason, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
+    // The unknown field and parameter are named.
+    let (_, body) = json_of(
+        call(&app, reqwest::Method::POST, "/v1/leads")
+            .json(&json!({ "lastName": "X", "nickname": "Y" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nickname"),
+        "{body}"
+    );
+    let (_, body) = json_of(
+        call(&app, reqwest::Method::GET, "/v1/leads:find?shoeSize=9")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shoeSize"),
+        "{body}"
+    );
+    assert_eq!(
+        app.data_requests().len(),
+        sent_before,
+        "nothing reached Salesforce"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_header_makes_a_retried_create_return_the_first_result() {
+    let app = spawn_app().await;
+    let create = || {
+        call(&app, reqwest::Method::POST, "/v1/leads")
+            .header("idempotency-key", "http-step-9")
+            .json(&json!({ "lastName": "Idempotent", "company": "Once Ltd" }))
+    };
+    let (_, first) = json_of(create().send().await.unwrap()).await;
+    let (status, second) = json_of(create().send().await.unwrap()).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(
+        app.sandbox
+            .find_records("Lead", "LastName", "Idempotent")
+            .len(),
+        1
+    );
+}
