@@ -71,6 +71,10 @@ python3 examples/python/contact_center.py --address "$address" --api-key "$key" 
     || fail "examples/python/contact_center.py failed"
 SFGATE_ADDRESS="$address" SFGATE_API_KEY="$key" node examples/node/action_flow.js >/dev/null \
     || fail "examples/node/action_flow.js failed"
+SFGATE_URL="http://$address" SFGATE_API_KEY="$key" examples/http/contact_center.sh >/dev/null \
+    || fail "examples/http/contact_center.sh failed"
+SFGATE_URL="http://$address" SFGATE_API_KEY="$key" python3 examples/python/action_flow_http.py >/dev/null \
+    || fail "examples/python/action_flow_http.py failed"
 
 # The admin port: health, readiness, and the calls above counted in the Prometheus metrics.
 curl -fsS "http://${admin}/healthz" >/dev/null || fail "/healthz"

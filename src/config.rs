@@ -63,6 +63,38 @@ pub struct Config {
     /// Limits of the gRPC port: connections, streams, timeouts, keepalive.
     #[serde(default)]
     pub front_door: FrontDoorSettings,
+    /// HTTP/JSON and gRPC-Web on the same port: which browser origins may call (CORS).
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// Browser access to the port (`[http]`): CORS is off unless origins are listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Origins whose pages may call HTTP/JSON and gRPC-Web (`https://agent.example.com`, exactly
+    /// as browsers send `Origin`), or `["*"]` for any.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl HttpSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        for origin in &self.cors_allowed_origins {
+            if origin == "*" {
+                continue;
+            }
+            let parsed = Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .filter(|url| url.origin().ascii_serialization() == *origin);
+            if parsed.is_none() {
+                bail!(
+                    "http.cors_allowed_origins: {origin:?} is not an origin such as https://agent.example.com (scheme, host, optional port; no path or slash)"
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Limits of the gRPC port (`[front_door]`), so that no client can hold the gateway's memory or
@@ -614,6 +646,7 @@ impl Config {
             admin: None,
             telemetry: TelemetrySettings::default(),
             front_door: FrontDoorSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 
@@ -672,6 +705,7 @@ impl Config {
             );
         }
         self.front_door.validate()?;
+        self.http.validate()?;
         if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
             bail!("telemetry.sample_ratio must be from 0 to 1");
         }

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use super::tenants::Tenants;
 use crate::config::{
-    AdminSettings, Config, FrontDoorSettings, SharedLimitsSettings, TelemetrySettings, TlsSettings,
+    AdminSettings, Config, FrontDoorSettings, HttpSettings, SharedLimitsSettings,
+    TelemetrySettings, TlsSettings,
 };
 
 /// The settings a reload cannot change: a new value needs a restart.
@@ -21,6 +22,7 @@ pub(super) struct RestartOnly {
     admin: Option<AdminSettings>,
     telemetry: TelemetrySettings,
     front_door: FrontDoorSettings,
+    http: HttpSettings,
 }
 
 impl RestartOnly {
@@ -32,6 +34,7 @@ impl RestartOnly {
             admin: config.admin.clone(),
             telemetry: config.telemetry.clone(),
             front_door: config.front_door.clone(),
+            http: config.http.clone(),
         }
     }
 }
@@ -77,7 +80,7 @@ pub(super) async fn watch_config(
             Ok(config) => {
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(
-                        "changes to listen, [tls], [front_door], [shared_limits], [admin] or [telemetry] take effect only after a restart"
+                        "changes to listen, [tls], [front_door], [http], [shared_limits], [admin] or [telemetry] take effect only after a restart"
                     );
                 }
                 match tenants.reload(&config) {

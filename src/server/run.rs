@@ -173,10 +173,12 @@ pub async fn run_reloading(
                 .add_service(reflection_v1alpha)
                 .prepare(),
         );
-    // HTTP/JSON calls become gRPC calls of the same stack; gRPC calls pass through.
-    let http_json = crate::transcode::HttpJson::api()
+    // HTTP/JSON calls become gRPC calls of the same stack; gRPC and gRPC-Web calls pass through.
+    let http_json = crate::transcode::HttpJson::api(config.http.cors_allowed_origins.clone())
         .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?;
     tracing::debug!(routes = http_json.routes().len(), "HTTP/JSON routes built");
+    // gRPC-Web is translated to gRPC in front of the same stack; other requests pass through.
+    let service = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), service);
     let service = crate::transcode::Transcode::new(service, Arc::new(http_json));
     let server = front_door::serve(listener, service, &config.front_door, tls, stop_accepting);
 

@@ -9,6 +9,7 @@
 //! through as the call's metadata; the deadline is the `timeout` query parameter or the
 //! `X-Request-Timeout` header (`2.5s`, `500ms`, or seconds), sent as `grpc-timeout`.
 
+mod cors;
 mod request;
 mod route;
 mod routes;
@@ -30,6 +31,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tonic::Code;
 use tower::Service;
 
+use cors::Cors;
 pub use routes::Routes;
 use routes::{Found, Route};
 use status::HttpError;
@@ -56,23 +58,20 @@ pub(crate) const TIMEOUT_HEADER: &str = "x-request-timeout";
 pub struct HttpJson {
     routes: Routes,
     pool: DescriptorPool,
+    cors: Cors,
 }
 
 impl HttpJson {
-    /// The front of the API: the routes of `sfgate.v1`, and `google.rpc`'s descriptors for the
-    /// error details.
-    pub fn api() -> Result<Self, String> {
+    /// The front of the API: the routes of `sfgate.v1`, `google.rpc`'s descriptors for the
+    /// error details, and browser pages of `cors_allowed_origins` allowed to call.
+    pub fn api(cors_allowed_origins: Vec<String>) -> Result<Self, String> {
         let mut pool = crate::pb::descriptor_pool().clone();
         pool.decode_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .map_err(|error| format!("google.rpc descriptors: {error}"))?;
-        Self::new(pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))
-    }
-
-    /// The HTTP/JSON front of every service of `pool` in `package_prefix` (`sfgate.v1.`).
-    pub(crate) fn new(pool: DescriptorPool, package_prefix: &str) -> Result<Self, String> {
         Ok(Self {
-            routes: Routes::of_pool(&pool, package_prefix)?,
+            routes: Routes::of_pool(&pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))?,
             pool,
+            cors: Cors::new(cors_allowed_origins),
         })
     }
 
@@ -130,19 +129,39 @@ where
         // The clone serves this call; the one that was polled ready stays for the next.
         let inner = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, inner);
+        let origin = self.front.cors.allowed_origin(request.headers());
+        let with_cors = move |mut response: http::Response<ResponseBody>| {
+            if let Some(origin) = origin {
+                Cors::allow(response.headers_mut(), origin);
+            }
+            response
+        };
+        if Cors::is_preflight(request.method(), request.headers()) {
+            let answer = match self.front.cors.allowed_origin(request.headers()) {
+                Some(origin) => Cors::preflight(origin),
+                None => error_response(HttpError::own(
+                    StatusCode::FORBIDDEN,
+                    Code::PermissionDenied,
+                    "CORS_ORIGIN_NOT_ALLOWED",
+                    "this origin may not call from a browser: see [http] cors_allowed_origins",
+                    None,
+                )),
+            };
+            return Box::pin(std::future::ready(Ok(answer)));
+        }
         if is_grpc(request.headers()) {
             let call = inner.call(request.map(tonic::body::Body::new));
             return Box::pin(async move {
                 let Ok(response) = call.await;
-                Ok(response.map(tonic::body::Body::new))
+                Ok(with_cors(response.map(tonic::body::Body::new)))
             });
         }
         let front = Arc::clone(&self.front);
         Box::pin(async move {
-            Ok(match transcode(&front, inner, request).await {
+            Ok(with_cors(match transcode(&front, inner, request).await {
                 Ok(response) => response,
                 Err(error) => error_response(error),
-            })
+            }))
         })
     }
 }
@@ -519,7 +538,7 @@ mod tests {
 
     #[test]
     fn every_rpc_of_the_api_has_a_valid_route() {
-        let front = HttpJson::api().unwrap();
+        let front = HttpJson::api(Vec::new()).unwrap();
         let routed: std::collections::HashSet<String> =
             front.routes().iter().map(Route::grpc_path).collect();
         for service in crate::pb::descriptor_pool().services() {

@@ -319,3 +319,103 @@ async fn an_idempotency_key_header_makes_a_retried_create_return_the_first_resul
         1
     );
 }
+
+#[tokio::test]
+async fn a_limit_reached_over_grpc_refuses_the_tenants_http_calls_too() {
+    let app = sfgate_testkit::spawn_app_with(|config| {
+        config.tenants.get_mut("sandbox").unwrap().rate_limit =
+            Some(sfgate::config::RateLimitConfig {
+                requests_per_second: 0.1,
+                burst: Some(1),
+            });
+    })
+    .await;
+    let id = app.seeded_lead();
+    app.leads()
+        .get_lead(app.request(sfgate::pb::GetLeadRequest {
+            id: id.clone(),
+            fields: None,
+        }))
+        .await
+        .expect("the burst's one call, over gRPC");
+    let response = call(&app, reqwest::Method::GET, &format!("/v1/leads/{id}"))
+        .send()
+        .await
+        .unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(reason(&body), "TENANT_RATE_LIMITED");
+    assert!((1..=10).contains(&retry_after), "Retry-After {retry_after}");
+    let details = body["error"]["details"].as_array().unwrap();
+    let retry = details
+        .iter()
+        .find(|detail| detail["@type"] == "type.googleapis.com/google.rpc.RetryInfo")
+        .expect("RetryInfo");
+    assert!(
+        retry["retryDelay"].as_str().unwrap().ends_with('s'),
+        "{retry}"
+    );
+    let quota = details
+        .iter()
+        .find(|detail| detail["@type"] == "type.googleapis.com/google.rpc.QuotaFailure")
+        .expect("QuotaFailure");
+    assert_eq!(quota["violations"][0]["subject"], "tenant:sandbox");
+}
+
+#[tokio::test]
+async fn http_callers_are_authenticated_as_grpc_callers_are() {
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+    let path = format!("/v1/leads/{id}");
+    let cases = [
+        (
+            None,
+            Some(format!("Bearer {API_KEY}")),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            Some("sandbox"),
+            Some("Bearer wrong-key".to_owned()),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            Some("sandbox"),
+            Some(API_KEY.to_owned()),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            Some("elsewhere"),
+            Some(format!("Bearer {API_KEY}")),
+            403,
+            "PERMISSION_DENIED",
+        ),
+    ];
+    for (tenant, authorization, status, code) in cases {
+        let mut request = http().get(url(&app, &path));
+        if let Some(tenant) = tenant {
+            request = request.header("x-tenant-id", tenant);
+        }
+        if let Some(authorization) = &authorization {
+            request = request.header("authorization", authorization);
+        }
+        let (got, body) = json_of(request.send().await.unwrap()).await;
+        assert_eq!(
+            (got, body["error"]["status"].as_str().unwrap()),
+            (status, code),
+            "{tenant:?} {authorization:?}: {body}"
+        );
+        assert!(
+            !body.to_string().contains("wrong-key"),
+            "the key is not echoed"
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod config_reload;
 mod connection;
 mod error_mapping;
 mod front_door;
+mod grpc_web;
 mod http_json;
 mod idempotent_creates;
 mod jwt_rehearsal;
