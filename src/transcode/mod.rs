@@ -10,6 +10,7 @@
 //! `X-Request-Timeout` header (`2.5s`, `500ms`, or seconds), sent as `grpc-timeout`.
 
 mod cors;
+mod openapi;
 mod request;
 mod route;
 mod routes;
@@ -59,7 +60,12 @@ pub struct HttpJson {
     routes: Routes,
     pool: DescriptorPool,
     cors: Cors,
+    /// The OpenAPI document of the routes, served at [`OPENAPI_PATH`].
+    openapi: Bytes,
 }
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
 
 impl HttpJson {
     /// The front of the API: the routes of `sfgate.v1`, `google.rpc`'s descriptors for the
@@ -68,10 +74,13 @@ impl HttpJson {
         let mut pool = crate::pb::descriptor_pool().clone();
         pool.decode_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .map_err(|error| format!("google.rpc descriptors: {error}"))?;
+        let routes = Routes::of_pool(&pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))?;
+        let openapi = Bytes::from(openapi::document(&routes).to_string());
         Ok(Self {
-            routes: Routes::of_pool(&pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))?,
+            routes,
             pool,
             cors: Cors::new(cors_allowed_origins),
+            openapi,
         })
     }
 
@@ -179,6 +188,14 @@ where
     RB::Error: Into<tower::BoxError>,
 {
     let (parts, body) = request.into_parts();
+    if parts.method == Method::GET && parts.uri.path() == OPENAPI_PATH {
+        let mut response =
+            http::Response::new(tonic::body::Body::new(Full::new(front.openapi.clone())));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(response);
+    }
     let (route, bindings) = match front.routes.find(&parts.method, parts.uri.path()) {
         Found::Route(route, bindings) => (route, bindings),
         Found::MethodNotAllowed(allowed) => {

@@ -6,6 +6,7 @@
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
+use super::openapi::has_string_json;
 use super::route::Binding;
 use super::routes::{BodyField, Route, field_at};
 
@@ -134,24 +135,6 @@ fn scalar_json(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
         }
         _ => Value::String(text.to_owned()),
     })
-}
-
-/// Well-known types whose JSON form is a string (a FieldMask is `"a,b.c"`).
-fn has_string_json(message: &MessageDescriptor) -> bool {
-    matches!(
-        message.full_name(),
-        "google.protobuf.FieldMask"
-            | "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-    )
 }
 
 /// Puts `value` at the field `path` of `object` (JSON names), appending for a repeated field;

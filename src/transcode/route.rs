@@ -81,6 +81,45 @@ impl PathTemplate {
         Ok(Self { segments, verb })
     }
 
+    /// The template as an OpenAPI path: `/v1/leads/{lead.id}`, `/v1/leads:find`.
+    pub(crate) fn openapi_path(&self) -> String {
+        let mut path = String::new();
+        for segment in &self.segments {
+            path.push('/');
+            match segment {
+                Segment::Literal(literal) => path.push_str(literal),
+                Segment::Variable(field) => {
+                    path.push('{');
+                    path.push_str(&field.join("."));
+                    path.push('}');
+                }
+            }
+        }
+        if let Some(verb) = &self.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        path
+    }
+
+    /// The template with its variables unnamed, `/v1/leads/{}`: templates of one shape match
+    /// the same paths.
+    pub(crate) fn shape(&self) -> String {
+        let mut path = String::new();
+        for segment in &self.segments {
+            path.push('/');
+            match segment {
+                Segment::Literal(literal) => path.push_str(literal),
+                Segment::Variable(_) => path.push_str("{}"),
+            }
+        }
+        if let Some(verb) = &self.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        path
+    }
+
     /// The field paths of its variables, in order.
     pub(crate) fn variables(&self) -> impl Iterator<Item = &[String]> {
         self.segments.iter().filter_map(|segment| match segment {

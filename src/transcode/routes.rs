@@ -113,7 +113,6 @@ impl Routes {
     }
 
     /// Every route, most specific first.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
     }
