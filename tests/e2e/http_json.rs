@@ -520,3 +520,225 @@ async fn the_openapi_document_describes_every_route_and_validates() {
         String::from_utf8_lossy(&validated.stdout)
     );
 }
+
+#[tokio::test]
+async fn every_route_shape_reaches_its_rpc() {
+    let app = spawn_app().await;
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut request = call(&app, method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { json_of(request.send().await.unwrap()).await }
+    };
+    // Upsert by an external ID, twice: created, then updated.
+    let path = "/v1/accounts/External_Id__c/ERP-HTTP-7:upsert";
+    let (status, first) = send(
+        reqwest::Method::POST,
+        path,
+        Some(json!({ "name": "Upserted Co" })),
+    )
+    .await;
+    assert_eq!(
+        (status, first["created"].as_bool()),
+        (200, Some(true)),
+        "{first}"
+    );
+    let (_, second) = send(
+        reqwest::Method::POST,
+        path,
+        Some(json!({ "name": "Upserted Co 2" })),
+    )
+    .await;
+    assert_eq!(
+        second["created"].as_bool(),
+        None,
+        "false is the default, left out: {second}"
+    );
+    assert_eq!(second["account"]["id"], first["account"]["id"]);
+
+    // A lead converted through its custom method, the options in the body.
+    let (_, lead) = send(
+        reqwest::Method::POST,
+        "/v1/leads",
+        Some(json!({ "lastName": "Convertible", "company": "Convert Co" })),
+    )
+    .await;
+    let lead_id = lead["id"].as_str().unwrap();
+    let (status, converted) = send(
+        reqwest::Method::POST,
+        &format!("/v1/leads/{lead_id}:convert"),
+        Some(json!({ "doNotCreateOpportunity": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{converted}");
+    assert!(
+        converted["accountId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("001")),
+        "{converted}"
+    );
+
+    // The data dip, a comment on the open case, and the case read back.
+    let (status, found) = send(
+        reqwest::Method::GET,
+        "/v1/lookup/phone/%2B1%20(415)%20555-0143",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let case_id = found["openCases"][0]["id"].as_str().unwrap().to_owned();
+    let (status, comment) = send(
+        reqwest::Method::POST,
+        &format!("/v1/cases/{case_id}/comments"),
+        Some(json!({ "body": "Call 7c1e: over HTTP", "isPublished": false })),
+    )
+    .await;
+    assert_eq!(status, 200, "{comment}");
+    assert!(
+        comment["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("00a")),
+        "{comment}"
+    );
+
+    // Any object through RecordService: create, read with field names, update, describe, delete.
+    let (status, record) = send(
+        reqwest::Method::POST,
+        "/v1/records/Campaign",
+        Some(json!({ "Name": "HTTP Summit", "Type": "Conference" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{record}");
+    let record_id = record["id"].as_str().unwrap().to_owned();
+    let (_, read) = send(
+        reqwest::Method::GET,
+        &format!("/v1/records/Campaign/{record_id}?fieldNames=Name&fieldNames=Type"),
+        None,
+    )
+    .await;
+    assert_eq!(read["fields"]["Type"], "Conference", "{read}");
+    let (status, updated) = send(
+        reqwest::Method::PATCH,
+        &format!("/v1/records/Campaign/{record_id}"),
+        Some(json!({ "Type": "Webinar" })),
+    )
+    .await;
+    assert_eq!(
+        (status, &updated["fields"]["Type"]),
+        (200, &json!("Webinar")),
+        "{updated}"
+    );
+    let (status, described) =
+        send(reqwest::Method::GET, "/v1/records/Campaign:describe", None).await;
+    assert_eq!(
+        (status, &described["name"]),
+        (200, &json!("Campaign")),
+        "{described}"
+    );
+    let (status, _) = send(
+        reqwest::Method::DELETE,
+        &format!("/v1/records/Campaign/{record_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // The connection indicator.
+    let (status, connection) = send(reqwest::Method::GET, "/v1/connection", None).await;
+    assert_eq!(
+        (status, connection["connected"].as_bool()),
+        (200, Some(true)),
+        "{connection}"
+    );
+}
+
+#[tokio::test]
+async fn salesforce_errors_keep_their_mapping_over_http() {
+    use sfgate_sandbox::{Fault, FaultKind};
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+    let get = || call(&app, reqwest::Method::GET, &format!("/v1/leads/{id}"));
+    let rows: Vec<(Fault, u16, &str)> = vec![
+        (fault("/sobjects/Lead/", 404, "NOT_FOUND"), 404, "NOT_FOUND"),
+        (
+            fault("/sobjects/Lead/", 400, "MALFORMED_ID"),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            fault("/sobjects/Lead/", 403, "INSUFFICIENT_ACCESS_OR_READONLY"),
+            403,
+            "PERMISSION_DENIED",
+        ),
+        (
+            fault("/sobjects/Lead/", 403, "REQUEST_LIMIT_EXCEEDED"),
+            429,
+            "RESOURCE_EXHAUSTED",
+        ),
+        (
+            fault("/sobjects/Lead/", 400, "DUPLICATE_VALUE"),
+            409,
+            "ALREADY_EXISTS",
+        ),
+        (
+            fault("/sobjects/Lead/", 400, "UNABLE_TO_LOCK_ROW"),
+            409,
+            "ABORTED",
+        ),
+        (
+            fault("/sobjects/Lead/", 400, "FIELD_CUSTOM_VALIDATION_EXCEPTION"),
+            400,
+            "FAILED_PRECONDITION",
+        ),
+        (
+            fault("/sobjects/Lead/", 500, "UNKNOWN_EXCEPTION"),
+            503,
+            "UNAVAILABLE",
+        ),
+    ];
+    for (injected, status, code) in rows {
+        app.sandbox.clear_faults();
+        app.sandbox.inject_fault(injected);
+        let (got, body) = json_of(get().send().await.unwrap()).await;
+        assert_eq!(
+            (got, body["error"]["status"].as_str().unwrap()),
+            (status, code),
+            "{body}"
+        );
+        assert_eq!(body["error"]["code"], status);
+    }
+    app.sandbox.clear_faults();
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 0,
+        kind: FaultKind::Latency(std::time::Duration::from_secs(3)),
+    });
+    let (got, body) = json_of(
+        get()
+            .header("x-request-timeout", "300ms")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (got, body["error"]["status"].as_str().unwrap()),
+        (504, "DEADLINE_EXCEEDED"),
+        "{body}"
+    );
+}
+
+fn fault(path: &str, status: u16, error_code: &str) -> sfgate_sandbox::Fault {
+    sfgate_sandbox::Fault {
+        path_contains: Some(path.into()),
+        method: None,
+        times: 0,
+        kind: sfgate_sandbox::FaultKind::Error {
+            http_status: status,
+            error_code: error_code.into(),
+            message: format!("injected {error_code}"),
+        },
+    }
+}
