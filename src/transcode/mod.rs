@@ -226,7 +226,7 @@ where
             ));
         }
     };
-    let body = read_body(&parts.headers, body).await?;
+    let body = read_body(front, &parts.headers, body).await?;
     let message =
         request::request_message(route, bindings, parts.uri.query(), &body).map_err(|bad| {
             HttpError::own(
@@ -243,8 +243,9 @@ where
     answer(front, route, response.map(tonic::body::Body::new)).await
 }
 
-/// The request body, at most [`MAX_BODY_BYTES`], of a JSON content type if there is one.
-async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, HttpError>
+/// The request body, at most [`MAX_BODY_BYTES`], of a JSON content type if there is one; a body
+/// the front door gave up waiting for is 408 Request Timeout.
+async fn read_body<B>(front: &HttpJson, headers: &HeaderMap, body: B) -> Result<Bytes, HttpError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<tower::BoxError>,
@@ -254,7 +255,12 @@ where
         .await
         .map_err(|error| {
             let error: tower::BoxError = error;
-            if error.is::<http_body_util::LengthLimitError>() {
+            if let Some(status) = error.downcast_ref::<tonic::Status>() {
+                let mut timed_out = HttpError::of_status(&front.pool, status);
+                timed_out.status = StatusCode::REQUEST_TIMEOUT;
+                timed_out.body["error"]["code"] = StatusCode::REQUEST_TIMEOUT.as_u16().into();
+                timed_out
+            } else if error.is::<http_body_util::LengthLimitError>() {
                 HttpError::own(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     Code::InvalidArgument,

@@ -309,3 +309,65 @@ async fn a_reflection_conversation_outlives_the_body_timeout() {
     requests.send(list()).await.unwrap();
     assert!(responses.message().await.expect("second answer").is_some());
 }
+
+/// An HTTP/1.1 exchange on a raw connection: what the server sent until it closed or went quiet.
+async fn http1_exchange(
+    stream: &mut tokio::net::TcpStream,
+    request: &[u8],
+    quiet: Duration,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 8192];
+    while let Ok(Ok(read)) = tokio::time::timeout(quiet, stream.read(&mut buffer)).await {
+        if read == 0 {
+            break;
+        }
+        received.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn http1_callers_meet_the_same_bounds() {
+    use tokio::io::AsyncReadExt;
+    let app = app_with(FrontDoorSettings {
+        idle_timeout: Some(Duration::from_secs(1)),
+        request_body_timeout: Duration::from_secs(1),
+        ..FrontDoorSettings::default()
+    })
+    .await;
+    let id = app.seeded_lead();
+    let head = |extra: &str| {
+        format!(
+            "GET /v1/leads/{id} HTTP/1.1\r\nhost: sfgate\r\nx-tenant-id: sandbox\r\nauthorization: Bearer {API_KEY}\r\n{extra}\r\n"
+        )
+    };
+    // Headers over 16 KiB: 431, nothing served.
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let oversized = head(&format!("x-padding: {}\r\n", "p".repeat(20 * 1024)));
+    let answered = http1_exchange(&mut stream, oversized.as_bytes(), Duration::from_secs(2)).await;
+    assert!(answered.starts_with("HTTP/1.1 431"), "{answered}");
+
+    // A kept-alive connection without a call for idle_timeout is closed.
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let answered =
+        http1_exchange(&mut stream, head("").as_bytes(), Duration::from_millis(300)).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let mut rest = [0_u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "the idle connection was closed: {closed:?}"
+    );
+
+    // A body that does not arrive within request_body_timeout: 408, REQUEST_BODY_TIMEOUT.
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let stalled = format!(
+        "POST /v1/leads HTTP/1.1\r\nhost: sfgate\r\nx-tenant-id: sandbox\r\nauthorization: Bearer {API_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"lastName\""
+    );
+    let answered = http1_exchange(&mut stream, stalled.as_bytes(), Duration::from_secs(3)).await;
+    assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
+    assert!(answered.contains("REQUEST_BODY_TIMEOUT"), "{answered}");
+}
