@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use sfgate::tenant::ApiKeyHash;
 
 /// The tenant count of the memory measure.
+#[allow(dead_code, reason = "not every bench measures memory")]
 pub(crate) const TENANTS: usize = 10_000;
 
 /// Whether `cargo bench` runs this (`--bench`), rather than `cargo test`'s brief smoke run.
@@ -39,6 +40,7 @@ impl Drop for Process {
 
 impl Process {
     /// The process's resident memory as `/proc` reports it, e.g. `92312 kB`.
+    #[allow(dead_code, reason = "not every bench measures memory")]
     pub(crate) fn resident_memory(&self) -> String {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
@@ -104,6 +106,7 @@ pub(crate) fn start_gateway(config: &str) -> Gateway {
 
 /// The resident memory of an `sfgate` process with 1 and with 10,000 tenants configured (100 in
 /// the smoke run), each with a rate limit, a concurrency cap, an API key and file credentials.
+#[allow(dead_code, reason = "not every bench measures memory")]
 pub(crate) fn memory(full: bool) {
     let many = if full { TENANTS } else { 100 };
     for tenants in [1, many] {
