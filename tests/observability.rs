@@ -204,6 +204,19 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+    // The same read over HTTP/JSON continues the caller's trace from its `traceparent` header.
+    let over_http = sfgate::salesforce::http_client()
+        .get(format!("http://127.0.0.1:{port}/v1/leads/{lead_id}"))
+        .header("x-tenant-id", "acme")
+        .header("authorization", format!("Bearer {TRACE_KEY}"))
+        .header(
+            "traceparent",
+            format!("00-{CALLER_TRACE_ID}-00f067aa0ba902bb-01"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over_http.status(), 200);
 
     // The batch exporter waits seconds before sending; a clean shutdown must flush it.
     let status = terminate(&mut sfgate).await;
@@ -213,8 +226,19 @@ async fn spans_reach_a_real_otlp_receiver_and_continue_the_callers_trace() {
             .iter()
             .filter(|span| span.name.starts_with("sfgate.v1.LeadService/"))
             .count()
-            >= 4
+            >= 5
     });
+    let over_http = server_span(&spans, "GetLead", "00f067aa0ba902bb");
+    assert_eq!(
+        over_http.trace_id, CALLER_TRACE_ID,
+        "the HTTP call is in the caller's trace"
+    );
+    assert!(
+        children(&spans, over_http)
+            .iter()
+            .any(|span| span.name == "GET sobjects"),
+        "the HTTP call's Salesforce request is under its span"
+    );
 
     // The server span of FindLeads is a child of the caller's span, in the caller's trace.
     let find = server_span(&spans, "FindLeads", CALLER_SPAN_ID);

@@ -728,6 +728,23 @@ async fn salesforce_errors_keep_their_mapping_over_http() {
         (504, "DEADLINE_EXCEEDED"),
         "{body}"
     );
+
+    // 401 INVALID_SESSION_ID after one token refresh and retry: 503, with when to try again.
+    app.sandbox.clear_faults();
+    app.sandbox
+        .inject_fault(fault("/sobjects/Lead/", 401, "INVALID_SESSION_ID"));
+    let response = get().send().await.unwrap();
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "{:?}",
+        response.headers()
+    );
+    let (got, body) = json_of(response).await;
+    assert_eq!(
+        (got, reason(&body)),
+        (503, "UPSTREAM_AUTH_FAILED"),
+        "{body}"
+    );
 }
 
 fn fault(path: &str, status: u16, error_code: &str) -> sfgate_sandbox::Fault {
