@@ -183,6 +183,37 @@ async fn a_query_streams_one_json_line_per_page() {
 }
 
 #[tokio::test]
+async fn a_query_failing_after_its_first_page_ends_with_an_error_line() {
+    let app = spawn_app().await;
+    for index in 0..250 {
+        app.sandbox
+            .insert_record(
+                "Campaign",
+                json!({ "Name": format!("Broken {index:03}"), "Type": "Webinar" }),
+            )
+            .unwrap();
+    }
+    // The first page comes from `/query?q=…`, the next from `/query/<locator>`: that one fails.
+    app.sandbox
+        .inject_fault(fault("/query/", 400, "INVALID_QUERY_LOCATOR"));
+    let response = call(&app, reqwest::Method::POST, "/v1/query")
+        .json(&json!({ "soql": "SELECT Id FROM Campaign WHERE Name LIKE 'Broken %'", "batchSize": 200 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the first page was on its way");
+    let text = response.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "a page, then the error");
+    assert_eq!(lines[0]["records"].as_array().unwrap().len(), 200);
+    assert!(lines[1]["error"]["status"].is_string(), "{}", lines[1]);
+    assert!(lines[1]["error"]["code"].is_number(), "{}", lines[1]);
+}
+
+#[tokio::test]
 async fn bad_requests_are_refused_with_a_status_body_and_nothing_sent() {
     let app = spawn_app().await;
     let sent_before = app.data_requests().len();
