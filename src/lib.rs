@@ -14,8 +14,9 @@
 //! code table and the gateway's own reasons); `config`, serde into typed, validated values;
 //! `telemetry` (logs, spans exported over OTLP, Prometheus metrics; its RPC layer is outermost);
 //! `server`, which wires a configuration into a running server (routes, reload, drain, the admin
-//! port), in front of which `transcode` turns HTTP/JSON calls into gRPC calls of the same stack. The sandbox org is another crate (`sfgate-sandbox`), a separate Salesforce reached only
-//! over HTTP; the library never names it — the binary's demo run hands the gateway an ordinary
+//! port), in front of which `transcode` turns HTTP/JSON calls into gRPC calls of the same stack.
+//! The sandbox org is another crate (`sfgate-sandbox`), a separate Salesforce reached only over
+//! HTTP; the library never names it — the binary's demo run hands the gateway an ordinary
 //! single-tenant [`config::Config`].
 
 pub mod api;
