@@ -399,33 +399,60 @@ async fn answer(
         return Err(HttpError::of_status(&front.pool, &status));
     }
     let output = route.rpc.output();
-    if route.rpc.is_server_streaming() {
-        return Ok(stream_lines(front, output, body));
-    }
     let mut buffer = BytesMut::new();
-    let mut trailers = None;
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(data) => buffer.extend_from_slice(&data),
-                Err(frame) => trailers = frame.into_trailers().ok(),
-            },
-            Err(status) => return Err(HttpError::of_status(&front.pool, &status)),
-        }
+    // The HTTP status waits for the first message: a call that fails before it (a malformed
+    // query, a refusal on its first page) is an HTTP error, not a 200 with an error line.
+    let first = match next_event(&mut body, &mut buffer).await {
+        Event::Failed(status) => return Err(HttpError::of_status(&front.pool, &status)),
+        first => first,
+    };
+    if route.rpc.is_server_streaming() {
+        return Ok(stream_lines(front, output, body, buffer, first));
     }
-    if let Some(status) = trailers.as_ref().and_then(tonic::Status::from_header_map)
-        && status.code() != Code::Ok
-    {
-        return Err(HttpError::of_status(&front.pool, &status));
-    }
-    let mut messages = split_messages(&mut buffer);
-    let message = messages.next().ok_or_else(|| {
-        HttpError::of_status(
+    let Event::Message(message) = first else {
+        return Err(HttpError::of_status(
             &front.pool,
             &tonic::Status::internal("the call answered no message"),
-        )
-    })?;
+        ));
+    };
+    if let Event::Failed(status) = next_event(&mut body, &mut buffer).await {
+        return Err(HttpError::of_status(&front.pool, &status));
+    }
     Ok(json_response(StatusCode::OK, &to_json(&output, &message)?))
+}
+
+/// What a gRPC response body says next.
+enum Event {
+    /// A message (its bytes, without the frame's prefix).
+    Message(Bytes),
+    /// The call ended well.
+    Finished,
+    /// The call failed, or its answer ended without a status.
+    Failed(tonic::Status),
+}
+
+async fn next_event(body: &mut ResponseBody, buffer: &mut BytesMut) -> Event {
+    let without_status = || tonic::Status::internal("the call's answer ended without a status");
+    loop {
+        if let Some(message) = split_messages(buffer).next() {
+            return Event::Message(message);
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => buffer.extend_from_slice(&data),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().ok();
+                    return match trailers.as_ref().and_then(tonic::Status::from_header_map) {
+                        Some(status) if status.code() == Code::Ok => Event::Finished,
+                        Some(status) => Event::Failed(status),
+                        None => Event::Failed(without_status()),
+                    };
+                }
+            },
+            Some(Err(status)) => return Event::Failed(status),
+            None => return Event::Failed(without_status()),
+        }
+    }
 }
 
 /// The complete gRPC messages at the front of `buffer` (taken out of it).
@@ -483,51 +510,36 @@ fn error_response(error: HttpError) -> http::Response<ResponseBody> {
     response
 }
 
-/// A server-streaming answer as newline-delimited JSON: a line per message as it arrives, and,
-/// if the call fails after the first, a last line `{"error": …}`.
+/// A server-streaming answer as newline-delimited JSON, from its `first` event on: a line per
+/// message as it arrives, and, if the call fails after the first, a last line `{"error": …}`.
 fn stream_lines(
     front: &HttpJson,
     output: MessageDescriptor,
     body: ResponseBody,
+    buffer: BytesMut,
+    first: Event,
 ) -> http::Response<ResponseBody> {
     let pool = front.pool.clone();
-    let lines = futures::stream::unfold(
-        Some((body, BytesMut::new(), output, pool)),
-        |state| async move {
-            let (mut body, mut buffer, output, pool) = state?;
-            loop {
-                let next = split_messages(&mut buffer).next();
-                if let Some(message) = next {
-                    let line = match to_json(&output, &message) {
-                        Ok(json) => json,
-                        Err(error) => return Some((line_of(&error.body), None)),
-                    };
-                    return Some((line_of(&line), Some((body, buffer, output, pool))));
-                }
-                match body.frame().await {
-                    Some(Ok(frame)) => match frame.into_data() {
-                        Ok(data) => buffer.extend_from_slice(&data),
-                        Err(frame) => {
-                            let status = frame
-                                .into_trailers()
-                                .ok()
-                                .as_ref()
-                                .and_then(tonic::Status::from_header_map)
-                                .filter(|status| status.code() != Code::Ok)?;
-                            return Some((
-                                line_of(&HttpError::of_status(&pool, &status).body),
-                                None,
-                            ));
-                        }
-                    },
-                    Some(Err(status)) => {
-                        return Some((line_of(&HttpError::of_status(&pool, &status).body), None));
-                    }
-                    None => return None,
+    let lines = futures::stream::unfold(Some((body, buffer, Some(first))), move |state| {
+        let (output, pool) = (output.clone(), pool.clone());
+        async move {
+            let (mut body, mut buffer, pending) = state?;
+            let event = match pending {
+                Some(event) => event,
+                None => next_event(&mut body, &mut buffer).await,
+            };
+            match event {
+                Event::Message(message) => match to_json(&output, &message) {
+                    Ok(json) => Some((line_of(&json), Some((body, buffer, None)))),
+                    Err(error) => Some((line_of(&error.body), None)),
+                },
+                Event::Finished => None,
+                Event::Failed(status) => {
+                    Some((line_of(&HttpError::of_status(&pool, &status).body), None))
                 }
             }
-        },
-    );
+        }
+    });
     let body = http_body_util::StreamBody::new(futures::StreamExt::map(lines, |line| {
         Ok::<_, tonic::Status>(http_body::Frame::data(line))
     }));

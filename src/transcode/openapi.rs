@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
+use super::request::has_scalar_json;
 use super::routes::{BodyField, Route, Routes, field_at};
 
 /// The document, as JSON.
@@ -80,7 +81,7 @@ fn operation(route: &Route, names: &[String], schemas: &mut Schemas) -> Value {
     if !matches!(route.body, BodyField::Whole) {
         for field in input.fields() {
             let scalar =
-                !matches!(field.kind(), Kind::Message(message) if !has_string_json(&message));
+                !matches!(field.kind(), Kind::Message(message) if !has_scalar_json(&message));
             if in_path.contains(field.name())
                 || body_field.as_deref() == Some(field.name())
                 || !scalar
@@ -230,24 +231,6 @@ impl Schemas {
             Kind::Message(message) => self.message(&message),
         }
     }
-}
-
-/// Well-known types whose JSON form is a string (a FieldMask is `"a,b.c"`).
-pub(crate) fn has_string_json(message: &MessageDescriptor) -> bool {
-    matches!(
-        message.full_name(),
-        "google.protobuf.FieldMask"
-            | "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-    )
 }
 
 /// The schema of a well-known type's JSON form.

@@ -6,13 +6,19 @@
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
-use super::openapi::has_string_json;
 use super::route::Binding;
 use super::routes::{BodyField, Route, field_at};
 
-/// Query parameters that are not fields: the call's deadline (`timeout=2.5s`), and the
-/// `$`-prefixed system parameters (`$alt`, …) of Google's HTTP APIs, which are ignored.
+/// The query parameter that is not a field: the call's deadline (`timeout=2.5s`).
 pub(crate) const TIMEOUT_PARAMETER: &str = "timeout";
+
+/// The proto name of the top-level field a path starts with (given by either spelling).
+fn top_level(message: &MessageDescriptor, name: &str) -> String {
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
+        .map_or_else(|| name.to_owned(), |field| field.name().to_owned())
+}
 
 /// Why a request does not make a request message; the text names the field or parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,15 +65,20 @@ pub(crate) fn request_message(
             Map::from_iter([(field.json_name().to_owned(), value)])
         }
     };
+    // The fields the path sets: the query may not set them again (a proxy's rule on the path
+    // must hold for the call), nor, on a `body: "*"` route, any field at all.
+    let mut from_path = std::collections::HashSet::new();
     for (path, value) in bindings {
         let field = field_at(&input, &path).map_err(|why| BadRequest::new(path.join("."), why))?;
+        from_path.insert(top_level(&input, &path[0]));
         let value =
             scalar_json(&field, &value).map_err(|why| BadRequest::new(path.join("."), why))?;
         set_at(&mut object, &input, &path, value, false)
             .map_err(|why| BadRequest::new(path.join("."), why))?;
     }
+    let mut given = std::collections::HashSet::new();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if name == TIMEOUT_PARAMETER || name.starts_with('$') {
+        if name == TIMEOUT_PARAMETER {
             continue;
         }
         let path: Vec<String> = name.split('.').map(str::to_owned).collect();
@@ -77,13 +88,20 @@ pub(crate) fn request_message(
                 format!("{} has no such field", input.full_name()),
             )
         })?;
-        if let BodyField::Field(body) = &route.body
-            && (path[0] == body.name() || path[0] == body.json_name())
-        {
-            return Err(BadRequest::new(
-                name.as_ref(),
-                "this field comes in the request body",
-            ));
+        let top = top_level(&input, &path[0]);
+        let refused = if matches!(route.body, BodyField::Whole) {
+            Some("this route takes its fields in the request body")
+        } else if matches!(&route.body, BodyField::Field(body) if body.name() == top) {
+            Some("this field comes in the request body")
+        } else if from_path.contains(&top) {
+            Some("this field comes from the path")
+        } else if !field.is_list() && !given.insert(path.join(".")) {
+            Some("given twice")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return Err(BadRequest::new(name.as_ref(), why));
         }
         let value =
             scalar_json(&field, &value).map_err(|why| BadRequest::new(name.as_ref(), why))?;
@@ -109,12 +127,16 @@ fn parse_body(body: &[u8]) -> Result<Option<Value>, BadRequest> {
 
 /// The proto3 JSON form of a path or query value for `field`.
 fn scalar_json(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
+    let boolean = matches!(field.kind(), Kind::Bool)
+        || matches!(field.kind(), Kind::Message(message) if message.full_name() == "google.protobuf.BoolValue");
+    if boolean {
+        return match text {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("{text:?} is not true or false")),
+        };
+    }
     Ok(match field.kind() {
-        Kind::Bool => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => return Err(format!("{text:?} is not true or false")),
-        },
         Kind::Double
         | Kind::Float
         | Kind::Int32
@@ -126,7 +148,7 @@ fn scalar_json(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
             // NaN, Infinity, and what the decoder will refuse with the field's name.
             Err(_) => Value::String(text.to_owned()),
         },
-        Kind::Message(message) if !has_string_json(&message) => {
+        Kind::Message(message) if !has_scalar_json(&message) => {
             return Err(format!(
                 "{} is a message: give its fields one by one ({}.field=…)",
                 field.name(),
@@ -135,6 +157,26 @@ fn scalar_json(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
         }
         _ => Value::String(text.to_owned()),
     })
+}
+
+/// Well-known types whose JSON form is a scalar, so that a path or query value can give them:
+/// a FieldMask is `"a,b.c"`, a Timestamp an RFC 3339 string, a BoolValue `true`.
+pub(crate) fn has_scalar_json(message: &MessageDescriptor) -> bool {
+    matches!(
+        message.full_name(),
+        "google.protobuf.FieldMask"
+            | "google.protobuf.Timestamp"
+            | "google.protobuf.Duration"
+            | "google.protobuf.StringValue"
+            | "google.protobuf.BytesValue"
+            | "google.protobuf.BoolValue"
+            | "google.protobuf.Int64Value"
+            | "google.protobuf.UInt64Value"
+            | "google.protobuf.Int32Value"
+            | "google.protobuf.UInt32Value"
+            | "google.protobuf.DoubleValue"
+            | "google.protobuf.FloatValue"
+    )
 }
 
 /// Puts `value` at the field `path` of `object` (JSON names), appending for a repeated field;

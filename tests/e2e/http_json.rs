@@ -790,3 +790,72 @@ fn fault(path: &str, status: u16, error_code: &str) -> sfgate_sandbox::Fault {
         },
     }
 }
+
+#[tokio::test]
+async fn the_query_cannot_overrule_the_path_or_the_body() {
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+    let sent_before = app.data_requests().len();
+    for (method, path, body, field) in [
+        // The path says which record; the query may not say another.
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/records/Lead/{id}?object=User"),
+            None,
+            "object",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/leads/{id}?id=00Q000000000000AAA"),
+            None,
+            "id",
+        ),
+        // A `body: "*"` route takes its fields in the body only.
+        (
+            reqwest::Method::POST,
+            "/v1/query?soql=SELECT%20Id%20FROM%20User".to_owned(),
+            Some(json!({ "soql": "SELECT Id FROM Lead" })),
+            "soql",
+        ),
+        // A single field given twice is ambiguous.
+        (
+            reqwest::Method::GET,
+            "/v1/leads:find?lastName=Reed&lastName=Okafor".to_owned(),
+            None,
+            "lastName",
+        ),
+    ] {
+        let mut request = call(&app, method, &path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, answer) = json_of(request.send().await.unwrap()).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        let violation = &answer["error"]["details"][1]["fieldViolations"][0];
+        assert_eq!(violation["field"], field, "{path}: {answer}");
+    }
+    assert_eq!(
+        app.data_requests().len(),
+        sent_before,
+        "nothing reached Salesforce"
+    );
+}
+
+#[tokio::test]
+async fn a_query_failing_on_its_first_page_is_an_http_error() {
+    let app = spawn_app().await;
+    app.sandbox
+        .inject_fault(fault("/query", 400, "MALFORMED_QUERY"));
+    let response = call(&app, reqwest::Method::POST, "/v1/query")
+        .json(&json!({ "soql": "SELECT Id FROM Lead" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (status, body) = json_of(response).await;
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (400, Some("INVALID_ARGUMENT")),
+        "{body}"
+    );
+}
