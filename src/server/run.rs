@@ -176,6 +176,10 @@ pub async fn run_reloading(
     // HTTP/JSON calls become gRPC calls of the same stack; gRPC and gRPC-Web calls pass through.
     let http_json = crate::transcode::HttpJson::api(config.http.cors_allowed_origins.clone())
         .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?;
+    let registry = Arc::clone(&tenants.registry);
+    let http_json = http_json.refusing_before_the_body(Arc::new(move |headers, extensions| {
+        crate::tenancy::refusal(&registry, headers, extensions)
+    }));
     tracing::debug!(routes = http_json.routes().len(), "HTTP/JSON routes built");
     // gRPC-Web is translated to gRPC in front of the same stack; other requests pass through.
     let service = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), service);

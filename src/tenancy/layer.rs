@@ -102,7 +102,7 @@ where
         if !request.uri().path().starts_with(crate::pb::API_PATH_PREFIX) {
             return self.inner.call(request).boxed();
         }
-        let client_certificate = client_certificate_fingerprint(&request);
+        let client_certificate = client_certificate_fingerprint(request.extensions());
         let (caller, tenant) = match self
             .registry
             .load()
@@ -143,13 +143,24 @@ impl ClientCertificates {
 }
 
 /// The SHA-256 fingerprint of the client's certificate, when the connection is mutual TLS.
-fn client_certificate_fingerprint<B>(request: &http::Request<B>) -> Option<super::ApiKeyHash> {
-    let leaf = request
-        .extensions()
-        .get::<ClientCertificates>()?
-        .0
-        .first()?;
+fn client_certificate_fingerprint(extensions: &http::Extensions) -> Option<super::ApiKeyHash> {
+    let leaf = extensions.get::<ClientCertificates>()?.0.first()?;
     Some(super::ApiKeyHash::of_bytes(leaf.as_ref()))
+}
+
+/// The refusal a call with these headers (and connection facts) would meet, if any: for a front
+/// that must refuse before it reads a request body (HTTP/JSON), with the very same answer.
+pub fn refusal<Org, Limiter>(
+    registry: &SharedRegistry<Org, Limiter>,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Option<tonic::Status> {
+    let certificate = client_certificate_fingerprint(extensions);
+    registry
+        .load()
+        .authenticate(headers, certificate.as_ref())
+        .err()
+        .map(tonic::Status::from)
 }
 
 /// Reads `grpc-timeout` (e.g. `100m`, `5S`) into the instant the handler must beat.

@@ -6,7 +6,7 @@
 
 mod layer;
 
-pub use layer::{Authenticate, AuthenticateLayer, ClientCertificates};
+pub use layer::{Authenticate, AuthenticateLayer, ClientCertificates, refusal};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -55,14 +55,30 @@ pub(crate) const TIMEOUT_HEADER: &str = "x-request-timeout";
 
 /// The routes and the descriptors the JSON mapping needs (the API's, and `google.rpc`'s for
 /// error details).
-#[derive(Debug)]
 pub struct HttpJson {
     routes: Routes,
     pool: DescriptorPool,
     cors: Cors,
+    /// The refusal a caller meets, checked before its request body is read.
+    refusal: Option<CallerCheck>,
     /// The OpenAPI document of the routes, served at [`OPENAPI_PATH`].
     openapi: Bytes,
 }
+
+impl std::fmt::Debug for HttpJson {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("HttpJson")
+            .field("routes", &self.routes.len())
+            .field("cors", &self.cors)
+            .field("checks_callers_first", &self.refusal.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tells from a request's headers and connection facts whether its caller is refused, and how.
+pub type CallerCheck =
+    Arc<dyn Fn(&HeaderMap, &http::Extensions) -> Option<tonic::Status> + Send + Sync>;
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -80,8 +96,16 @@ impl HttpJson {
             routes,
             pool,
             cors: Cors::new(cors_allowed_origins),
+            refusal: None,
             openapi,
         })
+    }
+
+    /// Refuses callers `check` refuses before their request body is read (the stack behind
+    /// checks them again, as for gRPC).
+    pub fn refusing_before_the_body(mut self, check: CallerCheck) -> Self {
+        self.refusal = Some(check);
+        self
     }
 
     /// The routes it serves.
@@ -226,6 +250,14 @@ where
             ));
         }
     };
+    // An anonymous caller's body is not even read.
+    if let Some(status) = front
+        .refusal
+        .as_ref()
+        .and_then(|check| check(&parts.headers, &parts.extensions))
+    {
+        return Err(HttpError::of_status(&front.pool, &status));
+    }
     let body = read_body(front, &parts.headers, body).await?;
     let message =
         request::request_message(route, bindings, parts.uri.query(), &body).map_err(|bad| {

@@ -370,4 +370,11 @@ async fn http1_callers_meet_the_same_bounds() {
     let answered = http1_exchange(&mut stream, stalled.as_bytes(), Duration::from_secs(3)).await;
     assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
     assert!(answered.contains("REQUEST_BODY_TIMEOUT"), "{answered}");
+
+    // Without a key, the same stalled body is not waited for: refused on the headers alone.
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let anonymous = stalled.replace(&format!("authorization: Bearer {API_KEY}\r\n"), "");
+    let answered = http1_exchange(&mut stream, anonymous.as_bytes(), Duration::from_secs(3)).await;
+    assert!(answered.starts_with("HTTP/1.1 401"), "{answered}");
+    assert!(answered.contains("API_KEY_MISSING"), "{answered}");
 }
