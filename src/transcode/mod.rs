@@ -212,7 +212,7 @@ where
     RB::Error: Into<tower::BoxError>,
 {
     let (parts, body) = request.into_parts();
-    if parts.method == Method::GET && parts.uri.path() == OPENAPI_PATH {
+    if matches!(parts.method, Method::GET | Method::HEAD) && parts.uri.path() == OPENAPI_PATH {
         let mut response =
             http::Response::new(tonic::body::Body::new(Full::new(front.openapi.clone())));
         response
@@ -223,18 +223,23 @@ where
     let (route, bindings) = match front.routes.find(&parts.method, parts.uri.path()) {
         Found::Route(route, bindings) => (route, bindings),
         Found::MethodNotAllowed(allowed) => {
-            let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            return Err(HttpError::own(
+            let names = allowed
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut refused = HttpError::own(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Code::Unimplemented,
                 "METHOD_NOT_ALLOWED",
                 &format!(
-                    "{} is not served here; this path takes {}",
-                    parts.method,
-                    names.join(", ")
+                    "{} is not served here; this path takes {names}",
+                    parts.method
                 ),
                 None,
-            ));
+            );
+            refused.allow = HeaderValue::from_str(&names).ok();
+            return Err(refused);
         }
         Found::Nothing => {
             return Err(HttpError::own(
@@ -538,6 +543,9 @@ fn error_response(error: HttpError) -> http::Response<ResponseBody> {
     let mut response = json_response(error.status, &error.body);
     if let Some(retry_after) = error.retry_after {
         response.headers_mut().insert(RETRY_AFTER, retry_after);
+    }
+    if let Some(allow) = error.allow {
+        response.headers_mut().insert(http::header::ALLOW, allow);
     }
     response
 }

@@ -117,8 +117,13 @@ impl Routes {
         self.routes.iter()
     }
 
-    /// The route for `method` and `path` (without the query).
+    /// The route for `method` and `path` (without the query); `HEAD` finds the `GET` route.
     pub(crate) fn find(&self, method: &Method, path: &str) -> Found<'_> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
         let mut allowed = Vec::new();
         for route in &self.routes {
             if let Some(bindings) = route.template.matches(path) {

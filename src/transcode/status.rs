@@ -63,6 +63,8 @@ pub(crate) struct HttpError {
     pub(crate) body: Value,
     /// Seconds until a retry may succeed, from a `RetryInfo` detail.
     pub(crate) retry_after: Option<HeaderValue>,
+    /// For a 405: the methods the path takes.
+    pub(crate) allow: Option<HeaderValue>,
 }
 
 impl HttpError {
@@ -87,6 +89,7 @@ impl HttpError {
                 }
             }),
             retry_after,
+            allow: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl HttpError {
                 }
             }),
             retry_after: None,
+            allow: None,
         }
     }
 }

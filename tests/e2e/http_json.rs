@@ -859,3 +859,25 @@ async fn a_query_failing_on_its_first_page_is_an_http_error() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_405_names_the_methods_and_head_reads_like_get() {
+    let app = spawn_app().await;
+    let id = app.seeded_lead();
+    let refused = call(&app, reqwest::Method::PUT, &format!("/v1/leads/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 405);
+    let allow = refused.headers()["allow"].to_str().unwrap().to_owned();
+    for method in ["GET", "PATCH", "DELETE"] {
+        assert!(allow.contains(method), "{allow}");
+    }
+    let head = call(&app, reqwest::Method::HEAD, &format!("/v1/leads/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "application/json");
+    assert!(head.bytes().await.unwrap().is_empty());
+}
