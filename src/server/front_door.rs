@@ -180,23 +180,97 @@ fn http1_builder(settings: &FrontDoorSettings) -> hyper::server::conn::http1::Bu
 /// The HTTP/2 connection preface, which tells an HTTP/2 client from an HTTP/1.1 one.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Whether a cleartext client speaks HTTP/2 (prior knowledge), from its first bytes; `None` if it
-/// closed first. Bytes are peeked, not read, and waited for in short pauses (the caller bounds
-/// the whole by `header_timeout`).
-async fn speaks_http2(stream: &TcpStream) -> Option<bool> {
-    let mut first = [0_u8; HTTP2_PREFACE.len()];
+/// Reads a client's first bytes, up to the length of the HTTP/2 preface or until they differ from
+/// it: `Some(true)` for HTTP/2 (prior knowledge), `Some(false)` for HTTP/1.1, `None` if it closed
+/// first. The bytes read are kept, to be served again ([`Rewind`]); the caller bounds the wait by
+/// `header_timeout`.
+async fn sniff_http2<Io: AsyncRead + Unpin>(io: &mut Io) -> (Option<bool>, Bytes) {
+    use tokio::io::AsyncReadExt as _;
+    let mut first = Vec::with_capacity(HTTP2_PREFACE.len());
     loop {
-        let seen = stream.peek(&mut first).await.ok()?;
-        if seen == 0 {
-            return None;
+        let mut byte = [0_u8; HTTP2_PREFACE.len()];
+        let wanted = HTTP2_PREFACE.len() - first.len();
+        let read = match io.read(&mut byte[..wanted]).await {
+            Ok(0) | Err(_) => return (None, Bytes::from(first)),
+            Ok(read) => read,
+        };
+        first.extend_from_slice(&byte[..read]);
+        if !HTTP2_PREFACE.starts_with(&first) {
+            return (Some(false), Bytes::from(first));
         }
-        if !HTTP2_PREFACE.starts_with(&first[..seen]) {
-            return Some(false);
+        if first.len() == HTTP2_PREFACE.len() {
+            return (Some(true), Bytes::from(first));
         }
-        if seen == HTTP2_PREFACE.len() {
-            return Some(true);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection whose first bytes were read to tell its protocol: they are read again first.
+    struct Rewind<Io> {
+        prefix: Bytes,
+        #[pin]
+        inner: Io,
+    }
+}
+
+impl<Io: AsyncRead> AsyncRead for Rewind<Io> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.project();
+        if !this.prefix.is_empty() {
+            let taken = this.prefix.len().min(buffer.remaining());
+            buffer.put_slice(&this.prefix.split_to(taken));
+            return Poll::Ready(Ok(()));
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        this.inner.poll_read(context, buffer)
+    }
+}
+
+impl<Io: AsyncWrite> AsyncWrite for Rewind<Io> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().inner.poll_write(context, bytes)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().inner.poll_flush(context)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().inner.poll_shutdown(context)
+    }
+}
+
+/// Serves `io` as the protocol its first bytes tell, within `header_timeout`.
+async fn serve_sniffed<S, ResponseBody, Io>(
+    shared: &Shared<S>,
+    mut io: Io,
+    peer: Peer,
+    closing: watch::Receiver<bool>,
+) where
+    S: PortService<ResponseBody>,
+    ResponseBody: Body<Data = Bytes> + Send + 'static,
+    ResponseBody::Error: Into<BoxError>,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok((protocol, prefix)) =
+        tokio::time::timeout(shared.settings.header_timeout, sniff_http2(&mut io)).await
+    else {
+        tracing::debug!("nothing received within front_door.header_timeout_seconds");
+        metrics().connection_closed(ConnectionClosed::HeaderTimeout);
+        return;
+    };
+    let io = Rewind { prefix, inner: io };
+    match protocol {
+        Some(true) => serve_http2(shared, io, peer, closing).await,
+        Some(false) => serve_http1(shared, io, peer, closing).await,
+        None => metrics().connection_closed(ConnectionClosed::ByPeer),
     }
 }
 
@@ -231,18 +305,7 @@ async fn serve_connection<S, ResponseBody>(
     };
     let Some(tls) = &shared.tls else {
         // A client that connects must start talking within the time-out.
-        let Ok(protocol) =
-            tokio::time::timeout(shared.settings.header_timeout, speaks_http2(&stream)).await
-        else {
-            tracing::debug!(%remote, "nothing received within front_door.header_timeout_seconds");
-            metrics().connection_closed(ConnectionClosed::HeaderTimeout);
-            return;
-        };
-        match protocol {
-            Some(true) => serve_http2(&shared, stream, peer, closing).await,
-            Some(false) => serve_http1(&shared, stream, peer, closing).await,
-            None => metrics().connection_closed(ConnectionClosed::ByPeer),
-        }
+        serve_sniffed(&shared, stream, peer, closing).await;
         return;
     };
     match tokio::time::timeout(shared.settings.header_timeout, tls.accept(stream)).await {
@@ -256,15 +319,16 @@ async fn serve_connection<S, ResponseBody>(
                         .collect(),
                 )
             });
-            let http2 = session.alpn_protocol() == Some(super::tls::ALPN_H2);
+            let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
             let peer = Peer {
                 certificates,
                 ..peer
             };
-            if http2 {
-                serve_http2(&shared, stream, peer, closing).await;
-            } else {
-                serve_http1(&shared, stream, peer, closing).await;
+            match alpn.as_deref() {
+                Some(super::tls::ALPN_H2) => serve_http2(&shared, stream, peer, closing).await,
+                Some(_) => serve_http1(&shared, stream, peer, closing).await,
+                // A client that negotiated no protocol (some proxies): its first bytes tell.
+                None => serve_sniffed(&shared, stream, peer, closing).await,
             }
         }
         Ok(Err(error)) => {
