@@ -246,7 +246,13 @@ async fn a_slow_token_request_outlives_the_callers_that_gave_up_and_is_shared() 
         async move { leads.get_lead(request).await }
     });
     for outcome in futures::future::join_all(calls).await {
-        assert_eq!(outcome.unwrap_err().code(), Code::DeadlineExceeded);
+        // The gateway answers DEADLINE_EXCEEDED at the deadline; on a busy machine the client's
+        // own timer may fire first, which tonic reports as CANCELLED.
+        let code = outcome.unwrap_err().code();
+        assert!(
+            matches!(code, Code::DeadlineExceeded | Code::Cancelled),
+            "{code:?}"
+        );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     app.sandbox.clear_faults();
