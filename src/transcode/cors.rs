@@ -29,6 +29,11 @@ impl Cors {
         Self { origins }
     }
 
+    /// Whether any origin may call: then every answer varies by `Origin`, for shared caches.
+    pub(crate) fn is_on(&self) -> bool {
+        !self.origins.is_empty()
+    }
+
     /// The request's `Origin` if it may call.
     pub(crate) fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(ORIGIN)?;
@@ -63,13 +68,14 @@ impl Cors {
         response
     }
 
-    /// Marks an answer to an allowed origin as readable by its page.
-    pub(crate) fn allow(headers: &mut HeaderMap, origin: HeaderValue) {
+    /// Marks an answer as varying by `Origin` and, for an allowed origin, as readable by its page.
+    pub(crate) fn mark(headers: &mut HeaderMap, origin: Option<HeaderValue>) {
+        headers.append(VARY, HeaderValue::from_static("origin"));
+        let Some(origin) = origin else { return };
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static(EXPOSED_HEADERS),
         );
-        headers.append(VARY, HeaderValue::from_static("origin"));
     }
 }

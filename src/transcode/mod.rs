@@ -162,10 +162,11 @@ where
         // The clone serves this call; the one that was polled ready stays for the next.
         let inner = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, inner);
+        let cors_on = self.front.cors.is_on();
         let origin = self.front.cors.allowed_origin(request.headers());
         let with_cors = move |mut response: http::Response<ResponseBody>| {
-            if let Some(origin) = origin {
-                Cors::allow(response.headers_mut(), origin);
+            if cors_on {
+                Cors::mark(response.headers_mut(), origin);
             }
             response
         };

@@ -148,6 +148,18 @@ async fn cors_admits_only_the_configured_origins() {
         answered.headers()["access-control-allow-origin"],
         "https://agent.example.com"
     );
+    assert_eq!(answered.headers()["vary"], "origin");
+    // An answer to another origin varies by Origin too, so that no cache serves it to the first.
+    let other = http()
+        .get(format!("http://{}/v1/leads/{id}", app.address))
+        .header("origin", "https://elsewhere.example.com")
+        .header("x-tenant-id", "sandbox")
+        .header("authorization", format!("Bearer {API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.headers()["vary"], "origin");
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
     assert!(
         answered.headers()["access-control-expose-headers"]
             .to_str()
