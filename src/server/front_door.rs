@@ -402,11 +402,10 @@ async fn serve_http2<S, ResponseBody, Io>(
     ResponseBody::Error: Into<BoxError>,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (service, open_calls) = ConnectionService::of(shared, peer);
-    let connection = shared
-        .http2
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-    drive(&shared.settings, connection, open_calls, closing).await;
+    serve_with(shared, io, peer, closing, |io, service| {
+        shared.http2.serve_connection(io, service)
+    })
+    .await;
 }
 
 /// Serves HTTP/1.1 on `io` until the connection closes.
@@ -421,10 +420,25 @@ async fn serve_http1<S, ResponseBody, Io>(
     ResponseBody::Error: Into<BoxError>,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_with(shared, io, peer, closing, |io, service| {
+        shared.http1.serve_connection(io, service)
+    })
+    .await;
+}
+
+/// Serves `io` with the connection `connect` makes of it and of the connection's service.
+async fn serve_with<S, Io, Connection>(
+    shared: &Shared<S>,
+    io: Io,
+    peer: Peer,
+    closing: watch::Receiver<bool>,
+    connect: impl FnOnce(TokioIo<Io>, TowerToHyperService<ConnectionService<S>>) -> Connection,
+) where
+    S: Clone,
+    Connection: Finishing,
+{
     let (service, open_calls) = ConnectionService::of(shared, peer);
-    let connection = shared
-        .http1
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    let connection = connect(TokioIo::new(io), TowerToHyperService::new(service));
     drive(&shared.settings, connection, open_calls, closing).await;
 }
 
