@@ -268,8 +268,8 @@ async fn serve_sniffed<S, ResponseBody, Io>(
     };
     let io = Rewind { prefix, inner: io };
     match protocol {
-        Some(true) => serve_http2(shared, io, peer, closing).await,
-        Some(false) => serve_http1(shared, io, peer, closing).await,
+        Some(true) => serve_with(shared, io, peer, closing, Protocol::Http2).await,
+        Some(false) => serve_with(shared, io, peer, closing, Protocol::Http1).await,
         None => metrics().connection_closed(ConnectionClosed::ByPeer),
     }
 }
@@ -325,8 +325,10 @@ async fn serve_connection<S, ResponseBody>(
                 ..peer
             };
             match alpn.as_deref() {
-                Some(super::tls::ALPN_H2) => serve_http2(&shared, stream, peer, closing).await,
-                Some(_) => serve_http1(&shared, stream, peer, closing).await,
+                Some(super::tls::ALPN_H2) => {
+                    serve_with(&shared, stream, peer, closing, Protocol::Http2).await;
+                }
+                Some(_) => serve_with(&shared, stream, peer, closing, Protocol::Http1).await,
                 // A client that negotiated no protocol (some proxies): its first bytes tell.
                 None => serve_sniffed(&shared, stream, peer, closing).await,
             }
@@ -390,56 +392,38 @@ where
     }
 }
 
-/// Serves HTTP/2 on `io` until the connection closes.
-async fn serve_http2<S, ResponseBody, Io>(
+/// The two protocols the port serves.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Http2,
+    Http1,
+}
+
+/// Serves `io` in `protocol` until the connection closes.
+async fn serve_with<S, ResponseBody, Io>(
     shared: &Shared<S>,
     io: Io,
     peer: Peer,
     closing: watch::Receiver<bool>,
+    protocol: Protocol,
 ) where
     S: PortService<ResponseBody>,
     ResponseBody: Body<Data = Bytes> + Send + 'static,
     ResponseBody::Error: Into<BoxError>,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    serve_with(shared, io, peer, closing, |io, service| {
-        shared.http2.serve_connection(io, service)
-    })
-    .await;
-}
-
-/// Serves HTTP/1.1 on `io` until the connection closes.
-async fn serve_http1<S, ResponseBody, Io>(
-    shared: &Shared<S>,
-    io: Io,
-    peer: Peer,
-    closing: watch::Receiver<bool>,
-) where
-    S: PortService<ResponseBody>,
-    ResponseBody: Body<Data = Bytes> + Send + 'static,
-    ResponseBody::Error: Into<BoxError>,
-    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    serve_with(shared, io, peer, closing, |io, service| {
-        shared.http1.serve_connection(io, service)
-    })
-    .await;
-}
-
-/// Serves `io` with the connection `connect` makes of it and of the connection's service.
-async fn serve_with<S, Io, Connection>(
-    shared: &Shared<S>,
-    io: Io,
-    peer: Peer,
-    closing: watch::Receiver<bool>,
-    connect: impl FnOnce(TokioIo<Io>, TowerToHyperService<ConnectionService<S>>) -> Connection,
-) where
-    S: Clone,
-    Connection: Finishing,
 {
     let (service, open_calls) = ConnectionService::of(shared, peer);
-    let connection = connect(TokioIo::new(io), TowerToHyperService::new(service));
-    drive(&shared.settings, connection, open_calls, closing).await;
+    let (io, service) = (TokioIo::new(io), TowerToHyperService::new(service));
+    match protocol {
+        Protocol::Http2 => {
+            let connection = shared.http2.serve_connection(io, service);
+            drive(&shared.settings, connection, open_calls, closing).await;
+        }
+        Protocol::Http1 => {
+            let connection = shared.http1.serve_connection(io, service);
+            drive(&shared.settings, connection, open_calls, closing).await;
+        }
+    }
 }
 
 /// Drives a connection until it closes: asked to finish when it has been without a call for
