@@ -760,6 +760,21 @@ async fn salesforce_errors_keep_their_mapping_over_http() {
         "{body}"
     );
 
+    // A connection the org drops (tried once more, as a read): 503.
+    app.sandbox.clear_faults();
+    app.sandbox.inject_fault(Fault {
+        path_contains: Some("/sobjects/Lead/".into()),
+        method: None,
+        times: 0,
+        kind: FaultKind::CloseConnection,
+    });
+    let (got, body) = json_of(get().send().await.unwrap()).await;
+    assert_eq!(
+        (got, reason(&body)),
+        (503, "UPSTREAM_UNREACHABLE"),
+        "{body}"
+    );
+
     // 401 INVALID_SESSION_ID after one token refresh and retry: 503, with when to try again.
     app.sandbox.clear_faults();
     app.sandbox
