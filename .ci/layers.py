@@ -22,11 +22,12 @@ from pathlib import Path
 # under every layer that reports to it, and the leaves `tenant` and `pb` at the bottom.
 LAYERS = [
     ["server"],
-    ["transcode"],
+    ["http"],
     ["config"],
     ["tenancy"],
     ["ratelimit"],
     ["api"],
+    ["schema"],
     ["error"],
     ["salesforce"],
     ["auth"],

@@ -14,7 +14,7 @@
 //! code table and the gateway's own reasons); `config`, serde into typed, validated values;
 //! `telemetry` (logs, spans exported over OTLP, Prometheus metrics; its RPC layer is outermost);
 //! `server`, which wires a configuration into a running server (routes, reload, drain, the admin
-//! port), in front of which `transcode` turns HTTP/JSON calls into gRPC calls of the same stack.
+//! port), in front of which `http` turns HTTP/JSON calls into gRPC calls of the same stack.
 //! The sandbox org is another crate (`sfgate-sandbox`), a separate Salesforce reached only over
 //! HTTP; the library never names it — the binary's demo run hands the gateway an ordinary
 //! single-tenant [`config::Config`].
@@ -24,13 +24,14 @@ pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod http;
 pub mod ratelimit;
 pub mod salesforce;
+pub mod schema;
 pub mod server;
 pub mod telemetry;
 pub mod tenancy;
 pub mod tenant;
-pub mod transcode;
 
 /// The generated protobuf types and service stubs of package `sfgate.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

@@ -174,7 +174,7 @@ pub async fn run_reloading(
                 .prepare(),
         );
     // HTTP/JSON calls become gRPC calls of the same stack; gRPC and gRPC-Web calls pass through.
-    let http_json = crate::transcode::HttpJson::api(config.http.cors_allowed_origins.clone())
+    let http_json = crate::http::HttpJson::api(config.http.cors_allowed_origins.clone())
         .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?;
     let registry = Arc::clone(&tenants.registry);
     let http_json = http_json.refusing_before_the_body(Arc::new(move |headers, extensions| {
@@ -183,7 +183,7 @@ pub async fn run_reloading(
     tracing::debug!(routes = http_json.routes().len(), "HTTP/JSON routes built");
     // gRPC-Web is translated to gRPC in front of the same stack; other requests pass through.
     let service = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), service);
-    let service = crate::transcode::Transcode::new(service, Arc::new(http_json));
+    let service = crate::http::Transcode::new(service, Arc::new(http_json));
     let server = front_door::serve(listener, service, &config.front_door, tls, stop_accepting);
 
     tokio::pin!(server);
