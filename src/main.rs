@@ -40,11 +40,10 @@ async fn main() -> anyhow::Result<()> {
             connect,
             no_mint,
         }) => {
-            check_config(&config)?;
+            let loaded = check_config(&config)?;
             if connect {
                 let telemetry = telemetry::init(cli.log_format, &TelemetrySettings::default())?;
-                let report =
-                    sfgate::server::check_connections(&Config::load(&config)?, !no_mint).await;
+                let report = sfgate::server::check_connections(&loaded, !no_mint).await;
                 telemetry.shutdown().await;
                 let report = report?;
                 print!("{report}");
@@ -63,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+/// Loads and builds the configuration at `path`, says so, and hands it back for `--connect`.
+fn check_config(path: &std::path::Path) -> anyhow::Result<Config> {
     let loaded = Config::load(path)?;
     sfgate::server::check(&loaded)?;
     telemetry::otlp_endpoint(&loaded.telemetry)?;
@@ -72,7 +72,7 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
         path.display(),
         loaded.tenants.len()
     );
-    Ok(())
+    Ok(loaded)
 }
 
 async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {

@@ -162,16 +162,9 @@ where
         // The clone serves this call; the one that was polled ready stays for the next.
         let inner = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, inner);
-        let cors_on = self.front.cors.is_on();
         let origin = self.front.cors.allowed_origin(request.headers());
-        let with_cors = move |mut response: http::Response<ResponseBody>| {
-            if cors_on {
-                Cors::mark(response.headers_mut(), origin);
-            }
-            response
-        };
         if Cors::is_preflight(request.method(), request.headers()) {
-            let answer = match self.front.cors.allowed_origin(request.headers()) {
+            let answer = match origin {
                 Some(origin) => Cors::preflight(origin),
                 None => error_response(HttpError::own(
                     StatusCode::FORBIDDEN,
@@ -183,6 +176,13 @@ where
             };
             return Box::pin(std::future::ready(Ok(answer)));
         }
+        let cors_on = self.front.cors.is_on();
+        let with_cors = move |mut response: http::Response<ResponseBody>| {
+            if cors_on {
+                Cors::mark(response.headers_mut(), origin);
+            }
+            response
+        };
         if is_grpc(request.headers()) {
             let call = inner.call(request.map(tonic::body::Body::new));
             return Box::pin(async move {
@@ -267,10 +267,7 @@ where
     let body = read_body(front, &parts.headers, body).await?;
     let message =
         request::request_message(route, bindings, parts.uri.query(), &body).map_err(|bad| {
-            HttpError::own(
-                StatusCode::BAD_REQUEST,
-                Code::InvalidArgument,
-                "INVALID_ARGUMENT",
+            HttpError::invalid(
                 &format!("{}: {}", bad.field, bad.description),
                 Some((&bad.field, &bad.description)),
             )
@@ -294,10 +291,7 @@ where
         .map_err(|error| {
             let error: tower::BoxError = error;
             if let Some(status) = error.downcast_ref::<tonic::Status>() {
-                let mut timed_out = HttpError::of_status(&front.pool, status);
-                timed_out.status = StatusCode::REQUEST_TIMEOUT;
-                timed_out.body["error"]["code"] = StatusCode::REQUEST_TIMEOUT.as_u16().into();
-                timed_out
+                HttpError::of_status(&front.pool, status).with_status(StatusCode::REQUEST_TIMEOUT)
             } else if error.is::<http_body_util::LengthLimitError>() {
                 HttpError::own(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -307,10 +301,7 @@ where
                     None,
                 )
             } else {
-                HttpError::own(
-                    StatusCode::BAD_REQUEST,
-                    Code::InvalidArgument,
-                    "INVALID_ARGUMENT",
+                HttpError::invalid(
                     &format!("the request body could not be read: {error}"),
                     None,
                 )
@@ -360,13 +351,7 @@ fn deadline(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Duration>
     };
     parse_timeout(&text).map(Some).ok_or_else(|| {
         let why = format!("{text:?} is not a duration such as 2.5s, 500ms or 3");
-        HttpError::own(
-            StatusCode::BAD_REQUEST,
-            Code::InvalidArgument,
-            "INVALID_ARGUMENT",
-            &format!("timeout: {why}"),
-            Some(("timeout", &why)),
-        )
+        HttpError::invalid(&format!("timeout: {why}"), Some(("timeout", &why)))
     })
 }
 
@@ -410,13 +395,7 @@ fn grpc_request(
     let mut request = request
         .body(tonic::body::Body::new(Full::new(framed.freeze())))
         .map_err(|error| {
-            HttpError::own(
-                StatusCode::BAD_REQUEST,
-                Code::InvalidArgument,
-                "INVALID_ARGUMENT",
-                &format!("a header cannot be passed on: {error}"),
-                None,
-            )
+            HttpError::invalid(&format!("a header cannot be passed on: {error}"), None)
         })?;
     // The connection's facts (peer address, client certificates) go with the call.
     *request.extensions_mut() = parts.extensions.clone();

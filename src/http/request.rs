@@ -7,17 +7,14 @@ use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, M
 use serde_json::{Map, Value};
 
 use super::route::Binding;
-use super::routes::{BodyField, Route, field_at};
+use super::routes::{BodyField, Route, field_at, field_named};
 
 /// The query parameter that is not a field: the call's deadline (`timeout=2.5s`).
 pub(crate) const TIMEOUT_PARAMETER: &str = "timeout";
 
 /// The proto name of the top-level field a path starts with (given by either spelling).
 fn top_level(message: &MessageDescriptor, name: &str) -> String {
-    message
-        .get_field_by_name(name)
-        .or_else(|| message.get_field_by_json_name(name))
-        .map_or_else(|| name.to_owned(), |field| field.name().to_owned())
+    field_named(message, name).map_or_else(|| name.to_owned(), |field| field.name().to_owned())
 }
 
 /// Why a request does not make a request message; the text names the field or parameter.
@@ -191,10 +188,7 @@ fn set_at(
     let mut object = object;
     let mut message = message.clone();
     for (at, name) in path.iter().enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .or_else(|| message.get_field_by_json_name(name))
-            .ok_or_else(|| format!("no field {name:?}"))?;
+        let field = field_named(&message, name).ok_or_else(|| format!("no field {name:?}"))?;
         // One spelling per field: the body may have used the original name.
         let key = field.json_name().to_owned();
         if let Some(original) = object.remove(field.name()) {

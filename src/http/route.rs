@@ -83,34 +83,23 @@ impl PathTemplate {
 
     /// The template as an OpenAPI path: `/v1/leads/{lead.id}`, `/v1/leads:find`.
     pub(crate) fn openapi_path(&self) -> String {
-        let mut path = String::new();
-        for segment in &self.segments {
-            path.push('/');
-            match segment {
-                Segment::Literal(literal) => path.push_str(literal),
-                Segment::Variable(field) => {
-                    path.push('{');
-                    path.push_str(&field.join("."));
-                    path.push('}');
-                }
-            }
-        }
-        if let Some(verb) = &self.verb {
-            path.push(':');
-            path.push_str(verb);
-        }
-        path
+        self.written(|field| format!("{{{}}}", field.join(".")))
     }
 
     /// The template with its variables unnamed, `/v1/leads/{}`: templates of one shape match
     /// the same paths.
     pub(crate) fn shape(&self) -> String {
+        self.written(|_| "{}".to_owned())
+    }
+
+    /// The template written out, each variable as `variable` writes it.
+    fn written(&self, variable: impl Fn(&[String]) -> String) -> String {
         let mut path = String::new();
         for segment in &self.segments {
             path.push('/');
             match segment {
                 Segment::Literal(literal) => path.push_str(literal),
-                Segment::Variable(_) => path.push_str("{}"),
+                Segment::Variable(field) => path.push_str(&variable(field)),
             }
         }
         if let Some(verb) = &self.verb {

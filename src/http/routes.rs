@@ -192,6 +192,13 @@ fn route_of(rpc: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, Stri
     })
 }
 
+/// The field of `message` named `name` by either spelling (proto or JSON).
+pub(crate) fn field_named(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
+}
+
 /// The field a dotted path names in `message` (`lead.id`), through singular message fields.
 pub(crate) fn field_at(
     message: &MessageDescriptor,
@@ -200,9 +207,7 @@ pub(crate) fn field_at(
     let mut message = message.clone();
     let mut found = None;
     for (at, name) in path.iter().enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .or_else(|| message.get_field_by_json_name(name))
+        let field = field_named(&message, name)
             .ok_or_else(|| format!("{} has no field {name:?}", message.full_name()))?;
         if at + 1 < path.len() {
             match field.kind() {

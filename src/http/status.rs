@@ -55,21 +55,13 @@ impl HttpError {
             let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
             HeaderValue::from(seconds.max(1))
         });
-        let code = status.code();
-        let http = http_status(code);
-        Self {
-            status: http,
-            body: json!({
-                "error": {
-                    "code": http.as_u16(),
-                    "message": status.message(),
-                    "status": code_name(code),
-                    "details": details,
-                }
-            }),
+        Self::new(
+            http_status(status.code()),
+            status.code(),
+            status.message(),
+            details,
             retry_after,
-            allow: None,
-        }
+        )
     }
 
     /// An error the transcoder raises itself (before any call), with an `ErrorInfo` reason and,
@@ -92,6 +84,34 @@ impl HttpError {
                 "fieldViolations": [{ "field": field, "description": description }],
             }));
         }
+        Self::new(status, code, message, details, None)
+    }
+
+    /// A 400 INVALID_ARGUMENT the transcoder raises, naming the bad field when there is one.
+    pub(crate) fn invalid(message: &str, field: Option<(&str, &str)>) -> Self {
+        Self::own(
+            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            message,
+            field,
+        )
+    }
+
+    /// The same error answered with another HTTP status (its body's `code` follows).
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self.body["error"]["code"] = status.as_u16().into();
+        self
+    }
+
+    fn new(
+        status: StatusCode,
+        code: Code,
+        message: &str,
+        details: Vec<Value>,
+        retry_after: Option<HeaderValue>,
+    ) -> Self {
         Self {
             status,
             body: json!({
@@ -102,7 +122,7 @@ impl HttpError {
                     "details": details,
                 }
             }),
-            retry_after: None,
+            retry_after,
             allow: None,
         }
     }
