@@ -70,6 +70,9 @@ pub(crate) enum Command {
         #[arg(long, requires = "connect")]
         no_mint: bool,
     },
+    /// Write the `.proto` of an org's objects from their describes: a typed message and service
+    /// per object, to serve with `[[schemas]]`.
+    Schema(SchemaArgs),
     /// Print the SHA-256 of an API key, for `api_keys` in the configuration. Reads the key
     /// from standard input (one line) when it is `-` or not given, which keeps it out of shell
     /// history and the process list.
@@ -77,6 +80,29 @@ pub(crate) enum Command {
         /// The key, or `-` for standard input.
         key: Option<String>,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SchemaArgs {
+    /// Configuration file naming the tenant. Without one, the embedded sandbox org is described
+    /// (tenant `sandbox`).
+    #[arg(long, env = "SFGATE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// The tenant whose org is described (required with `--config`).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// An object to generate, by API name (repeat for more).
+    #[arg(long = "object", value_name = "API_NAME")]
+    pub(crate) objects: Vec<String>,
+    /// Also generate every custom object of the org.
+    #[arg(long)]
+    pub(crate) custom: bool,
+    /// The proto package, lower case and versioned, e.g. `acme.v1`.
+    #[arg(long)]
+    pub(crate) package: String,
+    /// The file to write (its field numbers are kept when it exists); standard output without.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -20,7 +20,7 @@ use url::Url;
 use crate::cli::{SandboxArgs, shutdown_signal};
 
 /// The demo tenant's id.
-const TENANT: &str = "sandbox";
+pub(crate) const TENANT: &str = "sandbox";
 /// Where the demo serves gRPC and the admin endpoints unless flags say otherwise.
 const GRPC_LISTEN: &str = "127.0.0.1:50051";
 const ADMIN_LISTEN: &str = "127.0.0.1:9464";

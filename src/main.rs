@@ -55,6 +55,12 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Schema(args)) => {
+            let telemetry = telemetry::init(cli.log_format, &TelemetrySettings::default())?;
+            let result = schema(args).await;
+            telemetry.shutdown().await;
+            result
+        }
         Some(Command::HashKey { key }) => {
             println!("{}", ApiKeyHash::of_key(&cli::key_to_hash(key)?).to_hex());
             Ok(())
@@ -73,6 +79,80 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<Config> {
         loaded.tenants.len()
     );
     Ok(loaded)
+}
+
+/// `sfgate schema`: describes the objects in the tenant's org and writes their `.proto`.
+async fn schema(args: cli::SchemaArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.objects.is_empty() || args.custom,
+        "name the objects to generate with --object (repeatable), or --custom for every custom object"
+    );
+    let (describes, tenant) = match &args.config {
+        Some(path) => {
+            let tenant = args
+                .tenant
+                .clone()
+                .context("--tenant is required with --config: the tenant whose org to describe")?;
+            let config = Config::load(path)?;
+            let describes =
+                sfgate::server::describe_objects(&config, &tenant, &args.objects, args.custom)
+                    .await?;
+            (describes, tenant)
+        }
+        None => {
+            let demo = demo::Demo::start(None).await?;
+            let tenant = args
+                .tenant
+                .clone()
+                .unwrap_or_else(|| demo::TENANT.to_owned());
+            let describes = sfgate::server::describe_objects(
+                &demo.config()?,
+                &tenant,
+                &args.objects,
+                args.custom,
+            )
+            .await;
+            demo.stop().await;
+            (describes?, tenant)
+        }
+    };
+    let previous = match &args.out {
+        Some(path) if path.exists() => sfgate::schema::numbers_of_file(path)?,
+        _ => Default::default(),
+    };
+    let source = format!("tenant {tenant}");
+    let generated = sfgate::schema::generate::generate(
+        &sfgate::schema::generate::Generation {
+            package: &args.package,
+            source: &source,
+            previous: &previous,
+        },
+        &describes,
+    )?;
+    for skipped in &generated.skipped {
+        eprintln!("skipped {skipped}: no proto type maps it");
+    }
+    match &args.out {
+        Some(path) => {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(path, &generated.text)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "wrote {} ({} object(s)) to {}",
+                args.package,
+                describes.len(),
+                path.display()
+            );
+        }
+        None => print!("{}", generated.text),
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {

@@ -407,6 +407,11 @@ impl SalesforceClient {
             .await
     }
 
+    /// `GET /sobjects`: every object of the org, with its summary (describeGlobal).
+    pub async fn describe_global(&self) -> Result<serde_json::Value, SalesforceError> {
+        self.get_json(&["sobjects"], None, Payload::Empty).await
+    }
+
     /// Runs a SOSL phone search built by the one builder; returns the records of every object.
     pub async fn search(&self, search: &PhoneSearch) -> Result<Vec<Record>, SalesforceError> {
         let sosl = search.to_sosl();

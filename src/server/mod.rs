@@ -6,6 +6,7 @@
 //! - `tls`: the port's TLS and mutual TLS;
 //! - `tenants`: the per-tenant snapshots a configuration builds, and their replacement;
 //! - `connect_check`: `check-config --connect`, reaching Vault, Redis and every tenant's org;
+//! - `schema_source`: the describes `sfgate schema` generates from, read through a tenant;
 //! - `reload`: reloading the configuration on SIGHUP or a changed file;
 //! - `drain`: graceful shutdown — NOT_SERVING, open health watches ended, a grace period;
 //! - [`admin`]: the admin HTTP port (`/metrics`, `/healthz`, `/readyz`).
@@ -16,11 +17,13 @@ mod drain;
 mod front_door;
 mod reload;
 mod run;
+mod schema_source;
 mod tenants;
 mod tls;
 
 pub use connect_check::{CheckedLine, ConnectReport, check_connections};
 pub use run::{Listeners, SHARED_LIMITS_HEALTH, check, run, run_reloading};
+pub use schema_source::describe_objects;
 
 #[cfg(doc)]
 use crate::config::Config;

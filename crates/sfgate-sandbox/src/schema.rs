@@ -606,6 +606,27 @@ static CASE: ObjectDef = ObjectDef {
             "RecordType",
         ),
         external_id("External_Id__c", "External Id", true),
+        // The social-care integration's Case fields (../shared/seeds/004).
+        text("Conversation_Id__c", "Conversation ID", 255).custom(),
+        picklist("Social_Network__c", "Social Network", SOCIAL_NETWORKS).custom(),
+        email(
+            "Created_From_Hootsuite_By_Email__c",
+            "Created from Hootsuite by Email",
+        )
+        .custom(),
+        text(
+            "Created_From_Hootsuite_By_Id__c",
+            "Created from Hootsuite by ID",
+            255,
+        )
+        .custom(),
+        reference(
+            "Hootsuite_Contact_Persona__c",
+            "Hootsuite Contact Persona",
+            &["Hootsuite_Contact_Persona__c"],
+            "Hootsuite_Contact_Persona__r",
+        )
+        .custom(),
     ],
 };
 
@@ -770,6 +791,14 @@ static CONTACT_PERSONA: ObjectDef = ObjectDef {
         url("Profile_Url__c", "Profile URL").custom(),
         double("Follower_Count__c", "Follower Count").custom(),
         external_id("External_Id__c", "External Id", true),
+        // The fields the social-care seed lists (../shared/seeds/004).
+        external_id("Contact_Profile_Id__c", "Contact Profile ID", true),
+        text("Primary_Identifier__c", "Primary Identifier", 255).custom(),
+        text("Secondary_Identifier__c", "Secondary Identifier", 255).custom(),
+        email("Email__c", "Email").custom(),
+        text("Language__c", "Language", 40).custom(),
+        phone("Phone__c", "Phone").custom(),
+        boolean("VIP__c", "VIP").custom(),
     ],
 };
 
