@@ -1,7 +1,7 @@
 //! `AccountService`: typed Account records.
 
 use super::typed_object_service;
-use super::{Criterion, CriterionKind, ObjectType, output, reference, value};
+use super::{ObjectTable, ObjectType, equals, output, reference, value};
 use crate::pb::account_service_server::AccountService;
 use crate::pb::{
     Account, CreateAccountRequest, DeleteAccountRequest, FindAccountsRequest, FindAccountsResponse,
@@ -9,7 +9,7 @@ use crate::pb::{
 };
 
 /// `Account`: proto field to API name.
-pub(crate) static ACCOUNT: ObjectType = ObjectType {
+pub(crate) static ACCOUNT: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Account",
     key_prefix: "001",
     message: "sfgate.v1.Account",
@@ -34,19 +34,8 @@ pub(crate) static ACCOUNT: ObjectType = ObjectType {
         output("created_date", "CreatedDate"),
         output("last_modified_date", "LastModifiedDate"),
     ],
-    criteria: &[
-        Criterion {
-            proto: "name",
-            api: "Name",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "phone",
-            api: "Phone",
-            kind: CriterionKind::Equals,
-        },
-    ],
-};
+    criteria: &[equals("name", "Name"), equals("phone", "Phone")],
+});
 
 typed_object_service! {
     /// The typed Account service.

@@ -1,7 +1,7 @@
 //! `CampaignService`: typed Campaign records.
 
 use super::typed_object_service;
-use super::{Criterion, CriterionKind, ObjectType, date, output, reference, value};
+use super::{ObjectTable, ObjectType, date, equals, output, reference, value};
 use crate::pb::campaign_service_server::CampaignService;
 use crate::pb::{
     Campaign, CreateCampaignRequest, DeleteCampaignRequest, FindCampaignsRequest,
@@ -10,7 +10,7 @@ use crate::pb::{
 };
 
 /// `Campaign`: proto field to API name.
-pub(crate) static CAMPAIGN: ObjectType = ObjectType {
+pub(crate) static CAMPAIGN: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Campaign",
     key_prefix: "701",
     message: "sfgate.v1.Campaign",
@@ -33,12 +33,8 @@ pub(crate) static CAMPAIGN: ObjectType = ObjectType {
         output("created_date", "CreatedDate"),
         output("last_modified_date", "LastModifiedDate"),
     ],
-    criteria: &[Criterion {
-        proto: "name",
-        api: "Name",
-        kind: CriterionKind::Equals,
-    }],
-};
+    criteria: &[equals("name", "Name")],
+});
 
 typed_object_service! {
     /// The typed Campaign service.

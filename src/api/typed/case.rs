@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::contact::CONTACT;
 use super::operations::{self, parse_id};
-use super::{Criterion, CriterionKind, ObjectType, output, reference, value};
+use super::{ObjectTable, ObjectType, equals, id_of, open_only, output, reference, value};
 use super::{codec, typed_object_service};
 use crate::api::call::{CallContext, respond};
 use crate::error::GatewayError;
@@ -16,7 +16,7 @@ use crate::pb::{
 };
 
 /// `Case`: proto field to API name.
-pub(crate) static CASE: ObjectType = ObjectType {
+pub(crate) static CASE: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Case",
     key_prefix: "500",
     message: "sfgate.v1.Case",
@@ -43,26 +43,14 @@ pub(crate) static CASE: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion {
-            proto: "case_number",
-            api: "CaseNumber",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "contact_id",
-            api: "ContactId",
-            kind: CriterionKind::IdOf(&CONTACT),
-        },
-        Criterion {
-            proto: "open_only",
-            api: "IsClosed",
-            kind: CriterionKind::OpenOnly,
-        },
+        equals("case_number", "CaseNumber"),
+        id_of("contact_id", "ContactId", &CONTACT),
+        open_only("open_only", "IsClosed"),
     ],
-};
+});
 
 /// `CaseComment`: its fields are top-level fields of `AddCaseCommentRequest`.
-pub(crate) static CASE_COMMENT: ObjectType = ObjectType {
+pub(crate) static CASE_COMMENT: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "CaseComment",
     key_prefix: "00a",
     message: "sfgate.v1.CaseComment",
@@ -75,7 +63,7 @@ pub(crate) static CASE_COMMENT: ObjectType = ObjectType {
         output("created_by_id", "CreatedById"),
     ],
     criteria: &[],
-};
+});
 
 /// Salesforce's limit on `CommentBody`.
 const MAX_COMMENT_LENGTH: usize = 4000;
@@ -128,7 +116,10 @@ async fn add_comment(
             .create_record(CASE_COMMENT.api_name, &fields)
             .await
             .map_err(|error| operations::upstream(&CASE_COMMENT, error))?;
-        operations::read_back_written(&call.client, call.deadline, &CASE_COMMENT, &id, fields).await
+        let wire =
+            operations::read_back_written(&call.client, call.deadline, &CASE_COMMENT, &id, fields)
+                .await?;
+        codec::decode(&CASE_COMMENT, &wire)
     })
     .await
 }

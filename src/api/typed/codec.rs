@@ -5,12 +5,10 @@
 //! `DynamicMessage`; records become the typed message by writing its wire format directly, with
 //! the field numbers and types worked out once per object type.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate};
-use parking_lot::RwLock;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue};
 use serde_json::{Map, Number, Value as JsonValue};
@@ -29,6 +27,30 @@ pub(crate) fn descriptor(full_name: &str) -> Result<MessageDescriptor, GatewayEr
     crate::pb::descriptor_pool()
         .get_message_by_name(full_name)
         .ok_or_else(|| GatewayError::Internal(format!("no descriptor for {full_name}")))
+}
+
+/// A typed request's resource as a `DynamicMessage` of the object's message.
+pub(crate) fn dynamic_of<M: Message>(
+    object: &ObjectType,
+    message: Option<M>,
+) -> Result<Option<DynamicMessage>, GatewayError> {
+    message
+        .map(|message| {
+            DynamicMessage::decode(object.descriptor()?, message.encode_to_vec().as_slice())
+                .map_err(|error| {
+                    GatewayError::Internal(format!("re-reading {}: {error}", object.message))
+                })
+        })
+        .transpose()
+}
+
+/// A resource written by the operations (its wire format) as the typed message `M`.
+pub(crate) fn decode<M: Message + Default>(
+    object: &ObjectType,
+    wire: &[u8],
+) -> Result<M, GatewayError> {
+    M::decode(wire)
+        .map_err(|error| GatewayError::Internal(format!("decoding {}: {error}", object.message)))
 }
 
 /// Views a typed message through the descriptor named `full_name`.
@@ -59,8 +81,8 @@ pub(crate) fn create_fields(
         .iter()
         .filter(|mapping| mapping.kind != FieldKind::OutputOnly)
     {
-        if let Some(value) = set_value(resource, mapping.proto) {
-            fields.insert(mapping.api.to_owned(), json_of(object, mapping, &value)?);
+        if let Some(value) = set_value(resource, &mapping.proto) {
+            fields.insert(mapping.api.to_string(), json_of(object, mapping, &value)?);
         }
     }
     for (api_name, value) in extra_fields(object, resource)? {
@@ -96,7 +118,7 @@ pub(crate) fn update_fields(
                 .filter(|mapping| mapping.kind != FieldKind::OutputOnly)
             {
                 fields.insert(
-                    mapping.api.to_owned(),
+                    mapping.api.to_string(),
                     masked_value(object, resource, mapping)?,
                 );
             }
@@ -120,7 +142,7 @@ pub(crate) fn update_fields(
                 ));
             }
             fields.insert(
-                mapping.api.to_owned(),
+                mapping.api.to_string(),
                 masked_value(object, resource, mapping)?,
             );
         }
@@ -152,7 +174,7 @@ pub(crate) fn read_fields(
             }
             None if path == "id" || path == "url" => continue,
             None => {
-                object
+                &object
                     .field_by_proto(path)
                     .ok_or_else(|| unknown_path(object, "fields", path))?
                     .api
@@ -168,7 +190,7 @@ pub(crate) fn read_fields(
 /// How a resource message is written from a Salesforce record: the wire field of each row of the
 /// object's table, read from the message's descriptor once per object type.
 #[derive(Debug)]
-struct RecordEncoding {
+pub(crate) struct RecordEncoding {
     id: Option<u32>,
     url: Option<u32>,
     extra_fields: Option<u32>,
@@ -186,19 +208,35 @@ struct WireField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WireKind {
     String,
+    /// A multi-select picklist: `a;b` becomes `["a", "b"]`.
+    RepeatedString,
     Bool,
     Double,
     Int32,
     Int64,
     Timestamp,
+    /// Base64 text becomes its bytes.
+    Bytes,
+    /// `sfgate.v1.Address`.
+    Address,
+    /// `sfgate.v1.GeoLocation`.
+    GeoLocation,
+    /// `google.protobuf.Value`: any JSON.
+    AnyValue,
     /// Anything else: the value is left unset (and logged).
     Unsupported,
 }
 
 impl WireKind {
     fn of(field: &prost_reflect::FieldDescriptor) -> Self {
-        if field.is_list() || field.is_map() {
+        if field.is_map() {
             return Self::Unsupported;
+        }
+        if field.is_list() {
+            return match field.kind() {
+                Kind::String => Self::RepeatedString,
+                _ => Self::Unsupported,
+            };
         }
         match field.kind() {
             Kind::String => Self::String,
@@ -206,30 +244,29 @@ impl WireKind {
             Kind::Double => Self::Double,
             Kind::Int32 => Self::Int32,
             Kind::Int64 => Self::Int64,
-            Kind::Message(message) if message.full_name() == "google.protobuf.Timestamp" => {
-                Self::Timestamp
-            }
+            Kind::Bytes => Self::Bytes,
+            Kind::Message(message) => match message.full_name() {
+                "google.protobuf.Timestamp" => Self::Timestamp,
+                "google.protobuf.Value" => Self::AnyValue,
+                "sfgate.v1.Address" => Self::Address,
+                "sfgate.v1.GeoLocation" => Self::GeoLocation,
+                _ => Self::Unsupported,
+            },
             _ => Self::Unsupported,
         }
     }
 }
 
 impl RecordEncoding {
-    /// The encoding of `object`'s message, worked out on first use and kept for the process
-    /// (one per typed object).
-    fn of(object: &ObjectType) -> Result<Arc<RecordEncoding>, GatewayError> {
-        static ENCODINGS: LazyLock<RwLock<HashMap<&'static str, Arc<RecordEncoding>>>> =
-            LazyLock::new(RwLock::default);
-        if let Some(encoding) = ENCODINGS.read().get(object.message) {
-            return Ok(Arc::clone(encoding));
-        }
-        let descriptor = descriptor(object.message)?;
+    /// The encoding of `object`'s message, `descriptor` (see [`ObjectType::encoding`], which
+    /// keeps it).
+    pub(crate) fn of(object: &ObjectType, descriptor: &MessageDescriptor) -> Self {
         let number = |name: &str| {
             descriptor
                 .get_field_by_name(name)
                 .map(|field| field.number())
         };
-        let encoding = Arc::new(RecordEncoding {
+        RecordEncoding {
             id: number("id"),
             url: number("url"),
             extra_fields: number(EXTRA_FIELDS),
@@ -237,18 +274,14 @@ impl RecordEncoding {
                 .fields
                 .iter()
                 .map(|mapping| {
-                    let field = descriptor.get_field_by_name(mapping.proto)?;
+                    let field = descriptor.get_field_by_name(&mapping.proto)?;
                     Some(WireField {
                         number: field.number(),
                         kind: WireKind::of(&field),
                     })
                 })
                 .collect(),
-        });
-        ENCODINGS
-            .write()
-            .insert(object.message, Arc::clone(&encoding));
-        Ok(encoding)
+        }
     }
 }
 
@@ -261,30 +294,60 @@ pub(crate) fn resource_from_record<M: Message + Default>(
     instance_url: Option<&Url>,
     requested: Option<&[String]>,
 ) -> Result<M, GatewayError> {
-    let encoding = RecordEncoding::of(object)?;
-    encode_resource(&encoding, object, record, instance_url, requested)
+    decode(
+        object,
+        &record_wire(object, record, instance_url, requested)?,
+    )
 }
 
-/// [`resource_from_record`] for many records of one object (the encoding is looked up once).
+/// [`resource_from_record`] for many records of one object.
 pub(crate) fn resources_from_records<'a, M: Message + Default>(
     object: &ObjectType,
     records: impl IntoIterator<Item = &'a Record>,
     instance_url: &Url,
 ) -> Result<Vec<M>, GatewayError> {
-    let encoding = RecordEncoding::of(object)?;
-    records
-        .into_iter()
-        .map(|record| encode_resource(&encoding, object, record, Some(instance_url), None))
+    records_wire(object, records, instance_url)?
+        .iter()
+        .map(|wire| decode(object, wire))
         .collect()
 }
 
-fn encode_resource<M: Message + Default>(
+/// The resource message of a Salesforce record, in its wire format.
+pub(crate) fn record_wire(
+    object: &ObjectType,
+    record: &Record,
+    instance_url: Option<&Url>,
+    requested: Option<&[String]>,
+) -> Result<Vec<u8>, GatewayError> {
+    Ok(encode_resource(
+        object.encoding()?.as_ref(),
+        object,
+        record,
+        instance_url,
+        requested,
+    ))
+}
+
+/// [`record_wire`] for many records of one object (the encoding is looked up once).
+pub(crate) fn records_wire<'a>(
+    object: &ObjectType,
+    records: impl IntoIterator<Item = &'a Record>,
+    instance_url: &Url,
+) -> Result<Vec<Vec<u8>>, GatewayError> {
+    let encoding = object.encoding()?;
+    Ok(records
+        .into_iter()
+        .map(|record| encode_resource(&encoding, object, record, Some(instance_url), None))
+        .collect())
+}
+
+fn encode_resource(
     encoding: &RecordEncoding,
     object: &ObjectType,
     record: &Record,
     instance_url: Option<&Url>,
     requested: Option<&[String]>,
-) -> Result<M, GatewayError> {
+) -> Vec<u8> {
     use prost::encoding::message;
     let mut wire = Vec::with_capacity(512);
     let id = record
@@ -300,11 +363,11 @@ fn encode_resource<M: Message + Default>(
         put_str(
             &mut wire,
             number,
-            &record_page_url(instance_url, object.api_name, id),
+            &record_page_url(instance_url, &object.api_name, id),
         );
     }
     for (mapping, field) in object.fields.iter().zip(&encoding.fields) {
-        let Some(json) = record.get(mapping.api).filter(|json| !json.is_null()) else {
+        let Some(json) = record.get(&*mapping.api).filter(|json| !json.is_null()) else {
             continue;
         };
         let Some(field) = field else {
@@ -312,8 +375,8 @@ fn encode_resource<M: Message + Default>(
         };
         if !put_json(&mut wire, *field, json) {
             tracing::warn!(
-                object = object.api_name,
-                field = mapping.api,
+                object = %object.api_name,
+                field = %mapping.api,
                 "unexpected value type from salesforce; field left unset"
             );
         }
@@ -324,8 +387,7 @@ fn encode_resource<M: Message + Default>(
             message::encode(number, &extras, &mut wire);
         }
     }
-    M::decode(wire.as_slice())
-        .map_err(|error| GatewayError::Internal(format!("decoding {}: {error}", object.message)))
+    wire
 }
 
 /// Writes a string field.
@@ -366,9 +428,66 @@ fn put_json(wire: &mut Vec<u8>, field: WireField, json: &JsonValue) -> bool {
             Some(timestamp) => message::encode(number, &timestamp, wire),
             None => return false,
         },
+        (WireKind::RepeatedString, JsonValue::String(text)) => {
+            for value in text.split(';').filter(|value| !value.is_empty()) {
+                put_str(wire, number, value);
+            }
+        }
+        // A record read gives a link to the blob, not its bytes: left unset.
+        (WireKind::Bytes, JsonValue::String(text)) if text.starts_with("/services/data/") => {}
+        (WireKind::Bytes, JsonValue::String(text)) => {
+            use base64::Engine as _;
+            match base64::engine::general_purpose::STANDARD.decode(text) {
+                Ok(bytes) => prost::encoding::bytes::encode(number, &bytes, wire),
+                Err(_) => return false,
+            }
+        }
+        (WireKind::Address, JsonValue::Object(parts)) => {
+            message::encode(number, &address_of(parts), wire);
+        }
+        (WireKind::GeoLocation, JsonValue::Object(parts)) => {
+            let coordinate = |name: &str| parts.get(name).and_then(JsonValue::as_f64);
+            match (coordinate("latitude"), coordinate("longitude")) {
+                (Some(latitude), Some(longitude)) => message::encode(
+                    number,
+                    &crate::pb::GeoLocation {
+                        latitude,
+                        longitude,
+                    },
+                    wire,
+                ),
+                _ => return false,
+            }
+        }
+        (WireKind::AnyValue, json) => {
+            message::encode(number, &json_struct::value_of_json(json), wire);
+        }
         _ => return false,
     }
     true
+}
+
+/// A compound address as Salesforce's JSON gives it (`{"street": …, "postalCode": …}`).
+fn address_of(parts: &Map<String, JsonValue>) -> crate::pb::Address {
+    let text = |name: &str| {
+        parts
+            .get(name)
+            .and_then(JsonValue::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    crate::pb::Address {
+        street: text("street"),
+        city: text("city"),
+        state: text("state"),
+        state_code: text("stateCode"),
+        postal_code: text("postalCode"),
+        country: text("country"),
+        country_code: text("countryCode"),
+        latitude: parts.get("latitude").and_then(JsonValue::as_f64),
+        longitude: parts.get("longitude").and_then(JsonValue::as_f64),
+        geocode_accuracy: text("geocodeAccuracy"),
+    }
 }
 
 /// Relationship objects and lists are not field values.
@@ -411,7 +530,7 @@ fn masked_value(
     resource: &DynamicMessage,
     mapping: &FieldMapping,
 ) -> Result<JsonValue, GatewayError> {
-    match set_value(resource, mapping.proto) {
+    match set_value(resource, &mapping.proto) {
         Some(value) => json_of(object, mapping, &value),
         None => Ok(JsonValue::Null),
     }
@@ -423,42 +542,108 @@ fn json_of(
     value: &ProtoValue,
 ) -> Result<JsonValue, GatewayError> {
     let path = || format!("{}.{}", object.request_field, mapping.proto);
-    Ok(match value {
-        ProtoValue::String(text) if text.is_empty() && mapping.kind != FieldKind::Value => {
+    let path = || path().trim_start_matches('.').to_owned();
+    Ok(match (mapping.kind, value) {
+        (FieldKind::Reference | FieldKind::Date | FieldKind::Time, ProtoValue::String(text))
+            if text.is_empty() =>
+        {
             JsonValue::Null
         }
-        ProtoValue::String(text) => match mapping.kind {
-            FieldKind::Reference => {
-                let id = SalesforceId::parse(text).map_err(|error| {
-                    GatewayError::invalid_field(path(), format!("{text:?} {error}"))
-                })?;
-                JsonValue::String(id.as_str().to_owned())
+        (FieldKind::Reference, ProtoValue::String(text)) => {
+            let id = SalesforceId::parse(text).map_err(|error| {
+                GatewayError::invalid_field(path(), format!("{text:?} {error}"))
+            })?;
+            JsonValue::String(id.as_str().to_owned())
+        }
+        (FieldKind::Date, ProtoValue::String(text)) => {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                GatewayError::invalid_field(
+                    path(),
+                    format!("{text:?} is not a date of the form YYYY-MM-DD"),
+                )
+            })?;
+            JsonValue::String(text.clone())
+        }
+        (FieldKind::Time, ProtoValue::String(text)) => {
+            if !is_time_of_day(text) {
+                return Err(GatewayError::invalid_field(
+                    path(),
+                    format!("{text:?} is not a time of day of the form HH:MM:SS.sssZ"),
+                ));
             }
-            FieldKind::Date => {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-                    GatewayError::invalid_field(
-                        path(),
-                        format!("{text:?} is not a date of the form YYYY-MM-DD"),
-                    )
-                })?;
-                JsonValue::String(text.clone())
-            }
-            FieldKind::Value | FieldKind::OutputOnly => JsonValue::String(text.clone()),
-        },
-        ProtoValue::Bool(flag) => JsonValue::Bool(*flag),
-        ProtoValue::I32(number) => JsonValue::from(*number),
-        ProtoValue::I64(number) => JsonValue::from(*number),
-        ProtoValue::F64(number) => JsonValue::Number(
+            JsonValue::String(text.clone())
+        }
+        (_, ProtoValue::String(text)) => JsonValue::String(text.clone()),
+        (_, ProtoValue::Bool(flag)) => JsonValue::Bool(*flag),
+        (_, ProtoValue::I32(number)) => JsonValue::from(*number),
+        (_, ProtoValue::I64(number)) => JsonValue::from(*number),
+        (_, ProtoValue::F64(number)) => JsonValue::Number(
             Number::from_f64(*number)
                 .ok_or_else(|| GatewayError::invalid_field(path(), "must be a finite number"))?,
         ),
-        other => {
+        (FieldKind::MultiPicklist, ProtoValue::List(values)) => {
+            let mut joined = Vec::with_capacity(values.len());
+            for value in values {
+                let ProtoValue::String(text) = value else {
+                    return Err(GatewayError::Internal(format!(
+                        "{} holds a non-string",
+                        path()
+                    )));
+                };
+                if text.is_empty() || text.contains(';') {
+                    return Err(GatewayError::invalid_field(
+                        path(),
+                        format!("{text:?} is not a picklist value (empty, or holds `;`)"),
+                    ));
+                }
+                joined.push(text.as_str());
+            }
+            if joined.is_empty() {
+                JsonValue::Null
+            } else {
+                JsonValue::String(joined.join(";"))
+            }
+        }
+        (FieldKind::Base64, ProtoValue::Bytes(bytes)) => {
+            use base64::Engine as _;
+            JsonValue::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        (FieldKind::DateTime, ProtoValue::Message(timestamp)) => {
+            let timestamp: prost_types::Timestamp = timestamp
+                .transcode_to()
+                .map_err(|error| GatewayError::Internal(format!("{}: {error}", path())))?;
+            let nanos = u32::try_from(timestamp.nanos).ok();
+            let datetime = nanos
+                .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
+                .ok_or_else(|| GatewayError::invalid_field(path(), "is not a valid timestamp"))?;
+            JsonValue::String(datetime.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        }
+        (FieldKind::AnyValue, ProtoValue::Message(value)) => {
+            let value: prost_types::Value = value
+                .transcode_to()
+                .map_err(|error| GatewayError::Internal(format!("{}: {error}", path())))?;
+            json_struct::json_of_value(&path(), value)?
+        }
+        (_, other) => {
             return Err(GatewayError::Internal(format!(
                 "{} has unsupported value {other:?}",
                 path()
             )));
         }
     })
+}
+
+/// `HH:MM:SS`, optionally `.s` to `.sss`, optionally `Z`: Salesforce's time of day.
+fn is_time_of_day(text: &str) -> bool {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (clock, fraction) = match text.split_once('.') {
+        Some((clock, fraction)) => (clock, Some(fraction)),
+        None => (text, None),
+    };
+    let fraction_ok = fraction.is_none_or(|digits| {
+        (1..=3).contains(&digits.len()) && digits.bytes().all(|digit| digit.is_ascii_digit())
+    });
+    fraction_ok && chrono::NaiveTime::parse_from_str(clock, "%H:%M:%S").is_ok() && clock.len() == 8
 }
 
 /// Reads Salesforce's datetime format (`2024-09-27T15:18:19.000+0000`) or RFC 3339.

@@ -1,7 +1,7 @@
 //! `ContactService`: typed Contact records.
 
 use super::typed_object_service;
-use super::{ObjectType, PERSON_CRITERIA, output, reference, value};
+use super::{ObjectTable, ObjectType, PERSON_CRITERIA, output, reference, value};
 use crate::pb::contact_service_server::ContactService;
 use crate::pb::{
     Contact, CreateContactRequest, DeleteContactRequest, FindContactsRequest, FindContactsResponse,
@@ -9,7 +9,7 @@ use crate::pb::{
 };
 
 /// `Contact`: proto field to API name.
-pub(crate) static CONTACT: ObjectType = ObjectType {
+pub(crate) static CONTACT: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Contact",
     key_prefix: "003",
     message: "sfgate.v1.Contact",
@@ -35,7 +35,7 @@ pub(crate) static CONTACT: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: PERSON_CRITERIA,
-};
+});
 
 typed_object_service! {
     /// The typed Contact service.

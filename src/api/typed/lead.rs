@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::operations::{self, parse_id};
 use super::typed_object_service;
-use super::{ObjectType, PERSON_CRITERIA, output, reference, value};
+use super::{ObjectTable, ObjectType, PERSON_CRITERIA, output, reference, value};
 use crate::api::call::{CallContext, respond};
 use crate::error::{GatewayError, Reason};
 use crate::pb::lead_service_server::LeadService;
@@ -17,7 +17,7 @@ use crate::salesforce::soql::{Comparison, Condition, Direction, SelectQuery, Soq
 use crate::salesforce::{LeadConvert, SalesforceId};
 
 /// `Lead`: proto field to API name.
-pub(crate) static LEAD: ObjectType = ObjectType {
+pub(crate) static LEAD: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Lead",
     key_prefix: "00Q",
     message: "sfgate.v1.Lead",
@@ -46,7 +46,7 @@ pub(crate) static LEAD: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: PERSON_CRITERIA,
-};
+});
 
 const ACCOUNT_PREFIX: &str = "001";
 const CONTACT_PREFIX: &str = "003";

@@ -7,6 +7,13 @@
 pub(crate) mod codec;
 pub(crate) mod operations;
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use prost_reflect::MessageDescriptor;
+
+use crate::error::GatewayError;
+
 pub(crate) mod account;
 pub(crate) mod campaign;
 pub(crate) mod case;
@@ -14,7 +21,7 @@ pub(crate) mod contact;
 pub(crate) mod lead;
 pub(crate) mod opportunity;
 
-/// What a mapped field accepts.
+/// What a mapped field accepts, and how its value is written to Salesforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FieldKind {
     /// A writable value passed through as is (text, number, boolean).
@@ -23,6 +30,16 @@ pub(crate) enum FieldKind {
     Reference,
     /// A writable date, `YYYY-MM-DD`.
     Date,
+    /// A writable time of day, `HH:MM:SS`, `HH:MM:SS.sss`, with or without `Z`.
+    Time,
+    /// A writable date and time (`google.protobuf.Timestamp`, written as ISO 8601 in UTC).
+    DateTime,
+    /// A writable multi-select picklist (`repeated string`, joined with `;` for Salesforce).
+    MultiPicklist,
+    /// A writable base64 field (`bytes`).
+    Base64,
+    /// A writable field of any type (`google.protobuf.Value`).
+    AnyValue,
     /// Set by Salesforce: ignored on create, refused in an update mask.
     OutputOnly,
 }
@@ -38,37 +55,25 @@ pub(crate) struct FieldMapping {
     pub(crate) kind: FieldKind,
 }
 
+const fn row(proto: &'static str, api: &'static str, kind: FieldKind) -> FieldMapping {
+    FieldMapping { proto, api, kind }
+}
+
 /// Shorthands that keep the tables one line a field.
 pub(crate) const fn value(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping {
-        proto,
-        api,
-        kind: FieldKind::Value,
-    }
+    row(proto, api, FieldKind::Value)
 }
 /// A writable reference field.
 pub(crate) const fn reference(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping {
-        proto,
-        api,
-        kind: FieldKind::Reference,
-    }
+    row(proto, api, FieldKind::Reference)
 }
 /// A writable date field.
 pub(crate) const fn date(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping {
-        proto,
-        api,
-        kind: FieldKind::Date,
-    }
+    row(proto, api, FieldKind::Date)
 }
 /// An output-only field.
 pub(crate) const fn output(proto: &'static str, api: &'static str) -> FieldMapping {
-    FieldMapping {
-        proto,
-        api,
-        kind: FieldKind::OutputOnly,
-    }
+    row(proto, api, FieldKind::OutputOnly)
 }
 
 /// How a find criterion becomes a SOQL condition.
@@ -94,33 +99,37 @@ pub(crate) struct Criterion {
     pub(crate) kind: CriterionKind,
 }
 
+const fn criterion(proto: &'static str, api: &'static str, kind: CriterionKind) -> Criterion {
+    Criterion { proto, api, kind }
+}
+/// The request field, when set, must equal the API field.
+pub(crate) const fn equals(proto: &'static str, api: &'static str) -> Criterion {
+    criterion(proto, api, CriterionKind::Equals)
+}
+/// The request field, when set, is an ID of `object` the API field must equal.
+pub(crate) const fn id_of(
+    proto: &'static str,
+    api: &'static str,
+    object: &'static ObjectType,
+) -> Criterion {
+    criterion(proto, api, CriterionKind::IdOf(object))
+}
+/// The request flag, when true, keeps only records whose API field is false.
+pub(crate) const fn open_only(proto: &'static str, api: &'static str) -> Criterion {
+    criterion(proto, api, CriterionKind::OpenOnly)
+}
+
 /// The find criteria of people (Lead, Contact): name, email and phone.
 pub(crate) const PERSON_CRITERIA: &[Criterion] = &[
-    Criterion {
-        proto: "first_name",
-        api: "FirstName",
-        kind: CriterionKind::Equals,
-    },
-    Criterion {
-        proto: "last_name",
-        api: "LastName",
-        kind: CriterionKind::Equals,
-    },
-    Criterion {
-        proto: "email",
-        api: "Email",
-        kind: CriterionKind::Equals,
-    },
-    Criterion {
-        proto: "phone",
-        api: "Phone",
-        kind: CriterionKind::Equals,
-    },
+    equals("first_name", "FirstName"),
+    equals("last_name", "LastName"),
+    equals("email", "Email"),
+    equals("phone", "Phone"),
 ];
 
-/// A Salesforce object with a typed API.
+/// A built-in object's description, as its file writes it.
 #[derive(Debug)]
-pub(crate) struct ObjectType {
+pub(crate) struct ObjectTable {
     /// The API name, e.g. `Opportunity`.
     pub(crate) api_name: &'static str,
     /// The key prefix of its IDs, e.g. `006`.
@@ -135,7 +144,93 @@ pub(crate) struct ObjectType {
     pub(crate) criteria: &'static [Criterion],
 }
 
+/// A Salesforce object with a typed API: one of the built-in six (and CaseComment), or an object
+/// of a schema file (`[[schemas]]`), both served by the same operations.
+#[derive(Debug)]
+pub(crate) struct ObjectType {
+    /// The API name, e.g. `Opportunity`.
+    pub(crate) api_name: &'static str,
+    /// The key prefix of its IDs, e.g. `006`.
+    pub(crate) key_prefix: &'static str,
+    /// The full name of the proto message, e.g. `sfgate.v1.Opportunity`.
+    pub(crate) message: &'static str,
+    /// The request field holding the resource (`opportunity`), for error field paths.
+    pub(crate) request_field: &'static str,
+    /// Proto field to API name, one row a field.
+    pub(crate) fields: Cow<'static, [FieldMapping]>,
+    /// The criteria of the find RPC.
+    pub(crate) criteria: Cow<'static, [Criterion]>,
+    /// The message's descriptor, for an object of a schema file (built-in objects look theirs up
+    /// in the API's own pool).
+    descriptor: Option<MessageDescriptor>,
+    /// How records become the message, worked out on first use.
+    encoding: OnceLock<Arc<codec::RecordEncoding>>,
+}
+
 impl ObjectType {
+    /// A built-in object, from its table.
+    pub(crate) const fn built_in(table: ObjectTable) -> Self {
+        Self {
+            api_name: table.api_name,
+            key_prefix: table.key_prefix,
+            message: table.message,
+            request_field: table.request_field,
+            fields: Cow::Borrowed(table.fields),
+            criteria: Cow::Borrowed(table.criteria),
+            descriptor: None,
+            encoding: OnceLock::new(),
+        }
+    }
+
+    /// An object of a schema file: its message, the request field holding it, and the find
+    /// criteria as request field and API field. Its names are interned (see [`intern`]).
+    pub(crate) fn of_schema(
+        object: &crate::schema::compile::ObjectSchema,
+        request_field: &str,
+        criteria: &[(String, String)],
+    ) -> Self {
+        let fields = object
+            .fields
+            .iter()
+            .map(|field| FieldMapping {
+                proto: intern(&field.proto),
+                api: intern(&field.api),
+                kind: FieldKind::of_schema(field),
+            })
+            .collect::<Vec<_>>();
+        let criteria = criteria
+            .iter()
+            .map(|(proto, api)| equals(intern(proto), intern(api)))
+            .collect::<Vec<_>>();
+        Self {
+            api_name: intern(&object.api_name),
+            key_prefix: intern(&object.key_prefix),
+            message: intern(object.message.full_name()),
+            request_field: intern(request_field),
+            fields: Cow::Owned(fields),
+            criteria: Cow::Owned(criteria),
+            descriptor: Some(object.message.clone()),
+            encoding: OnceLock::new(),
+        }
+    }
+
+    /// The message's descriptor.
+    pub(crate) fn descriptor(&self) -> Result<MessageDescriptor, GatewayError> {
+        match &self.descriptor {
+            Some(descriptor) => Ok(descriptor.clone()),
+            None => codec::descriptor(&self.message),
+        }
+    }
+
+    /// How records become this object's message.
+    pub(crate) fn encoding(&self) -> Result<Arc<codec::RecordEncoding>, GatewayError> {
+        if let Some(encoding) = self.encoding.get() {
+            return Ok(Arc::clone(encoding));
+        }
+        let encoding = Arc::new(codec::RecordEncoding::of(self, &self.descriptor()?));
+        Ok(Arc::clone(self.encoding.get_or_init(|| encoding)))
+    }
+
     /// The table row of a proto field.
     pub(crate) fn field_by_proto(&self, proto: &str) -> Option<&FieldMapping> {
         self.fields.iter().find(|field| field.proto == proto)
@@ -160,6 +255,72 @@ impl ObjectType {
             Some(field) => format!("{prefix}{}", field.proto),
             None if api.eq_ignore_ascii_case("Id") => format!("{prefix}id"),
             None => format!("{prefix}extra_fields.{api}"),
+        }
+    }
+}
+
+impl FieldKind {
+    /// The kind of a schema file's field, by its Salesforce type.
+    fn of_schema(field: &crate::schema::compile::SchemaField) -> Self {
+        use crate::schema::field_types::ProtoType;
+        if field.output_only {
+            return Self::OutputOnly;
+        }
+        match (field.salesforce_type.as_str(), field.proto_type) {
+            ("id" | "reference", _) => Self::Reference,
+            (_, ProtoType::Date) => Self::Date,
+            (_, ProtoType::Time) => Self::Time,
+            (_, ProtoType::Timestamp) => Self::DateTime,
+            (_, ProtoType::RepeatedString) => Self::MultiPicklist,
+            (_, ProtoType::Bytes) => Self::Base64,
+            (_, ProtoType::AnyValue) => Self::AnyValue,
+            // Compound fields are read as a whole and written through their parts.
+            (_, ProtoType::Address | ProtoType::GeoLocation) => Self::OutputOnly,
+            (
+                _,
+                ProtoType::String
+                | ProtoType::Bool
+                | ProtoType::Int32
+                | ProtoType::Int64
+                | ProtoType::Double,
+            ) => Self::Value,
+        }
+    }
+}
+
+/// The one `'static` copy of a name of a schema file (object, message and field names), so that
+/// field tables are as cheap to read as the built-in ones. Each distinct name is kept once for the
+/// life of the process: reloading the same schema adds nothing, and the total is bounded by the
+/// names of every schema ever loaded.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<&'static str>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut names = NAMES.lock();
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(kept);
+    kept
+}
+
+/// An object an operation acts on: a built-in one, or a schema file's (shared, as a detached
+/// create outlives its caller).
+#[derive(Debug, Clone)]
+pub(crate) enum ObjectRef {
+    /// A built-in object.
+    BuiltIn(&'static ObjectType),
+    /// An object of a schema file.
+    Schema(Arc<ObjectType>),
+}
+
+impl std::ops::Deref for ObjectRef {
+    type Target = ObjectType;
+
+    fn deref(&self) -> &ObjectType {
+        match self {
+            Self::BuiltIn(object) => object,
+            Self::Schema(object) => object,
         }
     }
 }
@@ -200,20 +361,20 @@ macro_rules! typed_object_service {
         impl<Limiter: Send + Sync + 'static> $server_trait for $service<Limiter> {
             async fn $create(&self, request: tonic::Request<$create_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
-                $crate::api::call::respond($crate::api::typed::operations::create(&call, &$object, request.into_inner().$resource_field).await)
+                $crate::api::call::respond($crate::api::typed::operations::prost_typed::create(&call, &$object, request.into_inner().$resource_field).await)
             }
 
             async fn $get(&self, request: tonic::Request<$get_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let request = request.into_inner();
-                $crate::api::call::respond($crate::api::typed::operations::get(&call, &$object, &request.id, request.fields).await)
+                $crate::api::call::respond($crate::api::typed::operations::prost_typed::get(&call, &$object, &request.id, request.fields).await)
             }
 
             async fn $update(&self, request: tonic::Request<$update_request>) -> Result<tonic::Response<$resource>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let request = request.into_inner();
                 $crate::api::call::respond(
-                    $crate::api::typed::operations::update(&call, &$object, request.$resource_field, request.update_mask).await,
+                    $crate::api::typed::operations::prost_typed::update(&call, &$object, request.$resource_field, request.update_mask).await,
                 )
             }
 
@@ -225,14 +386,14 @@ macro_rules! typed_object_service {
             async fn $find(&self, request: tonic::Request<$find_request>) -> Result<tonic::Response<$find_response>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let find_request = concat!("sfgate.v1.", stringify!($find_request));
-                let page = $crate::api::typed::operations::find(&call, &$object, find_request, request.get_ref()).await;
+                let page = $crate::api::typed::operations::prost_typed::find(&call, &$object, find_request, request.get_ref()).await;
                 $crate::api::call::respond(page.map(|page| $find_response { $items: page.resources, next_page_token: page.next_page_token }))
             }
 
             async fn $upsert(&self, request: tonic::Request<$upsert_request>) -> Result<tonic::Response<$upsert_response>, tonic::Status> {
                 let call = self.state.call_context(&request)?;
                 let request = request.into_inner();
-                let outcome = $crate::api::typed::operations::upsert(
+                let outcome = $crate::api::typed::operations::prost_typed::upsert(
                     &call,
                     &$object,
                     &request.external_id_field,
@@ -287,7 +448,7 @@ mod tests {
                     field.name()
                 );
             }
-            for row in object.fields {
+            for row in object.fields.iter() {
                 let field = message.get_field_by_name(row.proto).unwrap_or_else(|| {
                     panic!(
                         "{}: table row {} is not a proto field",
@@ -331,7 +492,7 @@ mod tests {
                 other => format!("{other}s"),
             };
             let request = descriptor(&format!("sfgate.v1.Find{plural}Request")).unwrap();
-            for criterion in object.criteria {
+            for criterion in object.criteria.iter() {
                 assert!(
                     request.get_field_by_name(criterion.proto).is_some(),
                     "{plural}: {}",

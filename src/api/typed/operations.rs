@@ -5,7 +5,7 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
 use super::codec;
-use super::{CriterionKind, ObjectType};
+use super::{CriterionKind, ObjectRef, ObjectType};
 use crate::api::call::{CallContext, read_back};
 use crate::api::idempotency;
 use crate::api::paging::{self, PageToken};
@@ -19,8 +19,8 @@ pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
 /// arrives in one batch and no server-side query cursor is left open.
 const MAX_PAGE_SIZE: u32 = 1000;
 
-/// A page of find results.
-pub(crate) struct Page<M> {
+/// A page of find results (resources in their wire format, or as typed messages).
+pub(crate) struct Page<M = Vec<u8>> {
     pub(crate) resources: Vec<M>,
     pub(crate) next_page_token: String,
 }
@@ -50,49 +50,48 @@ pub(crate) fn parse_id(
             format!("a {} ID is required", object.api_name),
         ));
     }
-    SalesforceId::parse_for(text, object.api_name, object.key_prefix)
+    SalesforceId::parse_for(text, &object.api_name, &object.key_prefix)
         .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
 }
 
 fn required<M>(object: &ObjectType, resource: Option<M>) -> Result<M, GatewayError> {
-    resource.ok_or_else(|| GatewayError::invalid_field(object.request_field, "is required"))
+    resource.ok_or_else(|| GatewayError::invalid_field(&*object.request_field, "is required"))
 }
 
 /// Creates a record and returns it as stored.
-pub(crate) async fn create<M: Message + Default>(
+pub(crate) async fn create(
     call: &CallContext,
-    object: &'static ObjectType,
-    resource: Option<M>,
-) -> Result<M, GatewayError> {
-    let resource = required(object, resource)?;
-    let dynamic = codec::to_dynamic(object.message, &resource)?;
-    if !codec::resource_id(&dynamic).is_empty() {
+    object: ObjectRef,
+    resource: Option<DynamicMessage>,
+) -> Result<Vec<u8>, GatewayError> {
+    let resource = required(&object, resource)?;
+    if !codec::resource_id(&resource).is_empty() {
         return Err(GatewayError::invalid_field(
             format!("{}.id", object.request_field),
             "must be empty on create: Salesforce assigns the ID",
         ));
     }
-    let fields = codec::create_fields(object, &dynamic)?;
+    let fields = codec::create_fields(&object, &resource)?;
+    let fingerprint = idempotency::fingerprint(&object.message, &resource.encode_to_vec());
     let client = call.client.clone();
     let deadline = call.deadline;
     let create_and_read = async move {
         let id = client
-            .create_record(object.api_name, &fields)
+            .create_record(&object.api_name, &fields)
             .await
-            .map_err(|error| upstream(object, error))?;
-        read_back_written(&client, deadline, object, &id, fields).await
+            .map_err(|error| upstream(&object, error))?;
+        read_back_written(&client, deadline, &object, &id, fields).await
     };
-    let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
     call.create_once(fingerprint, create_and_read).await
 }
 
 /// Reads a record, all fields or those of the mask.
-pub(crate) async fn get<M: Message + Default>(
+pub(crate) async fn get(
     call: &CallContext,
     object: &ObjectType,
     id: &str,
     fields: Option<prost_types::FieldMask>,
-) -> Result<M, GatewayError> {
+) -> Result<Vec<u8>, GatewayError> {
     let id = parse_id(object, "id", id)?;
     let mask = fields.map(|mask| mask.paths).unwrap_or_default();
     let api_fields = codec::read_fields(object, &mask)?;
@@ -101,13 +100,13 @@ pub(crate) async fn get<M: Message + Default>(
 }
 
 /// Writes the masked fields and returns the record as stored.
-pub(crate) async fn update<M: Message + Default>(
+pub(crate) async fn update(
     call: &CallContext,
     object: &ObjectType,
-    resource: Option<M>,
+    resource: Option<DynamicMessage>,
     update_mask: Option<prost_types::FieldMask>,
-) -> Result<M, GatewayError> {
-    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+) -> Result<Vec<u8>, GatewayError> {
+    let resource = required(object, resource)?;
     let id = parse_id(
         object,
         &format!("{}.id", object.request_field),
@@ -117,7 +116,7 @@ pub(crate) async fn update<M: Message + Default>(
     let fields = codec::update_fields(object, &resource, &mask)?;
     call.within_deadline(async {
         call.client
-            .update_record(object.api_name, &id, &fields)
+            .update_record(&object.api_name, &id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
         read_back_written(&call.client, call.deadline, object, &id, fields).await
@@ -134,7 +133,7 @@ pub(crate) async fn delete(
     let id = parse_id(object, "id", id)?;
     call.within_deadline(async {
         call.client
-            .delete_record(object.api_name, &id)
+            .delete_record(&object.api_name, &id)
             .await
             .map_err(|error| upstream(object, error))
     })
@@ -142,13 +141,13 @@ pub(crate) async fn delete(
 }
 
 /// Creates or updates the record an external ID names; returns it and whether it was created.
-pub(crate) async fn upsert<M: Message + Default>(
+pub(crate) async fn upsert(
     call: &CallContext,
     object: &ObjectType,
     external_id_field: &str,
     external_id: &str,
-    resource: Option<M>,
-) -> Result<(M, bool), GatewayError> {
+    resource: Option<DynamicMessage>,
+) -> Result<(Vec<u8>, bool), GatewayError> {
     let field_is_name = crate::salesforce::soql::is_identifier(external_id_field)
         && !external_id_field.contains('.');
     if !field_is_name {
@@ -161,7 +160,7 @@ pub(crate) async fn upsert<M: Message + Default>(
     if external_id_field.eq_ignore_ascii_case("Id") {
         parse_id(object, "external_id", external_id)?;
     }
-    let resource = codec::to_dynamic(object.message, &required(object, resource)?)?;
+    let resource = required(object, resource)?;
     if !codec::resource_id(&resource).is_empty() {
         return Err(GatewayError::invalid_field(
             format!("{}.id", object.request_field),
@@ -181,7 +180,7 @@ pub(crate) async fn upsert<M: Message + Default>(
     call.within_deadline(async {
         let outcome = call
             .client
-            .upsert_record(object.api_name, external_id_field, external_id, &fields)
+            .upsert_record(&object.api_name, external_id_field, external_id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
         let written =
@@ -192,15 +191,13 @@ pub(crate) async fn upsert<M: Message + Default>(
 }
 
 /// Finds records matching every criterion set in the request, one page at a time.
-pub(crate) async fn find<R: Message, M: Message + Default>(
+pub(crate) async fn find(
     call: &CallContext,
     object: &ObjectType,
-    find_request: &str,
-    request: &R,
-) -> Result<Page<M>, GatewayError> {
-    let request = codec::to_dynamic(find_request, request)?;
-    let (conditions, fingerprint_parts) = criteria(object, &request)?;
-    let page_size = page_size(&request)?;
+    request: &DynamicMessage,
+) -> Result<Page, GatewayError> {
+    let (conditions, fingerprint_parts) = criteria(object, request)?;
+    let page_size = page_size(request)?;
     let fingerprint = paging::fingerprint(
         &fingerprint_parts
             .iter()
@@ -208,8 +205,8 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
             .collect::<Vec<_>>(),
     );
     let mut query = SelectQuery::new(
-        object.api_name,
-        std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)),
+        &object.api_name,
+        std::iter::once("Id").chain(object.fields.iter().map(|field| &*field.api)),
     )
     .map_err(|error| GatewayError::Internal(error.to_string()))?;
     for condition in conditions {
@@ -217,7 +214,7 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
             .filter(condition)
             .map_err(|error| GatewayError::Internal(error.to_string()))?;
     }
-    let token = string_field(&request, "page_token");
+    let token = string_field(request, "page_token");
     if !token.is_empty() {
         let token = PageToken::decode(&token)?;
         if token.fingerprint != fingerprint {
@@ -267,7 +264,7 @@ pub(crate) async fn find<R: Message, M: Message + Default>(
             .encode(),
             _ => String::new(),
         };
-        let resources = codec::resources_from_records(object, &records, &instance_url)?;
+        let resources = codec::records_wire(object, &records, &instance_url)?;
         Ok(Page {
             resources,
             next_page_token,
@@ -304,19 +301,19 @@ fn criteria(
     request: &DynamicMessage,
 ) -> Result<(Vec<Condition>, Vec<String>), GatewayError> {
     let mut conditions = Vec::new();
-    let mut fingerprint_parts = vec![object.api_name.to_owned()];
-    for criterion in object.criteria {
-        let value = request.get_field_by_name(criterion.proto);
+    let mut fingerprint_parts = vec![object.api_name.to_string()];
+    for criterion in object.criteria.iter() {
+        let value = request.get_field_by_name(&criterion.proto);
         let condition = match (criterion.kind, value.as_deref()) {
             (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => {
                 if text.chars().count() > crate::salesforce::limits::MAX_WHERE_STRING_LENGTH {
                     return Err(GatewayError::invalid_field(
-                        criterion.proto,
+                        &*criterion.proto,
                         "is longer than the 4,000 characters Salesforce takes in a WHERE clause",
                     ));
                 }
                 Condition::Compare {
-                    field: criterion.api.into(),
+                    field: criterion.api.to_string(),
                     comparison: Comparison::Equals,
                     value: SoqlValue::Text(text.clone()),
                 }
@@ -324,21 +321,21 @@ fn criteria(
             (CriterionKind::IdOf(referenced), Some(ProtoValue::String(text)))
                 if !text.is_empty() =>
             {
-                let id = parse_id(referenced, criterion.proto, text)?;
+                let id = parse_id(referenced, &criterion.proto, text)?;
                 Condition::Compare {
-                    field: criterion.api.into(),
+                    field: criterion.api.to_string(),
                     comparison: Comparison::Equals,
                     value: SoqlValue::Text(id.to_string()),
                 }
             }
             (CriterionKind::OpenOnly, Some(ProtoValue::Bool(true))) => Condition::Compare {
-                field: criterion.api.into(),
+                field: criterion.api.to_string(),
                 comparison: Comparison::Equals,
                 value: SoqlValue::Bool(false),
             },
             _ => continue,
         };
-        fingerprint_parts.push(criterion.proto.to_owned());
+        fingerprint_parts.push(criterion.proto.to_string());
         if let Condition::Compare { value, .. } = &condition {
             fingerprint_parts.push(match value {
                 SoqlValue::Text(text) => format!("text:{text}"),
@@ -355,7 +352,7 @@ fn criteria(
                 .criteria
                 .iter()
                 .map(|criterion| crate::error::FieldViolation {
-                    field: criterion.proto.to_owned(),
+                    field: criterion.proto.to_string(),
                     description: "set at least one of these find criteria".to_owned(),
                 })
                 .collect(),
@@ -366,13 +363,13 @@ fn criteria(
 
 /// Reads back a record Salesforce acknowledged writing: as stored, or as written (`fields` and
 /// its ID) when it cannot be read (see [`read_back`]).
-pub(crate) async fn read_back_written<M: Message + Default>(
+pub(crate) async fn read_back_written(
     client: &SalesforceClient,
     deadline: Option<std::time::Instant>,
     object: &ObjectType,
     id: &SalesforceId,
     mut fields: crate::salesforce::Record,
-) -> Result<M, GatewayError> {
+) -> Result<Vec<u8>, GatewayError> {
     let written = format!("{} {id}", object.api_name);
     read_back(
         client,
@@ -381,36 +378,115 @@ pub(crate) async fn read_back_written<M: Message + Default>(
         read(client, object, id, None),
         |instance_url| {
             fields.insert("Id".to_owned(), id.as_str().into());
-            codec::resource_from_record(object, &fields, instance_url, None)
+            codec::record_wire(object, &fields, instance_url, None)
         },
     )
     .await
 }
 
-/// Reads a record and turns it into the typed resource.
-pub(crate) async fn read<M: Message + Default>(
+/// Reads a record and turns it into the resource.
+pub(crate) async fn read(
     client: &SalesforceClient,
     object: &ObjectType,
     id: &SalesforceId,
     api_fields: Option<Vec<String>>,
-) -> Result<M, GatewayError> {
+) -> Result<Vec<u8>, GatewayError> {
     let record = client
-        .get_record(object.api_name, id, api_fields.as_deref())
+        .get_record(&object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
     to_resource(client, object, &record, api_fields.as_deref()).await
 }
 
-/// The typed resource of a Salesforce record, with its record page on the org's instance.
-async fn to_resource<M: Message + Default>(
+/// The resource of a Salesforce record, with its record page on the org's instance.
+async fn to_resource(
     client: &SalesforceClient,
     object: &ObjectType,
     record: &crate::salesforce::Record,
     requested: Option<&[String]>,
-) -> Result<M, GatewayError> {
+) -> Result<Vec<u8>, GatewayError> {
     let instance_url = client
         .instance_url()
         .await
         .map_err(|error| upstream(object, error))?;
-    codec::resource_from_record(object, record, Some(&instance_url), requested)
+    codec::record_wire(object, record, Some(&instance_url), requested)
+}
+
+/// The operations for prost-generated messages (the built-in services): each converts the
+/// typed request to the object's `DynamicMessage` and the written resource back to `M`.
+pub(crate) mod prost_typed {
+    use prost::Message;
+
+    use super::super::{ObjectRef, ObjectType, codec};
+    use super::Page;
+    use crate::api::call::CallContext;
+    use crate::error::GatewayError;
+
+    /// [`super::create`].
+    pub(crate) async fn create<M: Message + Default>(
+        call: &CallContext,
+        object: &'static ObjectType,
+        resource: Option<M>,
+    ) -> Result<M, GatewayError> {
+        let resource = codec::dynamic_of(object, resource)?;
+        let wire = super::create(call, ObjectRef::BuiltIn(object), resource).await?;
+        codec::decode(object, &wire)
+    }
+
+    /// [`super::get`].
+    pub(crate) async fn get<M: Message + Default>(
+        call: &CallContext,
+        object: &ObjectType,
+        id: &str,
+        fields: Option<prost_types::FieldMask>,
+    ) -> Result<M, GatewayError> {
+        codec::decode(object, &super::get(call, object, id, fields).await?)
+    }
+
+    /// [`super::update`].
+    pub(crate) async fn update<M: Message + Default>(
+        call: &CallContext,
+        object: &ObjectType,
+        resource: Option<M>,
+        update_mask: Option<prost_types::FieldMask>,
+    ) -> Result<M, GatewayError> {
+        let resource = codec::dynamic_of(object, resource)?;
+        codec::decode(
+            object,
+            &super::update(call, object, resource, update_mask).await?,
+        )
+    }
+
+    /// [`super::find`], for the request message named `find_request`.
+    pub(crate) async fn find<R: Message, M: Message + Default>(
+        call: &CallContext,
+        object: &ObjectType,
+        find_request: &str,
+        request: &R,
+    ) -> Result<Page<M>, GatewayError> {
+        let request = codec::to_dynamic(find_request, request)?;
+        let page = super::find(call, object, &request).await?;
+        Ok(Page {
+            resources: page
+                .resources
+                .iter()
+                .map(|wire| codec::decode(object, wire))
+                .collect::<Result<_, _>>()?,
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    /// [`super::upsert`].
+    pub(crate) async fn upsert<M: Message + Default>(
+        call: &CallContext,
+        object: &ObjectType,
+        external_id_field: &str,
+        external_id: &str,
+        resource: Option<M>,
+    ) -> Result<(M, bool), GatewayError> {
+        let resource = codec::dynamic_of(object, resource)?;
+        let (wire, created) =
+            super::upsert(call, object, external_id_field, external_id, resource).await?;
+        Ok((codec::decode(object, &wire)?, created))
+    }
 }

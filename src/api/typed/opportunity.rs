@@ -2,7 +2,7 @@
 
 use super::account::ACCOUNT;
 use super::typed_object_service;
-use super::{Criterion, CriterionKind, ObjectType, date, output, reference, value};
+use super::{ObjectTable, ObjectType, date, equals, id_of, output, reference, value};
 use crate::pb::opportunity_service_server::OpportunityService;
 use crate::pb::{
     CreateOpportunityRequest, DeleteOpportunityRequest, FindOpportunitiesRequest,
@@ -11,7 +11,7 @@ use crate::pb::{
 };
 
 /// `Opportunity`: proto field to API name.
-pub(crate) static OPPORTUNITY: ObjectType = ObjectType {
+pub(crate) static OPPORTUNITY: ObjectType = ObjectType::built_in(ObjectTable {
     api_name: "Opportunity",
     key_prefix: "006",
     message: "sfgate.v1.Opportunity",
@@ -35,18 +35,10 @@ pub(crate) static OPPORTUNITY: ObjectType = ObjectType {
         output("last_modified_date", "LastModifiedDate"),
     ],
     criteria: &[
-        Criterion {
-            proto: "name",
-            api: "Name",
-            kind: CriterionKind::Equals,
-        },
-        Criterion {
-            proto: "account_id",
-            api: "AccountId",
-            kind: CriterionKind::IdOf(&ACCOUNT),
-        },
+        equals("name", "Name"),
+        id_of("account_id", "AccountId", &ACCOUNT),
     ],
-};
+});
 
 typed_object_service! {
     /// The typed Opportunity service.
