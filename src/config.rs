@@ -66,6 +66,21 @@ pub struct Config {
     /// HTTP/JSON and gRPC-Web on the same port: which browser origins may call (CORS).
     #[serde(default)]
     pub http: HttpSettings,
+    /// Schema files (`.proto` written by `sfgate schema`) whose typed services are served, and
+    /// the tenants each is for (`[[schemas]]`).
+    #[serde(default)]
+    pub schemas: Vec<SchemaSettings>,
+}
+
+/// A schema file served (`[[schemas]]`): its services answer calls of these tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSettings {
+    /// The `.proto` file (relative to the working directory, like the other paths here). It is
+    /// compiled at start and on every reload.
+    pub file: PathBuf,
+    /// The tenants whose orgs it describes.
+    pub tenants: Vec<String>,
 }
 
 /// Browser access to the port (`[http]`): CORS is off unless origins are listed.
@@ -647,6 +662,7 @@ impl Config {
             telemetry: TelemetrySettings::default(),
             front_door: FrontDoorSettings::default(),
             http: HttpSettings::default(),
+            schemas: Vec::new(),
         }
     }
 
@@ -715,6 +731,19 @@ impl Config {
             bail!(
                 "telemetry.otlp_endpoint {endpoint:?}: expected http://host:4317 (OTLP/gRPC without TLS, e.g. a collector on the node or in the cluster)"
             );
+        }
+        for (index, schema) in self.schemas.iter().enumerate() {
+            let file = schema.file.display();
+            if schema.tenants.is_empty() {
+                bail!("schemas[{index}] ({file}): tenants is empty: name the tenants it is for");
+            }
+            if let Some(unknown) = schema
+                .tenants
+                .iter()
+                .find(|tenant| !self.tenants.contains_key(*tenant))
+            {
+                bail!("schemas[{index}] ({file}): tenant {unknown:?} is not configured");
+            }
         }
         if self.tenants.is_empty() {
             bail!("no tenants configured: add a [tenants.<id>] section");

@@ -132,6 +132,11 @@ gateway_reasons! {
     IdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE", Aborted, RetryHint::After(ONE_SECOND);
     /// The first request with the idempotency key may have created the record; not run again.
     IdempotencyOutcomeUnknown = "IDEMPOTENCY_KEY_OUTCOME_UNKNOWN", FailedPrecondition, RetryHint::Never;
+    /// The called service is of a schema file (`[[schemas]]`) the tenant does not use.
+    SchemaNotForTenant = "SCHEMA_NOT_FOR_TENANT", PermissionDenied, RetryHint::Never;
+    /// The call uses a field the tenant's org lacks, or whose type there differs from the
+    /// schema file's (regenerate the file with `sfgate schema`).
+    SchemaFieldDrift = "SCHEMA_FIELD_DRIFT", FailedPrecondition, RetryHint::Never;
     /// The org has no converted lead status to default to.
     NoConvertedLeadStatus = "NO_CONVERTED_LEAD_STATUS", FailedPrecondition, RetryHint::Never;
     /// The caller's deadline passed before Salesforce answered.

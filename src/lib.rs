@@ -50,6 +50,12 @@ pub mod pb {
     /// The request-path prefix of the API's own methods (health and reflection are outside it).
     pub const API_PATH_PREFIX: &str = "/sfgate.v1.";
 
+    /// Whether a request path is a call of the API — the built-in services or a schema file's
+    /// (`/acme.v1.…`) — rather than health or reflection, which need no key and are not limited.
+    pub fn is_api_path(path: &str) -> bool {
+        !path.starts_with("/grpc.health.v1.") && !path.starts_with("/grpc.reflection.")
+    }
+
     /// The public API's descriptors, decoded once.
     pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
         &DESCRIPTOR_POOL

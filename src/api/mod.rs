@@ -18,6 +18,7 @@ mod lookup;
 mod paging;
 mod phone;
 mod record_service;
+mod schema_service;
 mod typed;
 pub(crate) mod wire;
 
@@ -39,6 +40,7 @@ pub use call::ApiState;
 use connection::ConnectionApi;
 use lookup::LookupApi;
 use record_service::RecordApi;
+pub use schema_service::{SchemaRouter, SchemaServices, SharedSchemaServices, TenantSchema};
 use typed::account::AccountApi;
 use typed::campaign::CampaignApi;
 use typed::case::CaseApi;

@@ -75,7 +75,7 @@ impl<U: Message + Default> Decoder for ApiDecoder<U> {
 }
 
 /// The field a decode error names, outermost first (`lead.first_name`), and what went wrong.
-fn undecodable(error: &prost::DecodeError) -> GatewayError {
+pub(crate) fn undecodable(error: &prost::DecodeError) -> GatewayError {
     // prost writes `failed to decode Protobuf message: Inner.field: Outer.field: description`.
     let text = error.to_string();
     let text = text

@@ -84,13 +84,18 @@ pub type CallerCheck =
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
 impl HttpJson {
-    /// The front of the API: the routes of `sfgate.v1`, `google.rpc`'s descriptors for the
-    /// error details, and browser pages of `cors_allowed_origins` allowed to call.
-    pub fn api(cors_allowed_origins: Vec<String>) -> Result<Self, String> {
+    /// The front of the API: the routes of `sfgate.v1` and of the schema files' services,
+    /// `google.rpc`'s descriptors for the error details, and browser pages of
+    /// `cors_allowed_origins` allowed to call.
+    pub fn api(
+        cors_allowed_origins: Vec<String>,
+        schemas: &crate::api::SchemaServices,
+    ) -> Result<Self, String> {
         let mut pool = crate::pb::descriptor_pool().clone();
         pool.decode_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .map_err(|error| format!("google.rpc descriptors: {error}"))?;
-        let routes = Routes::of_pool(&pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))?;
+        let routes = Routes::of_pool(&pool, crate::pb::API_PATH_PREFIX.trim_start_matches('/'))?
+            .merged(Routes::of_services(schemas.service_descriptors())?);
         let openapi = Bytes::from(openapi::document(&routes).to_string());
         Ok(Self {
             routes,
@@ -122,16 +127,19 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.starts_with("application/grpc"))
 }
 
+/// The HTTP/JSON front in force, replaced whole when a reload changes the schema files.
+pub type SharedHttpJson = Arc<arc_swap::ArcSwap<HttpJson>>;
+
 /// The service: gRPC requests go to `inner` as they are, HTTP/JSON requests are transcoded.
 #[derive(Debug, Clone)]
 pub struct Transcode<S> {
     inner: S,
-    front: Arc<HttpJson>,
+    front: SharedHttpJson,
 }
 
 impl<S> Transcode<S> {
     /// Puts the HTTP/JSON front before `inner`.
-    pub fn new(inner: S, front: Arc<HttpJson>) -> Self {
+    pub fn new(inner: S, front: SharedHttpJson) -> Self {
         Self { inner, front }
     }
 }
@@ -162,7 +170,8 @@ where
         // The clone serves this call; the one that was polled ready stays for the next.
         let inner = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, inner);
-        let origin = self.front.cors.allowed_origin(request.headers());
+        let front = self.front.load_full();
+        let origin = front.cors.allowed_origin(request.headers());
         if Cors::is_preflight(request.method(), request.headers()) {
             let answer = match origin {
                 Some(origin) => Cors::preflight(origin),
@@ -176,7 +185,7 @@ where
             };
             return Box::pin(std::future::ready(Ok(answer)));
         }
-        let cors_on = self.front.cors.is_on();
+        let cors_on = front.cors.is_on();
         let with_cors = move |mut response: http::Response<ResponseBody>| {
             if cors_on {
                 Cors::mark(response.headers_mut(), origin);
@@ -190,7 +199,6 @@ where
                 Ok(with_cors(response.map(tonic::body::Body::new)))
             });
         }
-        let front = Arc::clone(&self.front);
         Box::pin(async move {
             Ok(with_cors(match transcode(&front, inner, request).await {
                 Ok(response) => response,

@@ -5,7 +5,7 @@
 use http::Method;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
-    Value,
+    ServiceDescriptor, Value,
 };
 
 use super::route::{Binding, PathTemplate};
@@ -68,14 +68,25 @@ impl Routes {
     /// The routes of every method of `pool` whose name starts with `package_prefix` (e.g.
     /// `sfgate.v1.`), or why a rule is unusable.
     pub(crate) fn of_pool(pool: &DescriptorPool, package_prefix: &str) -> Result<Self, String> {
-        let Some(http) = pool.get_extension_by_name("google.api.http") else {
-            return Ok(Self::default());
-        };
+        Self::of_services(
+            pool.services()
+                .filter(|service| service.full_name().starts_with(package_prefix)),
+        )
+    }
+
+    /// The routes of the HTTP rules of these services' methods (each service's pool must know
+    /// `google.api.http`).
+    pub(crate) fn of_services(
+        services: impl IntoIterator<Item = ServiceDescriptor>,
+    ) -> Result<Self, String> {
         let mut routes = Vec::new();
-        for service in pool.services() {
-            if !service.full_name().starts_with(package_prefix) {
+        for service in services {
+            let Some(http) = service
+                .parent_pool()
+                .get_extension_by_name("google.api.http")
+            else {
                 continue;
-            }
+            };
             for rpc in service.methods() {
                 let options = rpc.options();
                 if !options.has_extension(&http) {
@@ -100,6 +111,14 @@ impl Routes {
         }
         routes.sort_by_key(|route| std::cmp::Reverse(route.template.literals()));
         Ok(Self { routes })
+    }
+
+    /// These routes and `more`, in matching order.
+    pub(crate) fn merged(mut self, more: Self) -> Self {
+        self.routes.extend(more.routes);
+        self.routes
+            .sort_by_key(|route| std::cmp::Reverse(route.template.literals()));
+        self
     }
 
     /// How many routes there are.

@@ -277,7 +277,7 @@ where
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
         // Health and reflection are not limited.
-        if !request.uri().path().starts_with(crate::pb::API_PATH_PREFIX) {
+        if !crate::pb::is_api_path(request.uri().path()) {
             return self.inner.call(request).boxed();
         }
         let Some(tenant) = request

@@ -15,8 +15,9 @@ use super::admin::Readiness;
 pub(super) struct Drain {
     pub(super) health: HealthReporter,
     pub(super) readiness: Readiness,
-    /// The services reported NOT_SERVING, beside the server as a whole (`""`).
-    pub(super) services: Vec<&'static str>,
+    /// The services reported NOT_SERVING, beside the server as a whole (`""`), as they stand
+    /// when the drain starts (a reload may have changed the schema services).
+    pub(super) services: Box<dyn Fn() -> Vec<String> + Send + Sync>,
     /// Health entries whose watches must end too, though they are not API services.
     pub(super) also_cleared: Vec<&'static str>,
     pub(super) grace: Duration,
@@ -47,7 +48,8 @@ impl Drain {
                 "shutting down: finishing in-flight calls"
             );
             readiness.set(false);
-            let everything = || std::iter::once("").chain(services.iter().copied());
+            let services = services();
+            let everything = || std::iter::once("").chain(services.iter().map(String::as_str));
             for service in everything() {
                 health
                     .set_service_status(service, ServingStatus::NotServing)

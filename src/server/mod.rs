@@ -6,6 +6,7 @@
 //! - `tls`: the port's TLS and mutual TLS;
 //! - `tenants`: the per-tenant snapshots a configuration builds, and their replacement;
 //! - `connect_check`: `check-config --connect`, reaching Vault, Redis and every tenant's org;
+//! - `schemas`: the schema files' services, reflection and HTTP/JSON routes, rebuilt on reload;
 //! - `schema_source`: the describes `sfgate schema` generates from, read through a tenant;
 //! - `reload`: reloading the configuration on SIGHUP or a changed file;
 //! - `drain`: graceful shutdown — NOT_SERVING, open health watches ended, a grace period;
@@ -18,6 +19,7 @@ mod front_door;
 mod reload;
 mod run;
 mod schema_source;
+mod schemas;
 mod tenants;
 mod tls;
 

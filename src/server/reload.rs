@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::schemas::{self, SchemaFront};
 use super::tenants::Tenants;
 use crate::config::{
     AdminSettings, Config, FrontDoorSettings, HttpSettings, SharedLimitsSettings,
@@ -45,6 +46,7 @@ pub(super) async fn watch_config(
     path: PathBuf,
     poll: Option<Duration>,
     tenants: Arc<Tenants>,
+    front: Arc<SchemaFront>,
     running: RestartOnly,
 ) {
     #[cfg(unix)]
@@ -83,10 +85,11 @@ pub(super) async fn watch_config(
                         "changes to listen, [tls], [front_door], [http], [shared_limits], [admin] or [telemetry] take effect only after a restart"
                     );
                 }
-                match tenants.reload(&config) {
+                match reload(&tenants, &front, &config).await {
                     Ok(()) => tracing::info!(
                         trigger,
                         tenants = config.tenants.len(),
+                        schemas = config.schemas.len(),
                         "configuration reloaded"
                     ),
                     Err(error) => tracing::error!(
@@ -101,6 +104,15 @@ pub(super) async fn watch_config(
             ),
         }
     }
+}
+
+/// Builds the schema files and the tenants of `config`, then puts both in force; if either
+/// fails, neither changes.
+async fn reload(tenants: &Tenants, front: &SchemaFront, config: &Config) -> anyhow::Result<()> {
+    let prepared = front.prepare(schemas::load(config)?)?;
+    tenants.reload(config)?;
+    front.install(prepared).await;
+    Ok(())
 }
 
 async fn sleep_or_forever(period: Option<Duration>) {

@@ -13,19 +13,15 @@ use tonic_health::server::HealthReporter;
 use super::admin;
 use super::drain::Drain;
 use super::reload::{RestartOnly, watch_config};
+use super::schemas::{self, SchemaFront};
 use super::tenants::Tenants;
 use super::{front_door, tls};
+use crate::api::SchemaRouter;
 use crate::config::Config;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::{SalesforceClient, http_client};
 use crate::telemetry::rpc::RpcTelemetryLayer;
 use crate::tenancy::AuthenticateLayer;
-
-/// The standard gRPC health service.
-const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
-/// The reflection services, as each version lists itself.
-const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
-const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
 
 /// The health service name reporting whether tenant limits are shared.
 pub const SHARED_LIMITS_HEALTH: &str = "sfgate.SharedRateLimits";
@@ -56,6 +52,7 @@ pub async fn run(
 /// Builds everything a configuration describes (tenants, credential providers, limits) without
 /// serving or calling anything, to check it before a deployment.
 pub fn check(config: &Config) -> anyhow::Result<()> {
+    schemas::load(config)?;
     Tenants::build(config, http_client()).map(drop)
 }
 
@@ -72,49 +69,38 @@ pub async fn run_reloading(
         grpc: listener,
         admin: admin_listener,
     } = listeners;
+    let schemas = schemas::load(&config)?;
     let tenants = Arc::new(Tenants::build(&config, http_client())?);
-    if let Some(path) = config_path {
-        tokio::spawn(watch_config(
-            path,
-            config.reload_poll,
-            Arc::clone(&tenants),
-            RestartOnly::of(&config),
-        ));
-    }
     let api = crate::api::routes(&tenants.api);
-
-    // The google.rpc error details are served too, so that grpcurl and other reflection clients
-    // can decode the ErrorInfo, BadRequest and RetryInfo every error carries.
-    let descriptor_sets = [
-        crate::pb::FILE_DESCRIPTOR_SET,
-        tonic_health::pb::FILE_DESCRIPTOR_SET,
-        tonic_types::pb::FILE_DESCRIPTOR_SET,
-    ];
-    // Reflection lists what is served: the API's routes, health, and the reflection service
-    // itself (each version its own name).
-    let reflection = |itself: &'static str| {
-        let builder = descriptor_sets.iter().fold(
-            tonic_reflection::server::Builder::configure(),
-            |builder, set| builder.register_encoded_file_descriptor_set(set),
-        );
-        api.names
-            .iter()
-            .copied()
-            .chain([HEALTH_SERVICE, itself])
-            .fold(builder, |builder, name| builder.with_service_name(name))
-    };
-    let reflection_v1 = reflection(REFLECTION_V1)
-        .build_v1()
-        .context("building reflection v1")?;
-    let reflection_v1alpha = reflection(REFLECTION_V1ALPHA)
-        .build_v1alpha()
-        .context("building reflection v1alpha")?;
-
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for service in &api.names {
         health_reporter
             .set_service_status(service, ServingStatus::Serving)
             .await;
+    }
+    // The schema files' services, reflection and the HTTP/JSON front, rebuilt on reload.
+    let registry = Arc::clone(&tenants.registry);
+    let refusal: crate::http::CallerCheck = Arc::new(move |headers, extensions| {
+        crate::tenancy::refusal(&registry, headers, extensions)
+    });
+    let front = Arc::new(
+        SchemaFront::new(
+            schemas,
+            api.names.clone(),
+            config.http.cors_allowed_origins.clone(),
+            refusal,
+            health_reporter.clone(),
+        )
+        .await?,
+    );
+    if let Some(path) = config_path {
+        tokio::spawn(watch_config(
+            path,
+            config.reload_poll,
+            Arc::clone(&tenants),
+            Arc::clone(&front),
+            RestartOnly::of(&config),
+        ));
     }
     if let Some(store) = &tenants.shared {
         store.spawn_recovery_probe();
@@ -154,7 +140,17 @@ pub async fn run_reloading(
     let drain = Drain {
         health: health_reporter,
         readiness,
-        services: api.names.clone(),
+        services: {
+            let built_in = api.names.clone();
+            let front = Arc::clone(&front);
+            Box::new(move || {
+                built_in
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .chain(front.service_names())
+                    .collect()
+            })
+        },
         also_cleared: vec![SHARED_LIMITS_HEALTH],
         grace: config.shutdown_grace,
     };
@@ -167,23 +163,17 @@ pub async fn run_reloading(
             tenants.shared.clone(),
         ))
         .service(
-            api.routes
-                .add_service(health_service)
-                .add_service(reflection_v1)
-                .add_service(reflection_v1alpha)
+            front
+                .routes(
+                    api.routes.add_service(health_service),
+                    SchemaRouter::new(tenants.api.clone(), Arc::clone(&front.services)),
+                )
                 .prepare(),
         );
     // HTTP/JSON calls become gRPC calls of the same stack; gRPC and gRPC-Web calls pass through.
-    let http_json = crate::http::HttpJson::api(config.http.cors_allowed_origins.clone())
-        .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?;
-    let registry = Arc::clone(&tenants.registry);
-    let http_json = http_json.refusing_before_the_body(Arc::new(move |headers, extensions| {
-        crate::tenancy::refusal(&registry, headers, extensions)
-    }));
-    tracing::debug!(routes = http_json.routes().len(), "HTTP/JSON routes built");
     // gRPC-Web is translated to gRPC in front of the same stack; other requests pass through.
     let service = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), service);
-    let service = crate::http::Transcode::new(service, Arc::new(http_json));
+    let service = crate::http::Transcode::new(service, Arc::clone(&front.http));
     let server = front_door::serve(listener, service, &config.front_door, tls, stop_accepting);
 
     tokio::pin!(server);

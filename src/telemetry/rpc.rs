@@ -94,7 +94,7 @@ where
 
     fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
         let path = request.uri().path();
-        if !path.starts_with(crate::pb::API_PATH_PREFIX) {
+        if !crate::pb::is_api_path(path) {
             // Health checks and reflection: neither traced nor counted.
             return self
                 .inner

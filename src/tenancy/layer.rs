@@ -99,7 +99,7 @@ where
 
     fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
         // Health and reflection need no key.
-        if !request.uri().path().starts_with(crate::pb::API_PATH_PREFIX) {
+        if !crate::pb::is_api_path(request.uri().path()) {
             return self.inner.call(request).boxed();
         }
         let client_certificate = client_certificate_fingerprint(request.extensions());

@@ -22,6 +22,7 @@ mod mutual_tls;
 mod oauth_flows;
 mod record_service;
 mod resilience;
+mod schema_services;
 mod server;
 mod shared_limits;
 mod tenant_isolation;

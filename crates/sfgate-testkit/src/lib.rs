@@ -4,6 +4,7 @@
 //! 127.0.0.1 with a random port and stopped by PID: [`openbao`], [`redis`], [`otlp`]; and
 //! [`process`] for the `sfgate` binary as a child process.
 
+pub mod dynamic;
 pub mod grpcio;
 pub mod h2raw;
 pub mod openbao;

@@ -285,6 +285,7 @@ impl RecordEncoding {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Builds the resource message from a Salesforce record. The record is written straight to the
 /// protobuf wire format, field by field as the object's table says, and read back as `M`; its
 /// record page is on `instance_url` (no page without one).

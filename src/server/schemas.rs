@@ -1,0 +1,271 @@
+//! The schema files of the configuration (`[[schemas]]`), and everything served from them:
+//! their services ([`crate::api::SchemaRouter`]), reflection (v1 and v1alpha, which lists them
+//! beside the built-in services), the HTTP/JSON routes and OpenAPI document, and health. All of
+//! it is built from a configuration first and put in force together, so that a schema file that
+//! does not compile or map changes nothing.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::util::BoxCloneSyncService;
+
+use crate::api::{SchemaRouter, SchemaServices, SharedSchemaServices, TenantSchema};
+use crate::config::Config;
+use crate::http::{CallerCheck, HttpJson, SharedHttpJson};
+use crate::tenant::TenantId;
+
+/// The standard gRPC health service.
+pub(super) const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+/// The reflection services, as each version lists itself.
+const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
+const REFLECTION_V1ALPHA: &str = "grpc.reflection.v1alpha.ServerReflection";
+
+type GrpcService = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Infallible,
+>;
+
+/// Compiles and maps every schema file of `config`.
+pub(super) fn load(config: &Config) -> anyhow::Result<SchemaServices> {
+    let mut schemas = Vec::with_capacity(config.schemas.len());
+    for entry in &config.schemas {
+        let file = crate::schema::compile::load(&entry.file)
+            .map_err(|error| anyhow::anyhow!("[[schemas]] {error}"))?;
+        schemas.push(TenantSchema {
+            file: Arc::new(file),
+            tenants: entry
+                .tenants
+                .iter()
+                .map(|name| TenantId::new(name))
+                .collect(),
+        });
+    }
+    SchemaServices::build(schemas).map_err(|error| anyhow::anyhow!("[[schemas]] {error}"))
+}
+
+/// What is built from the schema files before it is put in force.
+pub(super) struct Prepared {
+    services: SchemaServices,
+    http: HttpJson,
+    reflection_v1: GrpcService,
+    reflection_v1alpha: GrpcService,
+}
+
+/// The parts of the server the schema files change, each replaced whole.
+pub(super) struct SchemaFront {
+    /// The schema services in force.
+    pub(super) services: SharedSchemaServices,
+    /// The HTTP/JSON front in force.
+    pub(super) http: SharedHttpJson,
+    reflection_v1: Arc<ArcSwap<GrpcService>>,
+    reflection_v1alpha: Arc<ArcSwap<GrpcService>>,
+    built_in: Vec<&'static str>,
+    cors_allowed_origins: Vec<String>,
+    refusal: CallerCheck,
+    health: HealthReporter,
+}
+
+impl SchemaFront {
+    /// The front of `services`, beside the built-in services named `built_in`.
+    pub(super) async fn new(
+        services: SchemaServices,
+        built_in: Vec<&'static str>,
+        cors_allowed_origins: Vec<String>,
+        refusal: CallerCheck,
+        health: HealthReporter,
+    ) -> anyhow::Result<Self> {
+        let Prepared {
+            services,
+            http,
+            reflection_v1,
+            reflection_v1alpha,
+        } = prepare(&built_in, &cors_allowed_origins, &refusal, services)?;
+        let front = Self {
+            services: Arc::new(ArcSwap::from_pointee(SchemaServices::default())),
+            http: Arc::new(ArcSwap::from_pointee(http)),
+            reflection_v1: Arc::new(ArcSwap::from_pointee(reflection_v1)),
+            reflection_v1alpha: Arc::new(ArcSwap::from_pointee(reflection_v1alpha)),
+            built_in,
+            cors_allowed_origins,
+            refusal,
+            health,
+        };
+        front.set_services(services).await;
+        Ok(front)
+    }
+
+    /// Builds everything `services` needs, changing nothing yet.
+    pub(super) fn prepare(&self, services: SchemaServices) -> anyhow::Result<Prepared> {
+        prepare(
+            &self.built_in,
+            &self.cors_allowed_origins,
+            &self.refusal,
+            services,
+        )
+    }
+
+    /// Puts what [`Self::prepare`] built in force: the services, reflection, HTTP/JSON and
+    /// health (SERVING for the new services, cleared for the ones gone).
+    pub(super) async fn install(&self, prepared: Prepared) {
+        let Prepared {
+            services,
+            http,
+            reflection_v1,
+            reflection_v1alpha,
+        } = prepared;
+        self.reflection_v1.store(Arc::new(reflection_v1));
+        self.reflection_v1alpha.store(Arc::new(reflection_v1alpha));
+        self.http.store(Arc::new(http));
+        self.set_services(services).await;
+    }
+
+    /// Health SERVING for the new services, cleared for the ones gone; then the services.
+    async fn set_services(&self, services: SchemaServices) {
+        let before = self.services.load().service_names();
+        let after = services.service_names();
+        let mut health = self.health.clone();
+        for gone in before.iter().filter(|name| !after.contains(name)) {
+            health.clear_service_status(gone).await;
+        }
+        for name in &after {
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+        self.services.store(Arc::new(services));
+    }
+
+    /// The services of the schema files in force, by name (for the drain).
+    pub(super) fn service_names(&self) -> Vec<String> {
+        self.services.load().service_names()
+    }
+
+    /// `routes` with reflection (as it stands after each reload) and, for every other path, the
+    /// schema services.
+    pub(super) fn routes<Limiter: Send + Sync + 'static>(
+        &self,
+        routes: Routes,
+        schemas: SchemaRouter<Limiter>,
+    ) -> Routes {
+        let reflection = |name: &str, current: &Arc<ArcSwap<GrpcService>>| {
+            (
+                format!("/{name}/{{*rest}}"),
+                Swapped {
+                    current: Arc::clone(current),
+                },
+            )
+        };
+        let (v1_path, v1) = reflection(REFLECTION_V1, &self.reflection_v1);
+        let (v1alpha_path, v1alpha) = reflection(REFLECTION_V1ALPHA, &self.reflection_v1alpha);
+        let router = routes
+            .into_axum_router()
+            .route_service(&v1_path, v1.map_request_body())
+            .route_service(&v1alpha_path, v1alpha.map_request_body())
+            .fallback_service(tower::ServiceExt::map_request(
+                schemas,
+                |request: http::Request<axum::body::Body>| request.map(tonic::body::Body::new),
+            ));
+        Routes::from(router)
+    }
+}
+
+fn prepare(
+    built_in: &[&'static str],
+    cors_allowed_origins: &[String],
+    refusal: &CallerCheck,
+    services: SchemaServices,
+) -> anyhow::Result<Prepared> {
+    let http = HttpJson::api(cors_allowed_origins.to_vec(), &services)
+        .map_err(|error| anyhow::anyhow!("the HTTP/JSON routes: {error}"))?
+        .refusing_before_the_body(Arc::clone(refusal));
+    let schema_names = services.service_names();
+    let schema_sets: Vec<&[u8]> = services
+        .schemas()
+        .iter()
+        .map(|schema| schema.file.file_descriptor_set.as_slice())
+        .collect();
+    // The google.rpc error details are served too, so that grpcurl and other reflection clients
+    // can decode the ErrorInfo, BadRequest and RetryInfo every error carries.
+    let descriptor_sets = [
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_types::pb::FILE_DESCRIPTOR_SET,
+    ];
+    // Reflection lists what is served: the built-in services, the schema files' services,
+    // health, and the reflection service itself (each version its own name).
+    let reflection = |itself: &'static str| {
+        let builder = descriptor_sets
+            .iter()
+            .copied()
+            .chain(schema_sets.iter().copied())
+            .fold(
+                tonic_reflection::server::Builder::configure(),
+                |builder, set| builder.register_encoded_file_descriptor_set(set),
+            );
+        built_in
+            .iter()
+            .map(|name| (*name).to_owned())
+            .chain(schema_names.iter().cloned())
+            .chain([HEALTH_SERVICE.to_owned(), itself.to_owned()])
+            .fold(builder, |builder, name| builder.with_service_name(name))
+    };
+    let reflection_v1 = reflection(REFLECTION_V1)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = reflection(REFLECTION_V1ALPHA)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+    Ok(Prepared {
+        services,
+        http,
+        reflection_v1: BoxCloneSyncService::new(reflection_v1),
+        reflection_v1alpha: BoxCloneSyncService::new(reflection_v1alpha),
+    })
+}
+
+/// A gRPC service replaced whole on reload; each call goes to the one in force when it starts.
+#[derive(Clone)]
+struct Swapped {
+    current: Arc<ArcSwap<GrpcService>>,
+}
+
+impl Swapped {
+    /// As axum routes hand it requests.
+    fn map_request_body(
+        self,
+    ) -> impl tower::Service<
+        http::Request<axum::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static {
+        tower::ServiceExt::map_request(self, |request: http::Request<axum::body::Body>| {
+            request.map(tonic::body::Body::new)
+        })
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Swapped {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = tower::util::Oneshot<GrpcService, http::Request<tonic::body::Body>>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let service: GrpcService = self.current.load().as_ref().clone();
+        tower::ServiceExt::oneshot(service, request)
+    }
+}
