@@ -16,7 +16,9 @@ address="127.0.0.1:$(free_port)"
 admin="127.0.0.1:$(free_port)"
 key="smoke-$(date +%s)-$RANDOM"
 log=$(mktemp)
-SFGATE_DEMO_API_KEY="$key" "$binary" --listen "$address" --admin-listen "$admin" >"$log" 2>&1 &
+# With the social-care schema file (examples/schemas), as the README's typed-services path runs it.
+SFGATE_DEMO_API_KEY="$key" "$binary" --listen "$address" --admin-listen "$admin" \
+    --schema examples/schemas/acme/v1/social_care.proto >"$log" 2>&1 &
 pid=$!
 cleanup() {
     kill "$pid" 2>/dev/null || true
@@ -65,6 +67,20 @@ if refused=$("$grpcurl" -plaintext -H "x-tenant-id: sandbox" -H "authorization: 
 fi
 # Error details decode through reflection (the google.rpc types are served too).
 grep -Eq '"reason": ?"API_KEY_INVALID"' <<<"$refused" || fail "ErrorInfo not decoded: $refused"
+
+# A service generated from the org's schema: listed, described and called like the built-in ones.
+for service in acme.v1.HootsuiteContactPersonaService acme.v1.CaseService; do
+    grep -qx "$service" <<<"$services" || fail "schema service $service not listed: $services"
+done
+"$grpcurl" -plaintext "$address" describe acme.v1.HootsuiteContactPersona | grep -q 'contact_profile_id' \
+    || fail "describe of acme.v1.HootsuiteContactPersona lacks contact_profile_id"
+persona=$("$grpcurl" -plaintext "${headers[@]}" \
+    -d '{"hootsuite_contact_persona": {"name": "WhatsApp - +49 151 0000", "contact_profile_id": "HS-SMOKE-1", "vip": true}}' \
+    "$address" acme.v1.HootsuiteContactPersonaService/CreateHootsuiteContactPersona) \
+    || fail "CreateHootsuiteContactPersona failed"
+grep -q '"vip": true' <<<"$persona" || fail "CreateHootsuiteContactPersona returned $persona"
+python3 examples/python/social_care.py --address "$address" --api-key "$key" >/dev/null \
+    || fail "examples/python/social_care.py failed"
 
 # The polyglot example: the contact-center flow from Python with stubs generated from proto/.
 python3 examples/python/contact_center.py --address "$address" --api-key "$key" >/dev/null \

@@ -36,6 +36,10 @@ pub(crate) struct ServeArgs {
     /// are accepted.
     #[arg(long, env = "SFGATE_SANDBOX_JWT_CERTIFICATE")]
     pub(crate) jwt_certificate: Option<PathBuf>,
+    /// Without a configuration file: a schema file (`sfgate schema` output) to serve for the
+    /// embedded sandbox org's tenant (repeatable). With one, use `[[schemas]]`.
+    #[arg(long = "schema", value_name = "PROTO_FILE")]
+    pub(crate) schemas: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -46,6 +50,11 @@ impl ServeArgs {
             listen: self.listen.or(other.listen),
             admin_listen: self.admin_listen.or(other.admin_listen),
             jwt_certificate: self.jwt_certificate.or(other.jwt_certificate),
+            schemas: if self.schemas.is_empty() {
+                other.schemas
+            } else {
+                self.schemas
+            },
         }
     }
 }

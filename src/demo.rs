@@ -6,12 +6,12 @@
 //! single-tenant [`Config`].
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::SecretString;
-use sfgate::config::{AdminSettings, Config, SingleTenant};
+use sfgate::config::{AdminSettings, Config, SchemaSettings, SingleTenant};
 use sfgate::credentials::OrgCredentials;
 use sfgate_sandbox::{SandboxConfig, SandboxHandle};
 use tokio::net::TcpListener;
@@ -54,8 +54,9 @@ impl Demo {
         Ok(Self { sandbox, api_key })
     }
 
-    /// The gateway's configuration: the demo tenant, and the admin port.
-    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+    /// The gateway's configuration: the demo tenant, the admin port, and the schema files to
+    /// serve for the tenant.
+    pub(crate) fn config(&self, schemas: &[PathBuf]) -> anyhow::Result<Config> {
         let mut config = Config::single_tenant(single_tenant(
             &self.sandbox,
             GRPC_LISTEN.parse()?,
@@ -64,6 +65,13 @@ impl Demo {
         config.admin = Some(AdminSettings {
             listen: ADMIN_LISTEN.parse()?,
         });
+        config.schemas = schemas
+            .iter()
+            .map(|file| SchemaSettings {
+                file: file.clone(),
+                tenants: vec![TENANT.to_owned()],
+            })
+            .collect();
         Ok(config)
     }
 

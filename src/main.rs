@@ -106,7 +106,7 @@ async fn schema(args: cli::SchemaArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| demo::TENANT.to_owned());
             let describes = sfgate::server::describe_objects(
-                &demo.config()?,
+                &demo.config(&[])?,
                 &tenant,
                 &args.objects,
                 args.custom,
@@ -170,11 +170,15 @@ async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
                     "--jwt-certificate (SFGATE_SANDBOX_JWT_CERTIFICATE) is for the embedded sandbox org: with --config it does nothing"
                 );
             }
+            anyhow::ensure!(
+                args.schemas.is_empty(),
+                "--schema is for the embedded sandbox org: with --config, list schema files under [[schemas]]"
+            );
             serve_config(config, &args, None).await
         }
         None => {
             let demo = demo::Demo::start(args.jwt_certificate.as_deref()).await?;
-            let served = serve_config(demo.config()?, &args, Some(&demo)).await;
+            let served = serve_config(demo.config(&args.schemas)?, &args, Some(&demo)).await;
             demo.stop().await;
             served
         }
