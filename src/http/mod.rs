@@ -601,7 +601,7 @@ mod tests {
 
     #[test]
     fn every_rpc_of_the_api_has_a_valid_route() {
-        let front = HttpJson::api(Vec::new()).unwrap();
+        let front = HttpJson::api(Vec::new(), &Default::default()).unwrap();
         let routed: std::collections::HashSet<String> =
             front.routes().iter().map(Route::grpc_path).collect();
         for service in crate::pb::descriptor_pool().services() {

@@ -230,10 +230,7 @@ fn unique_name(package: &str, path: &Path) -> String {
 /// Compiles `source` against the gateway's own files (`sfgate/v1/schema.proto`, the HTTP
 /// annotations) and the well-known types: the pool, the file's own descriptor set and its name.
 /// An error has its byte offset when protox knows it.
-fn compile(
-    display: &str,
-    source: &str,
-) -> Result<(DescriptorPool, Vec<u8>, String), (Option<usize>, String)> {
+fn compile(display: &str, source: &str) -> Result<Compiled, (Option<usize>, String)> {
     let parsed = File::from_source(display, source).map_err(|error| describe_error(&error))?;
     let mut descriptor = parsed.file_descriptor_proto().clone();
     let name = unique_name(descriptor.package(), Path::new(display));
@@ -258,6 +255,9 @@ fn compile(
         name,
     ))
 }
+
+/// A compiled file: its pool, its own encoded descriptor set, and the name it compiled under.
+type Compiled = (DescriptorPool, Vec<u8>, String);
 
 /// The schema file itself, already parsed.
 struct OneFile {

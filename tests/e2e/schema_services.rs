@@ -294,7 +294,7 @@ async fn reflection_http_json_and_openapi_serve_the_generated_services() {
     use tonic_reflection::pb::v1;
     let requests = [
         v1::server_reflection_request::MessageRequest::ListServices(String::new()),
-        v1::server_reflection_request::MessageRequest::FileContainingSymbol(format!("{PERSONAS}")),
+        v1::server_reflection_request::MessageRequest::FileContainingSymbol(PERSONAS.to_owned()),
     ]
     .map(|message_request| v1::ServerReflectionRequest {
         host: String::new(),

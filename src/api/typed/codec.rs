@@ -5,12 +5,9 @@
 //! `DynamicMessage`; records become the typed message by writing its wire format directly, with
 //! the field numbers and types worked out once per object type.
 
-use std::sync::LazyLock;
-
-use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate};
 use prost::Message;
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as ProtoValue};
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, Value as ProtoValue};
 use serde_json::{Map, Number, Value as JsonValue};
 use url::Url;
 
@@ -20,7 +17,9 @@ use crate::error::GatewayError;
 use crate::salesforce::soql::is_identifier;
 use crate::salesforce::{Record, SalesforceId, record_page_url};
 
-const EXTRA_FIELDS: &str = "extra_fields";
+use super::encoding::EXTRA_FIELDS;
+
+use super::encoding::{RecordEncoding, put_json, put_str};
 
 /// The descriptor of a message of the public API.
 pub(crate) fn descriptor(full_name: &str) -> Result<MessageDescriptor, GatewayError> {
@@ -81,7 +80,7 @@ pub(crate) fn create_fields(
         .iter()
         .filter(|mapping| mapping.kind != FieldKind::OutputOnly)
     {
-        if let Some(value) = set_value(resource, &mapping.proto) {
+        if let Some(value) = set_value(resource, mapping.proto) {
             fields.insert(mapping.api.to_string(), json_of(object, mapping, &value)?);
         }
     }
@@ -174,7 +173,7 @@ pub(crate) fn read_fields(
             }
             None if path == "id" || path == "url" => continue,
             None => {
-                &object
+                object
                     .field_by_proto(path)
                     .ok_or_else(|| unknown_path(object, "fields", path))?
                     .api
@@ -185,104 +184,6 @@ pub(crate) fn read_fields(
         }
     }
     Ok(Some(api_names))
-}
-
-/// How a resource message is written from a Salesforce record: the wire field of each row of the
-/// object's table, read from the message's descriptor once per object type.
-#[derive(Debug)]
-pub(crate) struct RecordEncoding {
-    id: Option<u32>,
-    url: Option<u32>,
-    extra_fields: Option<u32>,
-    /// One entry a row of the object's field table, in its order (`None`: not in the message).
-    fields: Vec<Option<WireField>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct WireField {
-    number: u32,
-    kind: WireKind,
-}
-
-/// The proto types a Salesforce field value can become.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WireKind {
-    String,
-    /// A multi-select picklist: `a;b` becomes `["a", "b"]`.
-    RepeatedString,
-    Bool,
-    Double,
-    Int32,
-    Int64,
-    Timestamp,
-    /// Base64 text becomes its bytes.
-    Bytes,
-    /// `sfgate.v1.Address`.
-    Address,
-    /// `sfgate.v1.GeoLocation`.
-    GeoLocation,
-    /// `google.protobuf.Value`: any JSON.
-    AnyValue,
-    /// Anything else: the value is left unset (and logged).
-    Unsupported,
-}
-
-impl WireKind {
-    fn of(field: &prost_reflect::FieldDescriptor) -> Self {
-        if field.is_map() {
-            return Self::Unsupported;
-        }
-        if field.is_list() {
-            return match field.kind() {
-                Kind::String => Self::RepeatedString,
-                _ => Self::Unsupported,
-            };
-        }
-        match field.kind() {
-            Kind::String => Self::String,
-            Kind::Bool => Self::Bool,
-            Kind::Double => Self::Double,
-            Kind::Int32 => Self::Int32,
-            Kind::Int64 => Self::Int64,
-            Kind::Bytes => Self::Bytes,
-            Kind::Message(message) => match message.full_name() {
-                "google.protobuf.Timestamp" => Self::Timestamp,
-                "google.protobuf.Value" => Self::AnyValue,
-                "sfgate.v1.Address" => Self::Address,
-                "sfgate.v1.GeoLocation" => Self::GeoLocation,
-                _ => Self::Unsupported,
-            },
-            _ => Self::Unsupported,
-        }
-    }
-}
-
-impl RecordEncoding {
-    /// The encoding of `object`'s message, `descriptor` (see [`ObjectType::encoding`], which
-    /// keeps it).
-    pub(crate) fn of(object: &ObjectType, descriptor: &MessageDescriptor) -> Self {
-        let number = |name: &str| {
-            descriptor
-                .get_field_by_name(name)
-                .map(|field| field.number())
-        };
-        RecordEncoding {
-            id: number("id"),
-            url: number("url"),
-            extra_fields: number(EXTRA_FIELDS),
-            fields: object
-                .fields
-                .iter()
-                .map(|mapping| {
-                    let field = descriptor.get_field_by_name(&mapping.proto)?;
-                    Some(WireField {
-                        number: field.number(),
-                        kind: WireKind::of(&field),
-                    })
-                })
-                .collect(),
-        }
-    }
 }
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -364,11 +265,11 @@ fn encode_resource(
         put_str(
             &mut wire,
             number,
-            &record_page_url(instance_url, &object.api_name, id),
+            &record_page_url(instance_url, object.api_name, id),
         );
     }
     for (mapping, field) in object.fields.iter().zip(&encoding.fields) {
-        let Some(json) = record.get(&*mapping.api).filter(|json| !json.is_null()) else {
+        let Some(json) = record.get(mapping.api).filter(|json| !json.is_null()) else {
             continue;
         };
         let Some(field) = field else {
@@ -389,106 +290,6 @@ fn encode_resource(
         }
     }
     wire
-}
-
-/// Writes a string field.
-fn put_str(wire: &mut Vec<u8>, number: u32, text: &str) {
-    use prost::encoding::{WireType, encode_key, encode_varint};
-    encode_key(number, WireType::LengthDelimited, wire);
-    encode_varint(text.len() as u64, wire);
-    wire.extend_from_slice(text.as_bytes());
-}
-
-/// Writes a Salesforce JSON value as the field; false when the value does not fit its type.
-fn put_json(wire: &mut Vec<u8>, field: WireField, json: &JsonValue) -> bool {
-    use prost::encoding::{bool as boolean, double, int32, int64, message};
-    let number = field.number;
-    match (field.kind, json) {
-        (WireKind::String, JsonValue::String(text)) => put_str(wire, number, text),
-        (WireKind::String, JsonValue::Number(value)) => put_str(wire, number, &value.to_string()),
-        (WireKind::String, JsonValue::Bool(flag)) => put_str(wire, number, &flag.to_string()),
-        (WireKind::Bool, JsonValue::Bool(flag)) => boolean::encode(number, flag, wire),
-        (WireKind::Double, JsonValue::Number(value)) => match value.as_f64() {
-            Some(value) => double::encode(number, &value, wire),
-            None => return false,
-        },
-        (WireKind::Int32, JsonValue::Number(value)) => {
-            let whole = value
-                .as_i64()
-                .or_else(|| value.as_f64().map(|value| value as i64));
-            match whole.and_then(|whole| i32::try_from(whole).ok()) {
-                Some(value) => int32::encode(number, &value, wire),
-                None => return false,
-            }
-        }
-        (WireKind::Int64, JsonValue::Number(value)) => match value.as_i64() {
-            Some(value) => int64::encode(number, &value, wire),
-            None => return false,
-        },
-        (WireKind::Timestamp, JsonValue::String(text)) => match parse_salesforce_datetime(text) {
-            Some(timestamp) => message::encode(number, &timestamp, wire),
-            None => return false,
-        },
-        (WireKind::RepeatedString, JsonValue::String(text)) => {
-            for value in text.split(';').filter(|value| !value.is_empty()) {
-                put_str(wire, number, value);
-            }
-        }
-        // A record read gives a link to the blob, not its bytes: left unset.
-        (WireKind::Bytes, JsonValue::String(text)) if text.starts_with("/services/data/") => {}
-        (WireKind::Bytes, JsonValue::String(text)) => {
-            use base64::Engine as _;
-            match base64::engine::general_purpose::STANDARD.decode(text) {
-                Ok(bytes) => prost::encoding::bytes::encode(number, &bytes, wire),
-                Err(_) => return false,
-            }
-        }
-        (WireKind::Address, JsonValue::Object(parts)) => {
-            message::encode(number, &address_of(parts), wire);
-        }
-        (WireKind::GeoLocation, JsonValue::Object(parts)) => {
-            let coordinate = |name: &str| parts.get(name).and_then(JsonValue::as_f64);
-            match (coordinate("latitude"), coordinate("longitude")) {
-                (Some(latitude), Some(longitude)) => message::encode(
-                    number,
-                    &crate::pb::GeoLocation {
-                        latitude,
-                        longitude,
-                    },
-                    wire,
-                ),
-                _ => return false,
-            }
-        }
-        (WireKind::AnyValue, json) => {
-            message::encode(number, &json_struct::value_of_json(json), wire);
-        }
-        _ => return false,
-    }
-    true
-}
-
-/// A compound address as Salesforce's JSON gives it (`{"street": …, "postalCode": …}`).
-fn address_of(parts: &Map<String, JsonValue>) -> crate::pb::Address {
-    let text = |name: &str| {
-        parts
-            .get(name)
-            .and_then(JsonValue::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    crate::pb::Address {
-        street: text("street"),
-        city: text("city"),
-        state: text("state"),
-        state_code: text("stateCode"),
-        postal_code: text("postalCode"),
-        country: text("country"),
-        country_code: text("countryCode"),
-        latitude: parts.get("latitude").and_then(JsonValue::as_f64),
-        longitude: parts.get("longitude").and_then(JsonValue::as_f64),
-        geocode_accuracy: text("geocodeAccuracy"),
-    }
 }
 
 /// Relationship objects and lists are not field values.
@@ -531,7 +332,7 @@ fn masked_value(
     resource: &DynamicMessage,
     mapping: &FieldMapping,
 ) -> Result<JsonValue, GatewayError> {
-    match set_value(resource, &mapping.proto) {
+    match set_value(resource, mapping.proto) {
         Some(value) => json_of(object, mapping, &value),
         None => Ok(JsonValue::Null),
     }
@@ -645,27 +446,6 @@ fn is_time_of_day(text: &str) -> bool {
         (1..=3).contains(&digits.len()) && digits.bytes().all(|digit| digit.is_ascii_digit())
     });
     fraction_ok && chrono::NaiveTime::parse_from_str(clock, "%H:%M:%S").is_ok() && clock.len() == 8
-}
-
-/// Reads Salesforce's datetime format (`2024-09-27T15:18:19.000+0000`) or RFC 3339.
-pub(crate) fn parse_salesforce_datetime(text: &str) -> Option<prost_types::Timestamp> {
-    let parsed = salesforce_datetime(text).or_else(|| DateTime::parse_from_rfc3339(text).ok())?;
-    Some(prost_types::Timestamp {
-        seconds: parsed.timestamp(),
-        nanos: i32::try_from(parsed.timestamp_subsec_nanos()).ok()?,
-    })
-}
-
-/// Salesforce's own datetime format, read with its format items parsed once.
-fn salesforce_datetime(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
-    static ITEMS: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
-        StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.f%z")
-            .parse_to_owned()
-            .expect("a valid format")
-    });
-    let mut parsed = Parsed::new();
-    chrono::format::parse(&mut parsed, text, ITEMS.iter()).ok()?;
-    parsed.to_datetime().ok()
 }
 
 /// The caller's `extra_fields` as API name/JSON pairs, checked.

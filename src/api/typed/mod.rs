@@ -5,6 +5,7 @@
 //! holds its description, one [`typed_object_service!`] line-up and its extra RPCs.
 
 pub(crate) mod codec;
+pub(crate) mod encoding;
 pub(crate) mod operations;
 
 use std::borrow::Cow;
@@ -164,7 +165,7 @@ pub(crate) struct ObjectType {
     /// in the API's own pool).
     descriptor: Option<MessageDescriptor>,
     /// How records become the message, worked out on first use.
-    encoding: OnceLock<Arc<codec::RecordEncoding>>,
+    encoding: OnceLock<Arc<encoding::RecordEncoding>>,
 }
 
 impl ObjectType {
@@ -218,16 +219,23 @@ impl ObjectType {
     pub(crate) fn descriptor(&self) -> Result<MessageDescriptor, GatewayError> {
         match &self.descriptor {
             Some(descriptor) => Ok(descriptor.clone()),
-            None => codec::descriptor(&self.message),
+            None => crate::pb::descriptor_pool()
+                .get_message_by_name(self.message)
+                .ok_or_else(|| {
+                    GatewayError::Internal(format!("no descriptor for {}", self.message))
+                }),
         }
     }
 
     /// How records become this object's message.
-    pub(crate) fn encoding(&self) -> Result<Arc<codec::RecordEncoding>, GatewayError> {
+    pub(crate) fn encoding(&self) -> Result<Arc<encoding::RecordEncoding>, GatewayError> {
         if let Some(encoding) = self.encoding.get() {
             return Ok(Arc::clone(encoding));
         }
-        let encoding = Arc::new(codec::RecordEncoding::of(self, &self.descriptor()?));
+        let encoding = Arc::new(encoding::RecordEncoding::of(
+            &self.descriptor()?,
+            self.fields.iter().map(|field| field.proto),
+        ));
         Ok(Arc::clone(self.encoding.get_or_init(|| encoding)))
     }
 

@@ -50,7 +50,7 @@ pub(crate) fn parse_id(
             format!("a {} ID is required", object.api_name),
         ));
     }
-    SalesforceId::parse_for(text, &object.api_name, &object.key_prefix)
+    SalesforceId::parse_for(text, object.api_name, object.key_prefix)
         .map_err(|error| GatewayError::invalid_field(field, format!("{text:?} {error}")))
 }
 
@@ -72,12 +72,12 @@ pub(crate) async fn create(
         ));
     }
     let fields = codec::create_fields(&object, &resource)?;
-    let fingerprint = idempotency::fingerprint(&object.message, &resource.encode_to_vec());
+    let fingerprint = idempotency::fingerprint(object.message, &resource.encode_to_vec());
     let client = call.client.clone();
     let deadline = call.deadline;
     let create_and_read = async move {
         let id = client
-            .create_record(&object.api_name, &fields)
+            .create_record(object.api_name, &fields)
             .await
             .map_err(|error| upstream(&object, error))?;
         read_back_written(&client, deadline, &object, &id, fields).await
@@ -116,7 +116,7 @@ pub(crate) async fn update(
     let fields = codec::update_fields(object, &resource, &mask)?;
     call.within_deadline(async {
         call.client
-            .update_record(&object.api_name, &id, &fields)
+            .update_record(object.api_name, &id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
         read_back_written(&call.client, call.deadline, object, &id, fields).await
@@ -133,7 +133,7 @@ pub(crate) async fn delete(
     let id = parse_id(object, "id", id)?;
     call.within_deadline(async {
         call.client
-            .delete_record(&object.api_name, &id)
+            .delete_record(object.api_name, &id)
             .await
             .map_err(|error| upstream(object, error))
     })
@@ -180,7 +180,7 @@ pub(crate) async fn upsert(
     call.within_deadline(async {
         let outcome = call
             .client
-            .upsert_record(&object.api_name, external_id_field, external_id, &fields)
+            .upsert_record(object.api_name, external_id_field, external_id, &fields)
             .await
             .map_err(|error| upstream(object, error))?;
         let written =
@@ -205,8 +205,8 @@ pub(crate) async fn find(
             .collect::<Vec<_>>(),
     );
     let mut query = SelectQuery::new(
-        &object.api_name,
-        std::iter::once("Id").chain(object.fields.iter().map(|field| &*field.api)),
+        object.api_name,
+        std::iter::once("Id").chain(object.fields.iter().map(|field| field.api)),
     )
     .map_err(|error| GatewayError::Internal(error.to_string()))?;
     for condition in conditions {
@@ -303,12 +303,12 @@ fn criteria(
     let mut conditions = Vec::new();
     let mut fingerprint_parts = vec![object.api_name.to_string()];
     for criterion in object.criteria.iter() {
-        let value = request.get_field_by_name(&criterion.proto);
+        let value = request.get_field_by_name(criterion.proto);
         let condition = match (criterion.kind, value.as_deref()) {
             (CriterionKind::Equals, Some(ProtoValue::String(text))) if !text.is_empty() => {
                 if text.chars().count() > crate::salesforce::limits::MAX_WHERE_STRING_LENGTH {
                     return Err(GatewayError::invalid_field(
-                        &*criterion.proto,
+                        criterion.proto,
                         "is longer than the 4,000 characters Salesforce takes in a WHERE clause",
                     ));
                 }
@@ -321,7 +321,7 @@ fn criteria(
             (CriterionKind::IdOf(referenced), Some(ProtoValue::String(text)))
                 if !text.is_empty() =>
             {
-                let id = parse_id(referenced, &criterion.proto, text)?;
+                let id = parse_id(referenced, criterion.proto, text)?;
                 Condition::Compare {
                     field: criterion.api.to_string(),
                     comparison: Comparison::Equals,
@@ -392,7 +392,7 @@ pub(crate) async fn read(
     api_fields: Option<Vec<String>>,
 ) -> Result<Vec<u8>, GatewayError> {
     let record = client
-        .get_record(&object.api_name, id, api_fields.as_deref())
+        .get_record(object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
     to_resource(client, object, &record, api_fields.as_deref()).await
@@ -417,9 +417,9 @@ async fn to_resource(
 pub(crate) mod prost_typed {
     use prost::Message;
 
-    use super::super::{ObjectRef, ObjectType, codec};
-    use super::Page;
     use crate::api::call::CallContext;
+    use crate::api::typed::operations::Page;
+    use crate::api::typed::{ObjectRef, ObjectType, codec};
     use crate::error::GatewayError;
 
     /// [`super::create`].
