@@ -5,21 +5,23 @@ use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
 
 use super::call::{ApiState, CallContext};
+use super::schema_service::{SchemaServices, SharedSchemaServices};
 use super::typed::codec;
 use crate::error::GatewayError;
 use crate::pb::connection_service_server::ConnectionService;
-use crate::pb::{ApiUsage, ConnectedUser, Connection, GetConnectionRequest};
+use crate::pb::{ApiUsage, ConnectedUser, Connection, GetConnectionRequest, SchemaDrift};
 
 /// The connection service.
 #[derive(Debug)]
 pub(crate) struct ConnectionApi<Limiter> {
     state: ApiState<Limiter>,
+    schemas: SharedSchemaServices,
 }
 
 impl<Limiter> ConnectionApi<Limiter> {
-    /// Creates the service over the shared state.
-    pub(crate) fn new(state: ApiState<Limiter>) -> Self {
-        Self { state }
+    /// Creates the service over the shared state and the schema services in force.
+    pub(crate) fn new(state: ApiState<Limiter>, schemas: SharedSchemaServices) -> Self {
+        Self { state, schemas }
     }
 }
 
@@ -30,7 +32,48 @@ impl<Limiter: Send + Sync + 'static> ConnectionService for ConnectionApi<Limiter
         request: Request<GetConnectionRequest>,
     ) -> Result<Response<Connection>, Status> {
         let call = self.state.call_context(&request)?;
-        Ok(Response::new(describe(&call).await))
+        let mut connection = describe(&call).await;
+        describe_schemas(&call, &self.schemas.load_full(), &mut connection).await;
+        Ok(Response::new(connection))
+    }
+}
+
+/// The schema services the tenant uses, their methods among the actions, and how the org's
+/// schema differs from them (checked now if no check has succeeded yet).
+async fn describe_schemas(
+    call: &CallContext,
+    schemas: &SchemaServices,
+    connection: &mut Connection,
+) {
+    connection.schema_services = schemas.services_of(&call.tenant);
+    if connection.schema_services.is_empty() {
+        return;
+    }
+    connection.actions.extend(schemas.actions_of(&call.tenant));
+    let checked = match schemas.drift_of(&call.tenant) {
+        Some(checked) if checked.outcome.is_ok() => Some(checked),
+        _ => call
+            .within_deadline(async { Ok(schemas.check_drift(&call.tenant, &call.client).await) })
+            .await
+            .unwrap_or(None),
+    };
+    match checked.as_ref().map(|checked| &checked.outcome) {
+        Some(Ok(drifted)) => {
+            connection.schema_drift = drifted
+                .iter()
+                .map(|field| SchemaDrift {
+                    service: field.service.clone(),
+                    field: field.field.clone(),
+                    api_name: field.api_name.clone(),
+                    problem: field.drift.to_string(),
+                })
+                .collect();
+        }
+        Some(Err(failure)) => connection.schema_check_error = failure.clone(),
+        None => {
+            connection.schema_check_error =
+                "the check did not finish within the call's deadline".to_owned()
+        }
     }
 }
 

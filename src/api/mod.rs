@@ -23,6 +23,7 @@ mod typed;
 pub(crate) mod wire;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
@@ -58,8 +59,12 @@ pub struct ApiRoutes {
 }
 
 /// Every service of the public API over the shared state; `Limiter` is the tenant snapshot's
-/// limiter type (see [`ApiState`]).
-pub fn routes<Limiter: Send + Sync + 'static>(state: &ApiState<Limiter>) -> ApiRoutes {
+/// limiter type (see [`ApiState`]). `schemas` are the schema services in force, which the
+/// connection service reports on (they are served by [`SchemaRouter`]).
+pub fn routes<Limiter: Send + Sync + 'static>(
+    state: &ApiState<Limiter>,
+    schemas: &SharedSchemaServices,
+) -> ApiRoutes {
     let mut builder = RoutesBuilder::default();
     let mut names = Vec::new();
     let mut serve = |name: &'static str| names.push(name);
@@ -93,7 +98,7 @@ pub fn routes<Limiter: Send + Sync + 'static>(state: &ApiState<Limiter>) -> ApiR
     ));
     serve(add(
         &mut builder,
-        ConnectionServiceServer::new(ConnectionApi::new(state.clone())),
+        ConnectionServiceServer::new(ConnectionApi::new(state.clone(), Arc::clone(schemas))),
     ));
     serve(add(
         &mut builder,

@@ -22,7 +22,9 @@ use super::typed::operations::{self, Page};
 use super::typed::{ObjectRef, ObjectType};
 use super::wire::undecodable;
 use crate::error::{GatewayError, Reason};
-use crate::schema::compile::{Action, SchemaFile};
+use crate::salesforce::{SalesforceClient, SalesforceError};
+use crate::schema::compile::{Action, ObjectSchema, ObjectService, SchemaFile};
+use crate::schema::describe::ObjectDescribe;
 use crate::tenant::TenantId;
 
 /// A schema file and the tenants that use it.
@@ -53,11 +55,68 @@ struct MethodHandler {
     tenants: Arc<HashSet<TenantId>>,
 }
 
+/// How a field of a schema file differs from the org of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// The org has no such field (an admin deleted it, or it is of another org).
+    Missing,
+    /// The org has no such object.
+    ObjectMissing,
+    /// The field's type in the org is not the one the schema was generated from.
+    TypeChanged {
+        /// The schema's type.
+        schema: String,
+        /// The org's type.
+        org: String,
+    },
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => formatter.write_str("the org has no such field"),
+            Self::ObjectMissing => formatter.write_str("the org has no such object"),
+            Self::TypeChanged { schema, org } => {
+                write!(
+                    formatter,
+                    "its type is {org} in the org, {schema} in the schema"
+                )
+            }
+        }
+    }
+}
+
+/// A field of a schema file that differs from a tenant's org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftedField {
+    /// The service, e.g. `acme.v1.HootsuiteContactPersonaService`.
+    pub service: String,
+    /// The request path of the field, e.g. `hootsuite_contact_persona.vip`.
+    pub field: String,
+    /// Its API name.
+    pub api_name: String,
+    /// How it differs.
+    pub drift: Drift,
+}
+
+/// The last schema check of one tenant: what differs, or why it could not be checked; and per
+/// resource message the object as the org has it (fields it lacks left out of reads).
+#[derive(Debug)]
+pub struct TenantDrift {
+    /// The drifted fields, or why the check failed.
+    pub outcome: Result<Vec<DriftedField>, String>,
+    /// By message full name: the object without the fields the org lacks, and the proto names
+    /// of its drifted fields.
+    objects: HashMap<String, (Arc<ObjectType>, HashMap<String, Drift>)>,
+}
+
 /// The schema services in force, by request path.
 #[derive(Debug, Default)]
 pub struct SchemaServices {
     methods: HashMap<String, Arc<MethodHandler>>,
     schemas: Vec<TenantSchema>,
+    /// The last schema check of each tenant.
+    drift: parking_lot::RwLock<HashMap<TenantId, Arc<TenantDrift>>>,
 }
 
 impl SchemaServices {
@@ -132,7 +191,11 @@ impl SchemaServices {
                 }
             }
         }
-        Ok(Self { methods, schemas })
+        Ok(Self {
+            methods,
+            schemas,
+            drift: parking_lot::RwLock::default(),
+        })
     }
 
     /// The schema files in force, with their tenants.
@@ -154,6 +217,149 @@ impl SchemaServices {
             .collect()
     }
 
+    /// The services `tenant` uses, sorted.
+    pub fn services_of(&self, tenant: &TenantId) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .schemas
+            .iter()
+            .filter(|schema| schema.tenants.contains(tenant))
+            .flat_map(|schema| &schema.file.services)
+            .map(|service| service.descriptor.full_name().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The methods of the services `tenant` uses, as `Service.Method` (for GetConnection's
+    /// actions).
+    pub(crate) fn actions_of(&self, tenant: &TenantId) -> Vec<String> {
+        self.schemas
+            .iter()
+            .filter(|schema| schema.tenants.contains(tenant))
+            .flat_map(|schema| &schema.file.services)
+            .flat_map(|service| {
+                service.methods.iter().map(|method| {
+                    format!("{}.{}", service.descriptor.name(), method.descriptor.name())
+                })
+            })
+            .collect()
+    }
+
+    /// The last schema check of `tenant`, if one was made.
+    pub fn drift_of(&self, tenant: &TenantId) -> Option<Arc<TenantDrift>> {
+        self.drift.read().get(tenant).cloned()
+    }
+
+    /// Checks the objects of the schema files `tenant` uses against its org's describes
+    /// (one describe per object), keeps the result for its calls, logs each drifted field and
+    /// sets `sfgate_schema_drift_fields`. A tenant without schema files is not checked.
+    pub async fn check_drift(
+        &self,
+        tenant: &TenantId,
+        client: &SalesforceClient,
+    ) -> Option<Arc<TenantDrift>> {
+        let services: Vec<&ObjectService> = self
+            .schemas
+            .iter()
+            .filter(|schema| schema.tenants.contains(tenant))
+            .flat_map(|schema| &schema.file.services)
+            .collect();
+        if services.is_empty() {
+            return None;
+        }
+        let mut drifted = Vec::new();
+        let mut objects = HashMap::new();
+        let mut failure = None;
+        for service in services {
+            let object = &service.object;
+            let differences = match client.describe(&object.api_name).await {
+                Ok(json) => match serde_json::from_value::<ObjectDescribe>(json) {
+                    Ok(describe) => differences(object, Some(&describe)),
+                    Err(error) => {
+                        failure = Some(format!(
+                            "the describe of {} did not read: {error}",
+                            object.api_name
+                        ));
+                        break;
+                    }
+                },
+                Err(SalesforceError::Api {
+                    http_status: 404, ..
+                }) => differences(object, None),
+                Err(error) => {
+                    failure = Some(format!("describing {}: {error}", object.api_name));
+                    break;
+                }
+            };
+            let request_field = self
+                .methods
+                .values()
+                .find(|handler| handler.object.message == object.message.full_name())
+                .map(|handler| handler.object.request_field)
+                .unwrap_or_default();
+            for (proto, drift) in &differences {
+                let path = if request_field.is_empty() {
+                    proto.clone()
+                } else {
+                    format!("{request_field}.{proto}")
+                };
+                let api_name = object
+                    .fields
+                    .iter()
+                    .find(|field| &field.proto == proto)
+                    .map(|field| field.api.clone())
+                    .unwrap_or_else(|| object.api_name.clone());
+                tracing::warn!(
+                    tenant = %tenant,
+                    service = service.descriptor.full_name(),
+                    field = %path,
+                    api_name = %api_name,
+                    problem = %drift,
+                    "schema drift: calls that use this field fail; regenerate the schema file with `sfgate schema`"
+                );
+                drifted.push(DriftedField {
+                    service: service.descriptor.full_name().to_owned(),
+                    field: path,
+                    api_name,
+                    drift: drift.clone(),
+                });
+            }
+            let mut pruned = object.clone();
+            pruned
+                .fields
+                .retain(|field| differences.get(&field.proto) != Some(&Drift::Missing));
+            let criteria: Vec<(String, String)> = service
+                .methods
+                .iter()
+                .flat_map(|method| &method.criteria)
+                .filter(|criterion| !differences.contains_key(&criterion.proto))
+                .map(|criterion| (criterion.proto.clone(), criterion.api.clone()))
+                .collect();
+            objects.insert(
+                object.message.full_name().to_owned(),
+                (
+                    Arc::new(ObjectType::of_schema(&pruned, request_field, &criteria)),
+                    differences,
+                ),
+            );
+        }
+        let outcome = match failure {
+            Some(failure) => {
+                tracing::warn!(tenant = %tenant, "schema not checked: {failure}");
+                Err(failure)
+            }
+            None => {
+                crate::telemetry::metrics::metrics().schema_drift_checked(tenant, drifted.len());
+                Ok(drifted)
+            }
+        };
+        let checked = Arc::new(TenantDrift { outcome, objects });
+        self.drift
+            .write()
+            .insert(tenant.clone(), Arc::clone(&checked));
+        Some(checked)
+    }
+
     /// The fully qualified names of the services, sorted.
     pub fn service_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -169,6 +375,100 @@ impl SchemaServices {
 
 /// The schema services, as the server holds them and a reload replaces them.
 pub type SharedSchemaServices = Arc<ArcSwap<SchemaServices>>;
+
+/// How the fields of `object` differ from its describe (`None`: the org has no such object,
+/// which the entry under the empty name says). Fields the org has and the schema does not are
+/// not differences: regenerating picks them up.
+fn differences(object: &ObjectSchema, describe: Option<&ObjectDescribe>) -> HashMap<String, Drift> {
+    let Some(describe) = describe else {
+        return HashMap::from([(String::new(), Drift::ObjectMissing)]);
+    };
+    let in_org: HashMap<String, &str> = describe
+        .fields
+        .iter()
+        .map(|field| (field.name.to_ascii_lowercase(), field.field_type.as_str()))
+        .collect();
+    object
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let drift = match in_org.get(&field.api.to_ascii_lowercase()) {
+                None => Drift::Missing,
+                Some(org) if !org.eq_ignore_ascii_case(&field.salesforce_type) => {
+                    Drift::TypeChanged {
+                        schema: field.salesforce_type.clone(),
+                        org: org.to_ascii_lowercase(),
+                    }
+                }
+                Some(_) => return None,
+            };
+            Some((field.proto.clone(), drift))
+        })
+        .collect()
+}
+
+/// Refuses a call that uses a field the org lacks or types differently: a field set in the
+/// resource, named in a mask (or a `*` mask while any differs), or set as a find criterion.
+fn refuse_drifted(
+    handler: &MethodHandler,
+    drifted: &HashMap<String, Drift>,
+    request: &DynamicMessage,
+    tenant: &TenantId,
+) -> Result<(), GatewayError> {
+    if drifted.is_empty() {
+        return Ok(());
+    }
+    let refused = |proto: &str, drift: &Drift| {
+        let path = match (handler.action, handler.object.request_field) {
+            (Action::Find | Action::Get | Action::Delete, _) | (_, "") => proto.to_owned(),
+            (_, resource) => format!("{resource}.{proto}"),
+        };
+        let api_name = handler
+            .object
+            .field_by_proto(proto)
+            .map(|field| field.api)
+            .unwrap_or(handler.object.api_name);
+        GatewayError::refused(
+            Reason::SchemaFieldDrift,
+            format!(
+                "{path} ({api_name}): {drift} of tenant {tenant}; regenerate {} with `sfgate schema`",
+                handler.file
+            ),
+        )
+    };
+    if let Some(drift) = drifted.get("") {
+        return Err(refused(handler.object.api_name, drift));
+    }
+    let mut used: Vec<String> = Vec::new();
+    if let Some(resource) = message_field(request, handler.resource_field.as_deref())
+        && handler.action != Action::Find
+    {
+        used.extend(resource.fields().map(|(field, _)| field.name().to_owned()));
+    }
+    for mask in ["update_mask", "fields"] {
+        if let Some(mask) = field_mask(request, mask)? {
+            for path in mask.paths {
+                if path == "*" {
+                    used.extend(drifted.keys().cloned());
+                } else {
+                    used.push(path);
+                }
+            }
+        }
+    }
+    if handler.action == Action::Find {
+        used.extend(
+            request
+                .fields()
+                .filter(|(_, value)| !matches!(value, ProtoValue::String(text) if text.is_empty()))
+                .map(|(field, _)| field.name().to_owned()),
+        );
+    }
+    match used.iter().find_map(|proto| drifted.get_key_value(proto)) {
+        Some((proto, drift)) => Err(refused(proto, drift)),
+        None => Ok(()),
+    }
+}
 
 /// The tower service answering every schema method (and, for any other path, UNIMPLEMENTED as
 /// tonic does).
@@ -211,12 +511,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let handler = self
-            .services
-            .load()
-            .methods
-            .get(request.uri().path())
-            .cloned();
+        let services = self.services.load_full();
+        let handler = services.methods.get(request.uri().path()).cloned();
         let Some(handler) = handler else {
             return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
         };
@@ -225,14 +521,19 @@ where
             let codec = SchemaCodec {
                 input: handler.input.clone(),
             };
-            let method = SchemaMethod { handler, state };
+            let method = SchemaMethod {
+                services,
+                handler,
+                state,
+            };
             Ok(Grpc::new(codec).unary(method, request).await)
         })
     }
 }
 
-/// One call of a schema method.
+/// One call of a schema method, with the services in force when it came.
 struct SchemaMethod<Limiter> {
+    services: Arc<SchemaServices>,
     handler: Arc<MethodHandler>,
     state: ApiState<Limiter>,
 }
@@ -243,16 +544,18 @@ impl<Limiter: Send + Sync + 'static> UnaryService<DynamicMessage> for SchemaMeth
 
     fn call(&mut self, request: Request<DynamicMessage>) -> Self::Future {
         let handler = Arc::clone(&self.handler);
+        let services = Arc::clone(&self.services);
         let call = self.state.call_context(&request);
         Box::pin(async move {
             let call = call?;
-            respond(run(&call, &handler, request.into_inner()).await)
+            respond(run(&call, &services, &handler, request.into_inner()).await)
         })
     }
 }
 
 async fn run(
     call: &CallContext,
+    services: &SchemaServices,
     handler: &MethodHandler,
     request: DynamicMessage,
 ) -> Result<Vec<u8>, GatewayError> {
@@ -265,7 +568,17 @@ async fn run(
             ),
         ));
     }
-    let object = &handler.object;
+    let checked = services.drift_of(&call.tenant);
+    let (object, drifted) = match checked
+        .as_ref()
+        .and_then(|checked| checked.objects.get(handler.object.message))
+    {
+        Some((object, drifted)) => (object, Some(drifted)),
+        None => (&handler.object, None),
+    };
+    if let Some(drifted) = drifted {
+        refuse_drifted(handler, drifted, &request, &call.tenant)?;
+    }
     let resource = || message_field(&request, handler.resource_field.as_deref());
     match handler.action {
         Action::Create => {
@@ -457,5 +770,65 @@ impl Decoder for DynamicReader {
 
     fn buffer_settings(&self) -> BufferSettings {
         BufferSettings::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_field_missing_or_retyped_in_the_org_differs_and_a_new_one_does_not() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/schemas/acme/v1/social_care.proto");
+        let schema = crate::schema::compile::load(&example).unwrap();
+        let persona = &schema
+            .services
+            .iter()
+            .find(|service| service.object.api_name == "Hootsuite_Contact_Persona__c")
+            .unwrap()
+            .object;
+        let mut fields: Vec<serde_json::Value> = persona
+            .fields
+            .iter()
+            .filter(|field| field.api != "VIP__c")
+            .map(|field| {
+                let field_type = match field.api.as_str() {
+                    "Social_Network__c" => "string",
+                    _ => field.salesforce_type.as_str(),
+                };
+                json!({"name": field.api.to_ascii_lowercase(), "type": field_type})
+            })
+            .collect();
+        fields.push(json!({"name": "New__c", "type": "string"}));
+        let describe: ObjectDescribe =
+            serde_json::from_value(json!({"name": persona.api_name, "fields": fields})).unwrap();
+        assert_eq!(
+            differences(persona, Some(&describe)),
+            HashMap::from([
+                ("vip".to_owned(), Drift::Missing),
+                (
+                    "social_network".to_owned(),
+                    Drift::TypeChanged {
+                        schema: "picklist".into(),
+                        org: "string".into()
+                    }
+                ),
+            ])
+        );
+        assert_eq!(
+            differences(persona, None),
+            HashMap::from([(String::new(), Drift::ObjectMissing)])
+        );
+        assert_eq!(
+            Drift::TypeChanged {
+                schema: "picklist".into(),
+                org: "string".into()
+            }
+            .to_string(),
+            "its type is string in the org, picklist in the schema"
+        );
     }
 }

@@ -16,7 +16,7 @@ use super::reload::{RestartOnly, watch_config};
 use super::schemas::{self, SchemaFront};
 use super::tenants::Tenants;
 use super::{front_door, tls};
-use crate::api::SchemaRouter;
+use crate::api::{SchemaRouter, SharedSchemaServices};
 use crate::config::Config;
 use crate::ratelimit::RateLimitLayer;
 use crate::salesforce::{SalesforceClient, http_client};
@@ -71,7 +71,8 @@ pub async fn run_reloading(
     } = listeners;
     let schemas = schemas::load(&config)?;
     let tenants = Arc::new(Tenants::build(&config, http_client())?);
-    let api = crate::api::routes(&tenants.api);
+    let schema_services = SharedSchemaServices::default();
+    let api = crate::api::routes(&tenants.api, &schema_services);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for service in &api.names {
         health_reporter
@@ -85,7 +86,9 @@ pub async fn run_reloading(
     });
     let front = Arc::new(
         SchemaFront::new(
+            schema_services,
             schemas,
+            Arc::clone(&tenants.registry),
             api.names.clone(),
             config.http.cors_allowed_origins.clone(),
             refusal,

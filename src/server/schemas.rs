@@ -17,6 +17,10 @@ use tower::util::BoxCloneSyncService;
 
 use crate::api::{SchemaRouter, SchemaServices, SharedSchemaServices, TenantSchema};
 use crate::config::Config;
+use crate::salesforce::SalesforceClient;
+use crate::tenancy::SharedRegistry;
+
+use super::tenants::Limiter;
 use crate::http::{CallerCheck, HttpJson, SharedHttpJson};
 use crate::tenant::TenantId;
 
@@ -62,6 +66,8 @@ pub(super) struct Prepared {
 pub(super) struct SchemaFront {
     /// The schema services in force.
     pub(super) services: SharedSchemaServices,
+    /// The tenants, whose orgs the schema files are checked against.
+    registry: SharedRegistry<SalesforceClient, Limiter>,
     /// The HTTP/JSON front in force.
     pub(super) http: SharedHttpJson,
     reflection_v1: Arc<ArcSwap<GrpcService>>,
@@ -73,9 +79,13 @@ pub(super) struct SchemaFront {
 }
 
 impl SchemaFront {
-    /// The front of `services`, beside the built-in services named `built_in`.
+    /// The front of `services`, put in force in `shared` (which the connection service reads),
+    /// beside the built-in services named `built_in`; the orgs of `registry`'s tenants are
+    /// checked against the schema files after each change.
     pub(super) async fn new(
+        shared: SharedSchemaServices,
         services: SchemaServices,
+        registry: SharedRegistry<SalesforceClient, Limiter>,
         built_in: Vec<&'static str>,
         cors_allowed_origins: Vec<String>,
         refusal: CallerCheck,
@@ -88,7 +98,8 @@ impl SchemaFront {
             reflection_v1alpha,
         } = prepare(&built_in, &cors_allowed_origins, &refusal, services)?;
         let front = Self {
-            services: Arc::new(ArcSwap::from_pointee(SchemaServices::default())),
+            services: shared,
+            registry,
             http: Arc::new(ArcSwap::from_pointee(http)),
             reflection_v1: Arc::new(ArcSwap::from_pointee(reflection_v1)),
             reflection_v1alpha: Arc::new(ArcSwap::from_pointee(reflection_v1alpha)),
@@ -139,7 +150,34 @@ impl SchemaFront {
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
         }
-        self.services.store(Arc::new(services));
+        let services = Arc::new(services);
+        self.services.store(Arc::clone(&services));
+        self.check_drift(services);
+    }
+
+    /// Checks, in the background, every tenant's org against the schema files it uses.
+    fn check_drift(&self, services: Arc<SchemaServices>) {
+        let registry = self.registry.load_full();
+        let tenants: Vec<(TenantId, SalesforceClient)> = services
+            .schemas()
+            .iter()
+            .flat_map(|schema| &schema.tenants)
+            .filter_map(|tenant| {
+                registry
+                    .get(tenant)
+                    .map(|found| (tenant.clone(), found.org.clone()))
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for (tenant, client) in tenants {
+            if !seen.insert(tenant.clone()) {
+                continue;
+            }
+            let services = Arc::clone(&services);
+            tokio::spawn(async move {
+                services.check_drift(&tenant, &client).await;
+            });
+        }
     }
 
     /// The services of the schema files in force, by name (for the drain).

@@ -13,6 +13,7 @@
 //! | `sfgate_upstream_retries_total` | counter | tenant, outcome (`retried`, `budget_exhausted`) |
 //! | `sfgate_upstream_circuit_state` | gauge | tenant (0 closed, 1 open, 2 probing) |
 //! | `sfgate_upstream_circuit_rejections_total` | counter | tenant (calls failed at once) |
+//! | `sfgate_schema_drift_fields` | gauge | tenant (fields of its schema files its org lacks or types differently) |
 //! | `sfgate_connections_open` | gauge | (connections to the gRPC port) |
 //! | `sfgate_connections_closed_total` | counter | reason |
 //! | `sfgate_build_info` | gauge | version |
@@ -185,6 +186,7 @@ pub struct Metrics {
     upstream_retries: Family<RetryLabels, Counter>,
     circuit_state: Family<TenantLabels, Gauge>,
     circuit_rejections: Family<TenantLabels, Counter>,
+    schema_drift: Family<TenantLabels, Gauge>,
 }
 
 /// Latency buckets from 0.25 ms to 30 s, in seconds.
@@ -282,6 +284,12 @@ impl Metrics {
             "each org's circuit breaker: 0 closed, 1 open (calls fail at once), 2 probing",
             circuit_state.clone(),
         );
+        let schema_drift = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "sfgate_schema_drift_fields",
+            "fields of the tenant's schema files that its org lacks or types differently, at the last check",
+            schema_drift.clone(),
+        );
         let circuit_rejections = Family::<TenantLabels, Counter>::default();
         registry.register(
             "sfgate_upstream_circuit_rejections",
@@ -317,6 +325,7 @@ impl Metrics {
             rate_limit_rejections,
             api_usage,
             api_limit,
+            schema_drift,
             connections_open,
             connections_closed,
             upstream_retries,
@@ -347,6 +356,15 @@ impl Metrics {
                 tenant: tenant.clone(),
             })
             .set(value);
+    }
+
+    /// Records how many schema fields the tenant's org lacks or types differently.
+    pub fn schema_drift_checked(&self, tenant: &TenantId, drifted: usize) {
+        self.schema_drift
+            .get_or_create(&TenantLabels {
+                tenant: tenant.clone(),
+            })
+            .set(i64::try_from(drifted).unwrap_or(i64::MAX));
     }
 
     /// Counts a call failed at once by an open circuit.

@@ -596,3 +596,146 @@ async fn a_reload_with_a_broken_schema_keeps_the_previous_one_serving() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_field_the_org_lacks_is_reported_and_calls_that_use_it_fail_naming_it() {
+    use sfgate::pb::GetConnectionRequest;
+    use sfgate::pb::connection_service_client::ConnectionServiceClient;
+
+    let org = sfgate_sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap();
+    // An admin deleted the VIP checkbox after the schema file was generated.
+    org.delete_field("Hootsuite_Contact_Persona__c", "VIP__c")
+        .unwrap();
+    let extra = format!(
+        "[[schemas]]\nfile = \"{}\"\ntenants = [\"drifty\"]\n",
+        example().display()
+    );
+    let config = Config::from_toml(&config_text(&org, &[("drifty", &["key-d"])], &extra)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (address, admin_address) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sfgate::server::run_reloading(
+        config,
+        None,
+        sfgate::server::Listeners {
+            grpc: listener,
+            admin: Some(admin),
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_lazy();
+
+    // GetConnection reports it (checking now if the start-up check has not finished).
+    let connection = ConnectionServiceClient::new(channel.clone())
+        .get_connection(sfgate_testkit::with_metadata(
+            GetConnectionRequest {},
+            "drifty",
+            "key-d",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(connection.schema_services, [CASES, PERSONAS]);
+    assert_eq!(connection.schema_check_error, "");
+    let drift: Vec<(&str, &str, &str)> = connection
+        .schema_drift
+        .iter()
+        .map(|drift| {
+            (
+                drift.field.as_str(),
+                drift.api_name.as_str(),
+                drift.problem.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        drift,
+        [(
+            "hootsuite_contact_persona.vip",
+            "VIP__c",
+            "the org has no such field"
+        )]
+    );
+    assert!(
+        connection
+            .actions
+            .iter()
+            .any(|action| action == "HootsuiteContactPersonaService.CreateHootsuiteContactPersona"),
+        "{:?}",
+        connection.actions
+    );
+    let metrics = reqwest::get(format!("http://{admin_address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sfgate_schema_drift_fields{tenant=\"drifty\"} 1"),
+        "{metrics}"
+    );
+
+    // A call that uses the field fails, naming it; nothing reaches the org.
+    let client = DynamicClient::new(
+        channel,
+        sfgate::schema::compile::load(&example()).unwrap().pool,
+    );
+    let create = format!("{PERSONAS}/CreateHootsuiteContactPersona");
+    let before = org.requests().len();
+    let refused = client
+        .call(
+            &create,
+            json!({"hootsuite_contact_persona": {"name": "X - @y", "contact_profile_id": "HS-D-1", "vip": true}}),
+            "drifty",
+            "key-d",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(reason(&refused), "SCHEMA_FIELD_DRIFT");
+    assert!(
+        refused
+            .message()
+            .contains("hootsuite_contact_persona.vip (VIP__c)"),
+        "{refused:?}"
+    );
+    assert_eq!(org.requests().len(), before, "nothing sent");
+    let refused = client
+        .call(
+            &format!("{PERSONAS}/GetHootsuiteContactPersona"),
+            json!({"id": "a0H000000000001AAA", "fields": "vip"}),
+            "drifty",
+            "key-d",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "SCHEMA_FIELD_DRIFT");
+
+    // Calls that do not use it work: the field is left out of what is read.
+    let created = client
+        .call(
+            &create,
+            json!({"hootsuite_contact_persona": {"name": "X - @y", "contact_profile_id": "HS-D-1"}}),
+            "drifty",
+            "key-d",
+        )
+        .await
+        .unwrap();
+    let found = client
+        .call(
+            &format!("{PERSONAS}/FindHootsuiteContactPersonas"),
+            json!({"contact_profile_id": "HS-D-1"}),
+            "drifty",
+            "key-d",
+        )
+        .await
+        .unwrap();
+    assert_eq!(found["hootsuiteContactPersonas"][0]["id"], created["id"]);
+}

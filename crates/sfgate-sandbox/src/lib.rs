@@ -157,6 +157,9 @@ pub(crate) struct Org {
     /// The connected app's certificate, for the JWT bearer flow.
     pub(crate) jwt_certificate: Mutex<Option<Arc<jwt::Certificate>>>,
     faults: Mutex<Faults>,
+    /// Custom fields an admin deleted (object and field API names, as defined): gone from
+    /// describe and from records, and INVALID_FIELD where a request names them.
+    pub(crate) deleted_fields: Mutex<Vec<(&'static str, &'static str)>>,
     requests: Mutex<VecDeque<RecordedRequest>>,
 }
 
@@ -202,6 +205,7 @@ impl Org {
             cursors: Mutex::new(Cursors::default()),
             jwt_certificate: Mutex::new(jwt_certificate.map(Arc::new)),
             faults: Mutex::new(Faults::default()),
+            deleted_fields: Mutex::new(Vec::new()),
             requests: Mutex::new(VecDeque::new()),
         }
     }
@@ -394,6 +398,24 @@ impl SandboxHandle {
     /// Number of live (not deleted) records of an sObject; 0 for unknown objects.
     pub fn record_count(&self, object: &str) -> usize {
         schema::object(object).map_or(0, |o| self.org.store.lock().live(o).count())
+    }
+
+    /// Deletes a custom field, as an org's admin does: describe no longer lists it, records no
+    /// longer carry it, and a request that names it (in a body, `fields`, or SOQL) fails with
+    /// `INVALID_FIELD`. Errors when the object or field is unknown or the field is standard.
+    pub fn delete_field(&self, object: &str, field: &str) -> Result<(), String> {
+        let obj = schema::object(object).ok_or_else(|| format!("no such sObject: {object}"))?;
+        let f = obj
+            .field(field)
+            .ok_or_else(|| format!("{} has no field {field}", obj.name))?;
+        if !f.custom {
+            return Err(format!(
+                "{}.{} is a standard field: it cannot be deleted",
+                obj.name, f.name
+            ));
+        }
+        self.org.deleted_fields.lock().push((obj.name, f.name));
+        Ok(())
     }
 
     /// Live records of `object` whose `field` equals `value` exactly, as JSON

@@ -202,14 +202,112 @@ fn route(org: &Org, parts: &Parts, body: &str) -> ApiResult<Reply> {
     };
     let method = ctx.method();
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    match (rest.as_slice(), &method) {
+    let deleted = org.deleted_fields.lock().clone();
+    if deleted.is_empty() {
+        return route_api(&ctx, &method, &rest);
+    }
+    refuse_deleted_fields(&ctx, &rest, &deleted)?;
+    route_api(&ctx, &method, &rest).map(|mut reply| {
+        if let Some(body) = reply.body.as_mut() {
+            strip_deleted_fields(body, &deleted);
+        }
+        reply
+    })
+}
+
+/// `INVALID_FIELD` when the request names a deleted field of the object it addresses: in its
+/// JSON body, its `fields` list, or its SOQL.
+fn refuse_deleted_fields(
+    ctx: &Ctx<'_>,
+    rest: &[&str],
+    deleted: &[(&'static str, &'static str)],
+) -> ApiResult<()> {
+    let object = match rest {
+        ["sobjects", name, ..] => Some((*name).to_owned()),
+        ["query" | "queryAll"] => ctx.param("q").and_then(|q| {
+            let words: Vec<&str> = q
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .collect();
+            words
+                .iter()
+                .position(|word| word.eq_ignore_ascii_case("from"))
+                .and_then(|at| words.get(at + 1..)?.iter().find(|word| !word.is_empty()))
+                .map(|name| (*name).to_owned())
+        }),
+        _ => None,
+    };
+    let Some(obj) = object.as_deref().and_then(schema::object) else {
+        return Ok(());
+    };
+    let named = |text: &str, field: &str| {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|word| word.eq_ignore_ascii_case(field))
+    };
+    for (_, field) in deleted.iter().filter(|(object, _)| *object == obj.name) {
+        let in_body = serde_json::from_str::<serde_json::Value>(ctx.body)
+            .ok()
+            .and_then(|body| body.as_object().cloned())
+            .is_some_and(|body| body.keys().any(|key| key.eq_ignore_ascii_case(field)));
+        let in_params = ["fields", "q"]
+            .iter()
+            .filter_map(|name| ctx.param(name))
+            .any(|text| named(text, field));
+        if in_body || in_params {
+            return Err(ApiError::new(
+                400,
+                "INVALID_FIELD",
+                soql::no_such_column(field, obj),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Drops deleted fields from an answer: record keys, and describe's field entries.
+fn strip_deleted_fields(body: &mut Json, deleted: &[(&'static str, &'static str)]) {
+    let is_deleted = |name: &str| {
+        deleted
+            .iter()
+            .any(|(_, field)| field.eq_ignore_ascii_case(name))
+    };
+    match body {
+        Json::Object(entries) => {
+            entries.retain(|(key, _)| !is_deleted(key));
+            for (_, value) in entries.iter_mut() {
+                strip_deleted_fields(value, deleted);
+            }
+        }
+        Json::Array(items) => {
+            items.retain(|item| match item {
+                Json::Object(entries) => !entries.iter().any(|(key, value)| {
+                    key == "name"
+                        && matches!(value, Json::Value(serde_json::Value::String(name)) if is_deleted(name))
+                        && entries.iter().any(|(key, _)| key == "soapType")
+                }),
+                _ => true,
+            });
+            for item in items.iter_mut() {
+                strip_deleted_fields(item, deleted);
+            }
+        }
+        Json::Value(serde_json::Value::Object(map)) => {
+            map.retain(|key, _| !is_deleted(key));
+        }
+        Json::Value(_) => {}
+    }
+}
+
+/// The API's routes, once the session, the limit and deleted fields are checked.
+fn route_api(ctx: &Ctx<'_>, method: &Method, rest: &[&str]) -> ApiResult<Reply> {
+    let org = ctx.org;
+    match (rest, method) {
         ([], &Method::GET) => Ok(Reply::ok(resources(&ctx.version))),
         (["limits"], &Method::GET) => Ok(Reply::ok(limits(org))),
-        (["sobjects", tail @ ..], _) => sobjects(&ctx, &method, tail),
-        (["query"], &Method::GET) => query(&ctx, false),
-        (["queryAll"], &Method::GET) => query(&ctx, true),
-        (["query" | "queryAll", locator], &Method::GET) => query_more(&ctx, locator),
-        (["search"], &Method::GET) => search(&ctx),
+        (["sobjects", tail @ ..], _) => sobjects(ctx, method, tail),
+        (["query"], &Method::GET) => query(ctx, false),
+        (["queryAll"], &Method::GET) => query(ctx, true),
+        (["query" | "queryAll", locator], &Method::GET) => query_more(ctx, locator),
+        (["search"], &Method::GET) => search(ctx),
         ([] | ["limits"] | ["query" | "queryAll", ..] | ["search"], m) => {
             Err(method_not_allowed(m, "GET,HEAD"))
         }

@@ -344,3 +344,65 @@ async fn social_care_record_types_and_contact_personas() {
     );
     e.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deleted_custom_field_is_gone_from_describe_records_and_requests() {
+    let e = env().await;
+    let persona = "Hootsuite_Contact_Persona__c";
+    let (status, body) = json_of(
+        e.post(
+            &format!("{V}/sobjects/{persona}"),
+            json!({"Name": "Twitter - @gone", "VIP__c": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    assert!(
+        e.sb.delete_field(persona, "Name").is_err(),
+        "standard fields stay"
+    );
+    e.sb.delete_field(persona, "VIP__c")
+        .expect("a custom field");
+
+    let (_, describe) = json_of(e.get(&format!("{V}/sobjects/{persona}/describe")).await).await;
+    let names: Vec<&str> = describe["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|field| field["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"VIP__c") && names.contains(&"Social_Network__c"),
+        "{names:?}"
+    );
+    let (status, record) = json_of(e.get(&format!("{V}/sobjects/{persona}/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        record.get("VIP__c").is_none() && record["Name"] == "Twitter - @gone",
+        "{record}"
+    );
+
+    let (status, body) = e.query(&format!("SELECT Id, VIP__c FROM {persona}")).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_FIELD"),
+        "{body}"
+    );
+    let (status, body) = json_of(
+        e.patch(
+            &format!("{V}/sobjects/{persona}/{id}"),
+            json!({"vip__c": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_FIELD"),
+        "{body}"
+    );
+    let (status, _) = e.query(&format!("SELECT Id, Name FROM {persona}")).await;
+    assert_eq!(status, StatusCode::OK, "other fields still query");
+}
