@@ -407,6 +407,26 @@ impl SalesforceClient {
             .await
     }
 
+    /// `GET /sobjects/{object}/{id}/{field}`: the bytes of a base64 field (a record read gives
+    /// only this link to them).
+    pub async fn get_blob(
+        &self,
+        object: &str,
+        id: &SalesforceId,
+        field: &str,
+    ) -> Result<Bytes, SalesforceError> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &["sobjects", object, id.as_str(), field],
+                None,
+                Payload::Empty,
+            )
+            .await?;
+        expect_status(status, &body, &[StatusCode::OK])?;
+        Ok(body)
+    }
+
     /// `GET /sobjects`: every object of the org, with its summary (describeGlobal).
     pub async fn describe_global(&self) -> Result<serde_json::Value, SalesforceError> {
         self.get_json(&["sobjects"], None, Payload::Empty).await

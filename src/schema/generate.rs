@@ -477,7 +477,7 @@ fn field_comment(field: &FieldPlan<'_>) -> String {
     };
     let kind = match describe.field_type.to_ascii_lowercase().as_str() {
         "reference" if !describe.reference_to.is_empty() => {
-            format!("ID of a {} record", describe.reference_to.join(" or "))
+            format!("ID of a record of {}", describe.reference_to.join(" or "))
         }
         "picklist" | "multipicklist" | "combobox" => {
             let values: Vec<&str> = describe
@@ -510,6 +510,9 @@ fn field_comment(field: &FieldPlan<'_>) -> String {
         "time" => "time of day, HH:MM:SS.sssZ".to_owned(),
         "address" => "address; write its parts (street, city, ...) as their own fields".to_owned(),
         "location" => "geolocation; write its latitude and longitude fields".to_owned(),
+        "base64" => {
+            "base64; Get reads its content with one request more, Find leaves it unset".to_owned()
+        }
         other if describe.length > 0 => format!("{other}, up to {} characters", describe.length),
         other => other.to_owned(),
     };

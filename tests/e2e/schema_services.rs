@@ -739,3 +739,166 @@ async fn a_field_the_org_lacks_is_reported_and_calls_that_use_it_fail_naming_it(
         .unwrap();
     assert_eq!(found["hootsuiteContactPersonas"][0]["id"], created["id"]);
 }
+
+#[tokio::test]
+async fn every_mapped_field_type_round_trips_through_the_gateway_and_the_org() {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("sample/v1/field_sample.proto");
+    let file_text = file.to_str().unwrap().to_owned();
+    generate(&[
+        "--object",
+        "Field_Sample__c",
+        "--package",
+        "sample.v1",
+        "--out",
+        &file_text,
+    ]);
+    let schema = SchemaSettings {
+        file: file.clone(),
+        tenants: vec!["sandbox".into()],
+    };
+    let app = spawn_app_with(|config: &mut Config| config.schemas = vec![schema]).await;
+    let client = DynamicClient::new(
+        app.channel.clone(),
+        sfgate::schema::compile::load(&file).unwrap().pool,
+    );
+    let service = "sample.v1.FieldSampleService";
+    let account = app
+        .sandbox
+        .insert_record("Account", json!({"Name": "Sample Co"}))
+        .unwrap();
+    // One value of every row of the type table (id and reference: the record and its account;
+    // address and location: read from their parts).
+    let written = json!({
+        "name": "Every type",
+        "notes": "line one\nline two",
+        "email": "sample@example.com",
+        "phone": "+1 415 555 0100",
+        "website": "https://example.com/sample",
+        "secret": "s3cr3t",
+        "channel": "Chat",
+        "channels": ["Email", "Social"],
+        "channelOrOther": "Carrier pigeon",
+        "active": true,
+        "seats": 12,
+        "bigCount": "9007199254740993",
+        "score": 4.25,
+        "price": 1250.5,
+        "discount": 12.5,
+        "startDate": "2026-12-01",
+        "opensAt": "09:30:00.000Z",
+        "lastContact": "2026-11-30T08:15:30.250Z",
+        "attachment": "AAEC/w==",
+        "account": account,
+        "extra": "anything at all",
+        "street": "1 Market St",
+        "city": "San Francisco",
+        "state": "CA",
+        "postalCode": "94105",
+        "country": "USA",
+        "siteLatitude": 37.7936,
+        "siteLongitude": -122.395,
+    });
+    let created = client
+        .call(
+            &format!("{service}/CreateFieldSample"),
+            json!({"field_sample": written}),
+            "sandbox",
+            API_KEY,
+        )
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("a0S"), "{created}");
+    let read = client
+        .call(
+            &format!("{service}/GetFieldSample"),
+            json!({"id": id}),
+            "sandbox",
+            API_KEY,
+        )
+        .await
+        .unwrap();
+    for answer in [&created, &read] {
+        for (field, value) in written.as_object().unwrap() {
+            assert_eq!(&answer[field], value, "{field} of {answer}");
+        }
+        assert_eq!(
+            answer["siteAddress"],
+            json!({"street": "1 Market St", "city": "San Francisco", "state": "CA", "stateCode": "",
+                   "postalCode": "94105", "country": "USA", "countryCode": "", "geocodeAccuracy": ""}),
+        );
+        assert_eq!(
+            answer["site"],
+            json!({"latitude": 37.7936, "longitude": -122.395})
+        );
+    }
+    // The org holds each value in Salesforce's own wire format.
+    let stored = &app
+        .sandbox
+        .find_records("Field_Sample__c", "Name", "Every type")[0];
+    assert_eq!(stored["Channels__c"], json!("Email;Social"));
+    assert_eq!(stored["Opens_At__c"], json!("09:30:00.000Z"));
+    assert_eq!(stored["Big_Count__c"], json!(9_007_199_254_740_993_i64));
+    assert_eq!(stored["Attachment__c"], json!("AAEC/w=="));
+    assert_eq!(
+        stored["Last_Contact__c"],
+        json!("2026-11-30T08:15:30.250+0000")
+    );
+    assert_eq!(stored["Extra__c"], json!("anything at all"));
+
+    // Changed and cleared through a mask, then found by a criterion.
+    let updated = client
+        .call(
+            &format!("{service}/UpdateFieldSample"),
+            json!({"field_sample": {"id": id, "channels": ["Phone"], "extra": 42, "opens_at": ""},
+                   "update_mask": "channels,extra,opensAt"}),
+            "sandbox",
+            API_KEY,
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated["channels"], json!(["Phone"]));
+    assert_eq!(updated["extra"], json!(42.0));
+    assert!(
+        updated
+            .get("opensAt")
+            .is_none_or(|value| value == "" || value.is_null()),
+        "{updated}"
+    );
+    let found = client
+        .call(
+            &format!("{service}/FindFieldSamples"),
+            json!({"email": "sample@example.com"}),
+            "sandbox",
+            API_KEY,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found["fieldSamples"][0]["id"], json!(id));
+    assert_eq!(found["fieldSamples"][0]["channels"], json!(["Phone"]));
+
+    // Values that do not fit their Salesforce type are refused, named, before any call.
+    for (field, value, named) in [
+        ("opens_at", json!("9.30"), "field_sample.opens_at"),
+        ("start_date", json!("01/12/2026"), "field_sample.start_date"),
+        ("channels", json!(["Email;Chat"]), "field_sample.channels"),
+        ("account", json!("001-not-an-id"), "field_sample.account"),
+    ] {
+        let refused = client
+            .call(
+                &format!("{service}/CreateFieldSample"),
+                json!({"field_sample": {"name": "Bad", field: value}}),
+                "sandbox",
+                API_KEY,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Code::InvalidArgument,
+            "{field}: {refused:?}"
+        );
+        assert_eq!(sfgate_testkit::violated_fields(&refused), [named]);
+    }
+}

@@ -148,13 +148,22 @@ fn field(obj: &ObjectDef, f: &FieldDef) -> Json {
         .with("byteLength", (f.length * 3) as usize)
         .with("calculated", false)
         .with("caseSensitive", false)
+        .with(
+            "compoundFieldName",
+            f.compound.map_or(Json::Value(Value::Null), Json::from),
+        )
         .with("createable", f.createable)
         .with("custom", f.custom)
         .with("defaultValue", default_value)
         .with("defaultedOnCreate", defaulted_on_create(f))
         .with("digits", digits as usize)
         .with("externalId", f.external_id)
-        .with("filterable", f.ty != FieldType::TextArea || f.length <= 255)
+        .with(
+            "filterable",
+            !f.ty.is_compound()
+                && !matches!(f.ty, FieldType::Base64 | FieldType::AnyType)
+                && (f.ty != FieldType::TextArea || f.length <= 255),
+        )
         .with(
             "groupable",
             !matches!(

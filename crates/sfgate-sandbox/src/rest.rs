@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::ids;
-use super::schema::{self, FieldDef, ObjectDef};
+use super::schema::{self, FieldDef, FieldType, ObjectDef};
 use super::soql::{self, Select};
 use super::store::{self, Actor};
 use super::values::{self, Json};
@@ -29,6 +29,8 @@ const MAX_CURSORS: usize = 200;
 struct Reply {
     status: StatusCode,
     body: Option<Json>,
+    /// A blob's bytes, answered as they are instead of a JSON body.
+    blob: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -40,6 +42,7 @@ impl Reply {
         Self {
             status,
             body: Some(body),
+            blob: None,
         }
     }
 
@@ -47,6 +50,7 @@ impl Reply {
         Self {
             status: StatusCode::NO_CONTENT,
             body: None,
+            blob: None,
         }
     }
 }
@@ -92,6 +96,21 @@ impl Ctx<'_> {
 /// Serves a `/services/data...` request.
 pub(crate) fn handle(org: &Org, parts: &Parts, body: &str) -> Response {
     match route(org, parts, body) {
+        Ok(Reply {
+            blob: Some(bytes), ..
+        }) => {
+            let mut response = Response::new(axum::body::Body::from(bytes));
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/octet-stream"),
+            );
+            let (name, value) = limit_header(org);
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+            response
+        }
         Ok(reply) => {
             let text = reply.body.map(|b| b.to_text()).unwrap_or_default();
             http_json(reply.status, &text, &[limit_header(org)])
@@ -396,6 +415,13 @@ fn sobjects(ctx: &Ctx<'_>, method: &Method, tail: &[&str]) -> ApiResult<Reply> {
             let obj = object_of(name)?;
             by_id(ctx, method, obj, raw_id)
         }
+        [name, raw_id, field]
+            if ids::parse(raw_id).is_ok_and(|id| {
+                ids::prefix(&id) == object_of(name).map_or("", |o| o.key_prefix)
+            }) =>
+        {
+            blob(ctx, method, object_of(name)?, raw_id, field)
+        }
         [name, field, value] => {
             let obj = object_of(name)?;
             by_external_id(ctx, method, obj, field, value)
@@ -477,6 +503,36 @@ fn by_id(ctx: &Ctx<'_>, method: &Method, obj: &'static ObjectDef, raw: &str) -> 
         }
         _ => Err(method_not_allowed(method, "GET,HEAD,PATCH,DELETE")),
     }
+}
+
+/// `GET /sobjects/{Object}/{id}/{Field}`: the bytes of a base64 field.
+fn blob(
+    ctx: &Ctx<'_>,
+    method: &Method,
+    obj: &'static ObjectDef,
+    raw_id: &str,
+    field: &str,
+) -> ApiResult<Reply> {
+    use base64::Engine as _;
+    if *method != Method::GET {
+        return Err(method_not_allowed(method, "GET"));
+    }
+    let f = obj
+        .field(field)
+        .filter(|f| f.ty == FieldType::Base64)
+        .ok_or_else(ApiError::not_found)?;
+    let id = path_id(obj, raw_id, method)?;
+    let store = ctx.org.store.lock();
+    let rec = store.fetch(obj, &id, false)?;
+    let text = rec.get(f.name).as_str().ok_or_else(ApiError::not_found)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| ApiError::new(500, "UNKNOWN_EXCEPTION", "stored blob is not base64"))?;
+    Ok(Reply {
+        status: StatusCode::OK,
+        body: None,
+        blob: Some(bytes),
+    })
 }
 
 /// Parses `?fields=A,B` into field definitions.

@@ -22,6 +22,17 @@ pub(crate) enum FieldType {
     Date,
     DateTime,
     Reference,
+    MultiPicklist,
+    Combobox,
+    EncryptedString,
+    Long,
+    Time,
+    Base64,
+    /// A compound address (read only; its parts are fields of their own).
+    Address,
+    /// A compound geolocation (read only; its parts are `…__Latitude__s`, `…__Longitude__s`).
+    Location,
+    AnyType,
 }
 
 impl FieldType {
@@ -43,6 +54,15 @@ impl FieldType {
             Self::Date => "date",
             Self::DateTime => "datetime",
             Self::Reference => "reference",
+            Self::MultiPicklist => "multipicklist",
+            Self::Combobox => "combobox",
+            Self::EncryptedString => "encryptedstring",
+            Self::Long => "long",
+            Self::Time => "time",
+            Self::Base64 => "base64",
+            Self::Address => "address",
+            Self::Location => "location",
+            Self::AnyType => "anyType",
         }
     }
 
@@ -55,6 +75,12 @@ impl FieldType {
             Self::Int => "xsd:int",
             Self::Date => "xsd:date",
             Self::DateTime => "xsd:dateTime",
+            Self::Long => "xsd:long",
+            Self::Time => "xsd:time",
+            Self::Base64 => "xsd:base64Binary",
+            Self::Address => "urn:address",
+            Self::Location => "urn:location",
+            Self::AnyType => "xsd:anyType",
             _ => "xsd:string",
         }
     }
@@ -63,7 +89,15 @@ impl FieldType {
     pub(crate) fn is_text(self) -> bool {
         matches!(
             self,
-            Self::String | Self::TextArea | Self::Email | Self::Phone | Self::Url | Self::Picklist
+            Self::String
+                | Self::TextArea
+                | Self::Email
+                | Self::Phone
+                | Self::Url
+                | Self::Picklist
+                | Self::MultiPicklist
+                | Self::Combobox
+                | Self::EncryptedString
         )
     }
 
@@ -76,8 +110,13 @@ impl FieldType {
     pub(crate) fn is_number(self) -> bool {
         matches!(
             self,
-            Self::Double | Self::Currency | Self::Percent | Self::Int
+            Self::Double | Self::Currency | Self::Percent | Self::Int | Self::Long
         )
+    }
+
+    /// Whether the field is a compound of other fields (read as a JSON object).
+    pub(crate) fn is_compound(self) -> bool {
+        matches!(self, Self::Address | Self::Location)
     }
 
     /// The type name Salesforce's JSON parser uses in its errors.
@@ -86,8 +125,11 @@ impl FieldType {
             Self::Boolean => "boolean",
             Self::Double | Self::Currency | Self::Percent => "double",
             Self::Int => "int",
+            Self::Long => "long",
             Self::Date => "date",
             Self::DateTime => "datetime",
+            Self::Time => "time",
+            Self::Base64 => "base64",
             _ => "string",
         }
     }
@@ -117,6 +159,8 @@ pub(crate) struct FieldDef {
     pub(crate) relationship: Option<&'static str>,
     /// Searched by SOSL `IN NAME FIELDS`.
     pub(crate) name_field: bool,
+    /// The compound field this one is part of (`BillingAddress` for `BillingCity`).
+    pub(crate) compound: Option<&'static str>,
 }
 
 const fn field(name: &'static str, label: &'static str, ty: FieldType, length: u32) -> FieldDef {
@@ -138,6 +182,7 @@ const fn field(name: &'static str, label: &'static str, ty: FieldType, length: u
         reference_to: &[],
         relationship: None,
         name_field: false,
+        compound: None,
     }
 }
 
@@ -239,6 +284,18 @@ impl FieldDef {
     /// A custom field (API name ends in `__c`).
     const fn custom(mut self) -> Self {
         self.custom = true;
+        self
+    }
+
+    /// The values of a picklist-like field.
+    const fn with_picklist(mut self, values: &'static [&'static str]) -> Self {
+        self.picklist = values;
+        self
+    }
+
+    /// A part of the compound field `compound`.
+    const fn part_of(mut self, compound: &'static str) -> Self {
+        self.compound = Some(compound);
         self
     }
 
@@ -802,6 +859,86 @@ static CONTACT_PERSONA: ObjectDef = ObjectDef {
     ],
 };
 
+/// Values of the sample object's picklists.
+const SAMPLE_CHANNELS: &[&str] = &["Email", "Phone", "Chat", "Social"];
+
+/// A custom object with a field of every type the gateway's schema generation maps, so that
+/// each is proven end to end. Real orgs keep some of these types to standard objects (`long`,
+/// `base64`, `combobox`, `anyType`, compound addresses); here they sit on one object, each with
+/// Salesforce's wire format.
+static FIELD_SAMPLE: ObjectDef = ObjectDef {
+    name: "Field_Sample__c",
+    label: "Field Sample",
+    label_plural: "Field Samples",
+    key_prefix: "a0S",
+    custom: true,
+    writable: true,
+    has_owner: true,
+    searchable: false,
+    scope_field: None,
+    own_fields: &[
+        text("Name", "Field Sample Name", 80)
+            .required()
+            .name_field(),
+        textarea("Notes__c", "Notes", 32000).custom(),
+        email("Email__c", "Email").custom(),
+        phone("Phone__c", "Phone").custom(),
+        url("Website__c", "Website").custom(),
+        field("Secret__c", "Secret", FieldType::EncryptedString, 175).custom(),
+        picklist("Channel__c", "Channel", SAMPLE_CHANNELS).custom(),
+        field("Channels__c", "Channels", FieldType::MultiPicklist, 4099)
+            .with_picklist(SAMPLE_CHANNELS)
+            .custom(),
+        field(
+            "Channel_Or_Other__c",
+            "Channel or Other",
+            FieldType::Combobox,
+            255,
+        )
+        .with_picklist(SAMPLE_CHANNELS)
+        .custom(),
+        boolean("Active__c", "Active").custom(),
+        int("Seats__c", "Seats").custom(),
+        field("Big_Count__c", "Big Count", FieldType::Long, 0).custom(),
+        double("Score__c", "Score").custom(),
+        currency("Price__c", "Price").custom(),
+        percent("Discount__c", "Discount").custom(),
+        date("Start_Date__c", "Start Date").custom(),
+        field("Opens_At__c", "Opens At", FieldType::Time, 0).custom(),
+        datetime("Last_Contact__c", "Last Contact").custom(),
+        field("Attachment__c", "Attachment", FieldType::Base64, 0).custom(),
+        reference("Account__c", "Account", &["Account"], "Account__r").custom(),
+        field("Extra__c", "Extra", FieldType::AnyType, 0).custom(),
+        text("Street__c", "Street", 255)
+            .custom()
+            .part_of("Site_Address__c"),
+        text("City__c", "City", 40)
+            .custom()
+            .part_of("Site_Address__c"),
+        text("State__c", "State", 80)
+            .custom()
+            .part_of("Site_Address__c"),
+        text("Postal_Code__c", "Postal Code", 20)
+            .custom()
+            .part_of("Site_Address__c"),
+        text("Country__c", "Country", 80)
+            .custom()
+            .part_of("Site_Address__c"),
+        field("Site_Address__c", "Site Address", FieldType::Address, 0)
+            .custom()
+            .read_only(),
+        double("Site__Latitude__s", "Site (Latitude)")
+            .custom()
+            .part_of("Site__c"),
+        double("Site__Longitude__s", "Site (Longitude)")
+            .custom()
+            .part_of("Site__c"),
+        field("Site__c", "Site", FieldType::Location, 0)
+            .custom()
+            .read_only(),
+    ],
+};
+
 /// Every object of the org, in describeGlobal order.
 pub(crate) static OBJECTS: &[&ObjectDef] = &[
     &ACCOUNT,
@@ -810,6 +947,7 @@ pub(crate) static OBJECTS: &[&ObjectDef] = &[
     &CASE_COMMENT,
     &CONTACT,
     &CONTACT_PERSONA,
+    &FIELD_SAMPLE,
     &LEAD,
     &LEAD_STATUS,
     &OPPORTUNITY,

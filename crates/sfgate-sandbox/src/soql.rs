@@ -1163,7 +1163,7 @@ fn insert_path(
     version: &str,
 ) {
     let Some((hop, rest)) = hops.split_first() else {
-        j.set(field.name, rec.get(field.name).clone());
+        j.set(field.name, store::field_json(rec, field, version));
         return;
     };
     let rel = hop.relationship.unwrap_or(hop.name);

@@ -451,6 +451,7 @@ fn derive(
             fields.insert(f.name.into(), Value::Bool(false));
         }
     }
+    derive_compounds(obj, fields);
     if obj.field("FirstName").is_some() && obj.field("Name").is_some_and(|f| f.system) {
         let name = [fields.get("FirstName"), fields.get("LastName")]
             .into_iter()
@@ -615,11 +616,70 @@ pub(crate) fn render(rec: &Record, only: Option<&[&FieldDef]>, version: &str) ->
         }
         None => {
             for f in rec.object.fields() {
-                j.set(f.name, rec.get(f.name).clone());
+                j.set(f.name, field_json(rec, f, version));
             }
         }
     }
     j
+}
+
+/// A field's value as a record read shows it: a base64 field is the URL of its blob (as
+/// Salesforce answers, `/services/data/vXX.X/sobjects/{Object}/{id}/{Field}`), any other its value.
+pub(crate) fn field_json(rec: &Record, f: &FieldDef, version: &str) -> Value {
+    let value = rec.get(f.name);
+    if f.ty == FieldType::Base64 && !value.is_null() {
+        return Value::String(format!(
+            "/services/data/v{version}/sobjects/{}/{}/{}",
+            rec.object.name, rec.id, f.name
+        ));
+    }
+    value.clone()
+}
+
+/// The compound fields of `obj` (addresses, geolocations) from their parts, as Salesforce reads
+/// them: `null` while every part is.
+fn derive_compounds(obj: &ObjectDef, fields: &mut Fields) {
+    for compound in obj.fields().filter(|f| f.ty.is_compound()) {
+        let mut parts = serde_json::Map::new();
+        let mut any = false;
+        for part in obj.fields().filter(|f| f.compound == Some(compound.name)) {
+            let value = fields.get(part.name).cloned().unwrap_or(Value::Null);
+            any |= !value.is_null();
+            parts.insert(compound_key(part.name, compound.name), value);
+        }
+        if compound.ty == FieldType::Address {
+            for extra in ["geocodeAccuracy", "latitude", "longitude"] {
+                parts.entry(extra).or_insert(Value::Null);
+            }
+        }
+        let value = if any {
+            Value::Object(parts)
+        } else {
+            Value::Null
+        };
+        fields.insert(compound.name.to_string(), value);
+    }
+}
+
+/// The key of a part in its compound's JSON: `BillingPostalCode` of `BillingAddress` is
+/// `postalCode`, `Site__Latitude__s` of `Site__c` is `latitude`.
+fn compound_key(part: &str, compound: &str) -> String {
+    let stem = part.trim_end_matches("__c").trim_end_matches("__s");
+    let prefix = compound
+        .trim_end_matches("__c")
+        .trim_end_matches("Address")
+        .trim_end_matches('_');
+    let stem = stem
+        .strip_prefix(prefix)
+        .filter(|_| !prefix.is_empty())
+        .unwrap_or(stem)
+        .trim_start_matches('_');
+    let joined: String = stem.split('_').collect();
+    let mut letters = joined.chars();
+    letters
+        .next()
+        .map(|first| first.to_ascii_lowercase().to_string() + letters.as_str())
+        .unwrap_or_default()
 }
 
 /// Parses a REST request body into an [`Input`] for `obj`.

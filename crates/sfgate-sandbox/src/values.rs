@@ -134,8 +134,42 @@ pub(crate) fn coerce(field: &FieldDef, v: &Value) -> Result<Value, TypeMismatch>
             .and_then(normalize_datetime)
             .map(Value::String)
             .ok_or_else(bad),
+        FieldType::Long => {
+            let whole = match v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            whole.map(Value::from).ok_or_else(bad)
+        }
+        FieldType::Time => v
+            .as_str()
+            .and_then(normalize_time)
+            .map(Value::String)
+            .ok_or_else(bad),
+        FieldType::Base64 => {
+            use base64::Engine as _;
+            let text = v.as_str().ok_or_else(bad)?;
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map(|_| Value::String(text.to_owned()))
+                .map_err(|_| bad())
+        }
+        // Any scalar, kept as given.
+        FieldType::AnyType => match v {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(v.clone()),
+            _ => Err(bad()),
+        },
         _ => Err(bad()),
     }
+}
+
+/// `HH:MM:SS`, `HH:MM:SS.s…` with or without `Z`, as Salesforce stores a time:
+/// `HH:MM:SS.sssZ`.
+fn normalize_time(text: &str) -> Option<String> {
+    let clock = text.strip_suffix('Z').unwrap_or(text);
+    let parsed = chrono::NaiveTime::parse_from_str(clock, "%H:%M:%S%.f").ok()?;
+    (clock.len() >= 8).then(|| format!("{}Z", parsed.format("%H:%M:%S%.3f")))
 }
 
 fn number_of(v: &Value) -> Option<f64> {

@@ -5,7 +5,7 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
 
 use super::codec;
-use super::{CriterionKind, ObjectRef, ObjectType};
+use super::{CriterionKind, FieldKind, ObjectRef, ObjectType};
 use crate::api::call::{CallContext, read_back};
 use crate::api::idempotency;
 use crate::api::paging::{self, PageToken};
@@ -391,11 +391,47 @@ pub(crate) async fn read(
     id: &SalesforceId,
     api_fields: Option<Vec<String>>,
 ) -> Result<Vec<u8>, GatewayError> {
-    let record = client
+    let mut record = client
         .get_record(object.api_name, id, api_fields.as_deref())
         .await
         .map_err(|error| upstream(object, error))?;
+    fetch_blobs(client, object, id, &mut record).await?;
     to_resource(client, object, &record, api_fields.as_deref()).await
+}
+
+/// Replaces the link a record read gives for each base64 field with the field's content (one
+/// request a field that holds a blob).
+async fn fetch_blobs(
+    client: &SalesforceClient,
+    object: &ObjectType,
+    id: &SalesforceId,
+    record: &mut crate::salesforce::Record,
+) -> Result<(), GatewayError> {
+    use base64::Engine as _;
+    for mapping in object
+        .fields
+        .iter()
+        .filter(|mapping| mapping.kind == FieldKind::Base64)
+    {
+        let is_link = record
+            .get(mapping.api)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|text| text.starts_with("/services/data/"));
+        if !is_link {
+            continue;
+        }
+        let bytes = client
+            .get_blob(object.api_name, id, mapping.api)
+            .await
+            .map_err(|error| upstream(object, error))?;
+        record.insert(
+            mapping.api.to_owned(),
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// The resource of a Salesforce record, with its record page on the org's instance.
