@@ -1,4 +1,5 @@
-//! Configuration reload: on SIGHUP, and when the file's modification time changes (polled). The
+//! Configuration reload: on SIGHUP, and when the modification time of the file or of a schema file
+//! it names changes (polled). The
 //! new configuration is built into snapshots first; if it does not load or build, it is refused
 //! with a log line and the running one stays. Settings a reload cannot change are named.
 
@@ -40,8 +41,9 @@ impl RestartOnly {
     }
 }
 
-/// Reloads the configuration on SIGHUP and, with `poll`, when the file's modification time
-/// changes; a configuration that does not load or build changes nothing.
+/// Reloads the configuration on SIGHUP and, with `poll`, when the modification time of the file
+/// or of one of its schema files changes; a configuration that does not load or build changes
+/// nothing.
 pub(super) async fn watch_config(
     path: PathBuf,
     poll: Option<Duration>,
@@ -57,7 +59,16 @@ pub(super) async fn watch_config(
             None
         }
     };
-    let mut last_modified = modified(&path);
+    // The schema files of the configuration in force are watched with it.
+    let mut schema_files: Vec<PathBuf> = Vec::new();
+    if let Ok(config) = Config::load(&path) {
+        schema_files = config
+            .schemas
+            .iter()
+            .map(|schema| schema.file.clone())
+            .collect();
+    }
+    let mut last_modified = modified_all(&path, &schema_files);
     loop {
         let hangup_received = async {
             #[cfg(unix)]
@@ -70,16 +81,21 @@ pub(super) async fn watch_config(
         let trigger = tokio::select! {
             () = hangup_received => "SIGHUP",
             () = sleep_or_forever(poll) => {
-                let now_modified = modified(&path);
+                let now_modified = modified_all(&path, &schema_files);
                 if now_modified == last_modified {
                     continue;
                 }
                 "file change"
             }
         };
-        last_modified = modified(&path);
         match Config::load(&path) {
             Ok(config) => {
+                schema_files = config
+                    .schemas
+                    .iter()
+                    .map(|schema| schema.file.clone())
+                    .collect();
+                last_modified = modified_all(&path, &schema_files);
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(
                         "changes to listen, [tls], [front_door], [http], [shared_limits], [admin] or [telemetry] take effect only after a restart"
@@ -98,12 +114,23 @@ pub(super) async fn watch_config(
                     ),
                 }
             }
-            Err(error) => tracing::error!(
-                trigger,
-                "configuration reload rejected: {error:#}; still serving the previous configuration"
-            ),
+            Err(error) => {
+                last_modified = modified_all(&path, &schema_files);
+                tracing::error!(
+                    trigger,
+                    "configuration reload rejected: {error:#}; still serving the previous configuration"
+                )
+            }
         }
     }
+}
+
+/// The modification times of the configuration file and the schema files it names.
+fn modified_all(path: &Path, schema_files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    std::iter::once(path)
+        .chain(schema_files.iter().map(PathBuf::as_path))
+        .map(modified)
+        .collect()
 }
 
 /// Builds the schema files and the tenants of `config`, then puts both in force; if either

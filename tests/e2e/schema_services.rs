@@ -535,7 +535,7 @@ async fn a_reload_with_a_broken_schema_keeps_the_previous_one_serving() {
     )
     .unwrap();
     let extra = format!(
-        "[[schemas]]\nfile = \"{}\"\ntenants = [\"acme\"]\n",
+        "[[schemas]]\nfile = \"{}\"\ntenants = [\"acme\", \"globex\"]\n",
         schema.display()
     );
     std::fs::write(
@@ -561,21 +561,8 @@ async fn a_reload_with_a_broken_schema_keeps_the_previous_one_serving() {
     // The new tenant was not added either: its key is granted no tenant.
     assert_eq!(globex.code(), Code::Unauthenticated, "{globex:?}");
 
-    // Fixed, the reload goes through, and the new tenant is served.
+    // The schema file alone is fixed: that change is seen too, and the whole reload goes through.
     std::fs::copy(example(), &schema).unwrap();
-    let extra = format!(
-        "[[schemas]]\nfile = \"{}\"\ntenants = [\"acme\", \"globex\"]\n",
-        schema.display()
-    );
-    std::fs::write(
-        &config_file,
-        config_text(
-            &org,
-            &[("acme", &["key-a"]), ("globex", &["key-g"])],
-            &extra,
-        ),
-    )
-    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let served = client
@@ -901,4 +888,75 @@ async fn every_mapped_field_type_round_trips_through_the_gateway_and_the_org() {
         );
         assert_eq!(sfgate_testkit::violated_fields(&refused), [named]);
     }
+}
+
+#[tokio::test]
+async fn two_tenants_use_different_schemas_of_the_same_object() {
+    // globex's file: generated into its own package, then hand-edited to leave VIP out.
+    let directory = tempfile::tempdir().unwrap();
+    let globex_file = directory.path().join("globex/v1/personas.proto");
+    let globex_text = globex_file.to_str().unwrap().to_owned();
+    generate(&[
+        "--object",
+        "Hootsuite_Contact_Persona__c",
+        "--package",
+        "globex.v1",
+        "--out",
+        &globex_text,
+    ]);
+    let edited: String = std::fs::read_to_string(&globex_file)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.contains("VIP__c") && !line.trim_start().starts_with("// VIP"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&globex_file, edited).unwrap();
+
+    let org = sfgate_sandbox::start(SandboxConfig::default())
+        .await
+        .unwrap();
+    let extra = format!(
+        "[[schemas]]\nfile = \"{}\"\ntenants = [\"acme\"]\n\n[[schemas]]\nfile = \"{}\"\ntenants = [\"globex\"]\n",
+        example().display(),
+        globex_file.display()
+    );
+    let text = config_text(
+        &org,
+        &[("acme", &["key-a"]), ("globex", &["key-g"])],
+        &extra,
+    );
+    let ((_, channel), _stop) = serve(Config::from_toml(&text).unwrap()).await;
+    let mut pool = sfgate::schema::compile::load(&example()).unwrap().pool;
+    let globex_schema = sfgate::schema::compile::load(&globex_file).unwrap();
+    pool.decode_file_descriptor_set(globex_schema.file_descriptor_set.as_slice())
+        .unwrap();
+    let client = DynamicClient::new(channel, pool);
+
+    let persona = json!({"name": "Twitter - @same", "contact_profile_id": "HS-SAME", "vip": true});
+    let acme = client
+        .call(
+            &format!("{PERSONAS}/CreateHootsuiteContactPersona"),
+            json!({"hootsuite_contact_persona": persona}),
+            "acme",
+            "key-a",
+        )
+        .await
+        .unwrap();
+    assert_eq!(acme["vip"], json!(true));
+    let globex_method = "globex.v1.HootsuiteContactPersonaService/GetHootsuiteContactPersona";
+    let globex = client
+        .call(globex_method, json!({"id": acme["id"]}), "globex", "key-g")
+        .await
+        .unwrap();
+    assert_eq!(globex["contactProfileId"], json!("HS-SAME"));
+    assert!(
+        globex.get("vip").is_none(),
+        "globex's persona has no VIP field: {globex}"
+    );
+    // Each tenant's service is its own.
+    let refused = client
+        .call(globex_method, json!({"id": acme["id"]}), "acme", "key-a")
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "SCHEMA_NOT_FOR_TENANT");
 }
