@@ -150,6 +150,21 @@ impl SchemaFront {
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
         }
+        let methods: Vec<(String, String)> = services
+            .service_descriptors()
+            .iter()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| (service.full_name().to_owned(), method.name().to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        crate::telemetry::rpc::register_schema_methods(
+            methods
+                .iter()
+                .map(|(service, method)| (service.as_str(), method.as_str())),
+        );
         let services = Arc::new(services);
         self.services.store(Arc::clone(&services));
         self.check_drift(services);

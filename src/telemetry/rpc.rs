@@ -73,6 +73,36 @@ static METHODS: LazyLock<HashMap<String, (&'static str, &'static str)>> = LazyLo
         .collect()
 });
 
+/// The methods of schema files (`[[schemas]]`), by request path, as they come to be served. Their
+/// names are kept for the life of the process (a reload that serves the same methods adds
+/// nothing), so that labels stay a set bounded by the schema files ever loaded.
+static SCHEMA_METHODS: LazyLock<
+    parking_lot::RwLock<HashMap<String, (&'static str, &'static str)>>,
+> = LazyLock::new(parking_lot::RwLock::default);
+
+/// Gives the methods of schema services (service full name, method name) their own labels.
+pub fn register_schema_methods<'a>(methods: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut known = SCHEMA_METHODS.write();
+    for (service, method) in methods {
+        let path = format!("/{service}/{method}");
+        if known.contains_key(&path) {
+            continue;
+        }
+        let service: &'static str = service.to_owned().leak();
+        let method: &'static str = method.to_owned().leak();
+        known.insert(path, (service, method));
+    }
+}
+
+/// The labels of a request path: the API's method, a schema file's, or `unknown`.
+fn labels_of(path: &str) -> (&'static str, &'static str) {
+    METHODS
+        .get(path)
+        .copied()
+        .or_else(|| SCHEMA_METHODS.read().get(path).copied())
+        .unwrap_or((path_service(path), "unknown"))
+}
+
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for RpcTelemetry<S>
 where
     S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>
@@ -102,10 +132,7 @@ where
                 .map(|result| result.map(|response| response.map(ObservedBody::unobserved)))
                 .boxed();
         }
-        let (service, method) = METHODS
-            .get(path)
-            .copied()
-            .unwrap_or((path_service(path), "unknown"));
+        let (service, method) = labels_of(path);
         let span = tracing::info_span!(
             "grpc.request",
             otel.name = %format_args!("{service}/{method}"),

@@ -255,6 +255,20 @@ async fn the_social_care_flow_runs_typed_through_a_generated_service() {
             .is_empty()
     );
 
+    // Metrics name the generated service and method.
+    let metrics = reqwest::get(format!("http://{}/metrics", app.admin_address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "sfgate_rpc_requests_total{{service=\"{PERSONAS}\",method=\"CreateHootsuiteContactPersona\""
+        )),
+        "no labels of the generated method in /metrics"
+    );
+
     // Bad input is the caller's error, named, before any call.
     let before = app.data_requests().len();
     let refused = call(
