@@ -92,23 +92,6 @@ impl Protocol {
     }
 }
 
-/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name; 100 ticks a second.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 /// Callers calling back to back for `run`: every call's latency, and the failures.
 async fn closed_loop(protocol: &Protocol, id: &str, run: Duration) -> (Vec<Duration>, usize) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -178,11 +161,11 @@ async fn compare(warm_up: Duration, run: Duration) {
     let mut rows = Vec::new();
     for protocol in [Protocol::Grpc(channel), Protocol::HttpJson(http, base)] {
         closed_loop(&protocol, &id, warm_up).await;
-        let cpu_before = cpu_time(pid);
+        let cpu_before = support::cpu_time(pid);
         let started = Instant::now();
         let (latencies, failures) = closed_loop(&protocol, &id, run).await;
         let elapsed = started.elapsed().as_secs_f64();
-        let cpu = cpu_time(pid).saturating_sub(cpu_before);
+        let cpu = support::cpu_time(pid).saturating_sub(cpu_before);
         assert!(
             !latencies.is_empty(),
             "{}: no call succeeded",

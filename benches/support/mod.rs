@@ -153,6 +153,17 @@ pub(crate) fn start_org_and_gateway(
     api_key: &str,
     org_env: &[(&str, &str)],
 ) -> OrgAndGateway {
+    start_org_and_gateway_with(tenant, api_key, org_env, "")
+}
+
+/// [`start_org_and_gateway`] with `extra` configuration before the tenant's section (e.g.
+/// `[[schemas]]`).
+pub(crate) fn start_org_and_gateway_with(
+    tenant: &str,
+    api_key: &str,
+    org_env: &[(&str, &str)],
+    extra: &str,
+) -> OrgAndGateway {
     let org_port = free_port();
     let org_base = format!("http://127.0.0.1:{org_port}");
     let mut env = vec![
@@ -173,7 +184,7 @@ pub(crate) fn start_org_and_gateway(
     );
     let gateway_port = free_port();
     let config = format!(
-        "listen = \"127.0.0.1:{gateway_port}\"\nreload_poll_seconds = 0\n\
+        "listen = \"127.0.0.1:{gateway_port}\"\nreload_poll_seconds = 0\n{extra}\n\
          [tenants.{tenant}]\nlogin_url = \"{org_base}\"\ngrant = \"client_credentials\"\n\
          credentials_provider = \"file\"\ncredentials_path = \"org\"\n\
          allowed_instance_hosts = [\"127.0.0.1\"]\n\
@@ -187,4 +198,22 @@ pub(crate) fn start_org_and_gateway(
         org_base,
         gateway_port,
     }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+#[allow(dead_code, reason = "not every bench measures CPU")]
+pub(crate) fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name; 100 ticks a second.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
