@@ -16,6 +16,7 @@ use prost_reflect::{
 use protox::file::{
     ChainFileResolver, DescriptorSetFileResolver, File, FileResolver, GoogleFileResolver,
 };
+use sha2::Digest as _;
 
 use super::field_types::{ProtoType, proto_type_of};
 
@@ -142,6 +143,8 @@ pub struct SchemaFile {
     pub pool: DescriptorPool,
     /// The encoded `FileDescriptorSet` of the file alone (for reflection).
     pub file_descriptor_set: Vec<u8>,
+    /// SHA-256 of the file's text, to tell an unchanged file on reload (see [`digest_of`]).
+    pub digest: [u8; 32],
     /// Its services.
     pub services: Vec<ObjectService>,
 }
@@ -194,7 +197,19 @@ pub fn load(path: &Path) -> Result<SchemaFile, SchemaError> {
         pool,
         file_descriptor_set,
         services,
+        digest: sha2::Sha256::digest(source.as_bytes()).into(),
     })
+}
+
+/// SHA-256 of a schema file's text, as [`SchemaFile::digest`] holds it: a reload whose file has
+/// the same digest keeps the compiled one (compiling costs about 0.2 ms a field).
+pub fn digest_of(path: &Path) -> Result<[u8; 32], SchemaError> {
+    let text = std::fs::read(path).map_err(|io| SchemaError {
+        file: path.display().to_string(),
+        line: None,
+        message: format!("cannot read it: {io}"),
+    })?;
+    Ok(sha2::Sha256::digest(&text).into())
 }
 
 /// The field numbers of every resource message of a schema file, by object and field API name

@@ -136,7 +136,7 @@ fn modified_all(path: &Path, schema_files: &[PathBuf]) -> Vec<Option<SystemTime>
 /// Builds the schema files and the tenants of `config`, then puts both in force; if either
 /// fails, neither changes.
 async fn reload(tenants: &Tenants, front: &SchemaFront, config: &Config) -> anyhow::Result<()> {
-    let prepared = front.prepare(schemas::load(config)?)?;
+    let prepared = front.prepare(schemas::load(config, &front.services.load())?)?;
     tenants.reload(config)?;
     front.install(prepared).await;
     Ok(())

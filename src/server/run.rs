@@ -52,7 +52,7 @@ pub async fn run(
 /// Builds everything a configuration describes (tenants, credential providers, limits) without
 /// serving or calling anything, to check it before a deployment.
 pub fn check(config: &Config) -> anyhow::Result<()> {
-    schemas::load(config)?;
+    schemas::load(config, &Default::default())?;
     Tenants::build(config, http_client()).map(drop)
 }
 
@@ -69,7 +69,7 @@ pub async fn run_reloading(
         grpc: listener,
         admin: admin_listener,
     } = listeners;
-    let schemas = schemas::load(&config)?;
+    let schemas = schemas::load(&config, &Default::default())?;
     let tenants = Arc::new(Tenants::build(&config, http_client())?);
     let schema_services = SharedSchemaServices::default();
     let api = crate::api::routes(&tenants.api, &schema_services);

@@ -36,14 +36,25 @@ type GrpcService = BoxCloneSyncService<
     Infallible,
 >;
 
-/// Compiles and maps every schema file of `config`.
-pub(super) fn load(config: &Config) -> anyhow::Result<SchemaServices> {
+/// Compiles and maps every schema file of `config`; a file unchanged since `in_force` was built
+/// (same path, same text) is not compiled again.
+pub(super) fn load(config: &Config, in_force: &SchemaServices) -> anyhow::Result<SchemaServices> {
+    use crate::schema::compile;
     let mut schemas = Vec::with_capacity(config.schemas.len());
     for entry in &config.schemas {
-        let file = crate::schema::compile::load(&entry.file)
-            .map_err(|error| anyhow::anyhow!("[[schemas]] {error}"))?;
+        let schema_error = |error: compile::SchemaError| anyhow::anyhow!("[[schemas]] {error}");
+        let digest = compile::digest_of(&entry.file).map_err(schema_error)?;
+        let kept = in_force
+            .schemas()
+            .iter()
+            .find(|schema| schema.file.path == entry.file && schema.file.digest == digest)
+            .map(|schema| Arc::clone(&schema.file));
+        let file = match kept {
+            Some(file) => file,
+            None => Arc::new(compile::load(&entry.file).map_err(schema_error)?),
+        };
         schemas.push(TenantSchema {
-            file: Arc::new(file),
+            file,
             tenants: entry
                 .tenants
                 .iter()
