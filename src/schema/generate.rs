@@ -714,3 +714,110 @@ fn comment(out: &mut String, indent: &str, text: &str) {
     }
     let _ = writeln!(out, "{indent}// {line}");
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn describe(fields: serde_json::Value) -> ObjectDescribe {
+        serde_json::from_value(json!({
+            "name": "Widget__c", "label": "Widget", "keyPrefix": "a0W", "custom": true,
+            "fields": fields,
+        }))
+        .unwrap()
+    }
+
+    fn field(name: &str, field_type: &str) -> serde_json::Value {
+        json!({"name": name, "label": name, "type": field_type, "createable": true, "updateable": true})
+    }
+
+    fn generate_with(objects: &[ObjectDescribe], previous: &PreviousNumbers) -> GeneratedFile {
+        generate(
+            &Generation {
+                package: "acme.v1",
+                source: "a test",
+                previous,
+            },
+            objects,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn colliding_names_keep_their_suffix_and_unmapped_types_are_named() {
+        let widget = describe(json!([
+            field("Id", "id"),
+            field("Name", "string"),
+            field("Name__c", "string"),
+            field("Url__c", "url"),
+            field("Shape__c", "complexvalue"),
+        ]));
+        let generated = generate_with(&[widget], &PreviousNumbers::new());
+        for expected in [
+            "optional string name = 3 [(sfgate.v1.field) = {api_name: \"Name\"",
+            "optional string name_c = 4 [(sfgate.v1.field) = {api_name: \"Name__c\"",
+            "optional string url_c = 5 [(sfgate.v1.field) = {api_name: \"Url__c\"",
+        ] {
+            assert!(
+                generated.text.contains(expected),
+                "{expected}\n{}",
+                generated.text
+            );
+        }
+        assert_eq!(generated.skipped, ["Widget__c.Shape__c (complexvalue)"]);
+        assert!(!generated.text.contains("Shape__c"));
+    }
+
+    #[test]
+    fn regenerating_keeps_numbers_and_reserves_the_fields_gone() {
+        let previous = PreviousNumbers::from([(
+            "Widget__c".to_owned(),
+            HashMap::from([
+                ("Color__c".to_owned(), 7),
+                ("Size__c".to_owned(), 3),
+                ("Weight__c".to_owned(), 5),
+            ]),
+        )]);
+        let widget = describe(json!([
+            field("Id", "id"),
+            field("Added__c", "string"),
+            field("Size__c", "double"),
+            field("Color__c", "picklist"),
+        ]));
+        let text = generate_with(&[widget], &previous).text;
+        assert!(text.contains("optional double size = 3 "), "{text}");
+        assert!(text.contains("optional string color = 7 "), "{text}");
+        // New fields take numbers past every number used before; Weight__c's 5 stays reserved.
+        assert!(text.contains("optional string added = 8 "), "{text}");
+        assert!(text.contains("  reserved 5;\n"), "{text}");
+    }
+
+    #[test]
+    fn bad_packages_and_objects_are_refused() {
+        let refused = |package: &str, objects: &[ObjectDescribe]| {
+            generate(
+                &Generation {
+                    package,
+                    source: "a test",
+                    previous: &PreviousNumbers::new(),
+                },
+                objects,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let widget = describe(json!([field("Id", "id")]));
+        assert!(refused("Acme", std::slice::from_ref(&widget)).contains("PACKAGE_VERSION_SUFFIX"));
+        assert_eq!(refused("acme.v1", &[]), "no object to generate");
+        let mut twin = widget.clone();
+        twin.name = "Widget".to_owned();
+        assert!(
+            refused("acme.v1", &[widget.clone(), twin]).contains("would both be message Widget")
+        );
+        let mut no_prefix = widget;
+        no_prefix.key_prefix = None;
+        assert!(refused("acme.v1", &[no_prefix]).contains("no keyPrefix"));
+    }
+}
