@@ -229,7 +229,7 @@ async fn cpu_per_call(directory: &tempfile::TempDir, warm_up: Duration, run: Dur
     // Rounds alternate between the two, so that a slow spell of the machine weighs on both;
     // the figure to read is the median of the rounds' ratios.
     let mut ratios = Vec::new();
-    let mut totals = [(0.0_f64, Duration::ZERO, Vec::new()); 2];
+    let mut totals: [(f64, Duration, Vec<Duration>); 2] = Default::default();
     for _ in 0..ROUNDS {
         let mut per_call = [0.0_f64; 2];
         for (index, (name, path)) in services.iter().enumerate() {
