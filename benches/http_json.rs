@@ -7,8 +7,6 @@
 //! gateway run as their own processes; the figures to read are the ratios HTTP/JSON ÷ gRPC.
 //! Under `cargo test` (no `--bench` argument) it runs briefly, as a smoke test.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sfgate::pb::GetLeadRequest;
@@ -92,36 +90,14 @@ impl Protocol {
     }
 }
 
-/// Callers calling back to back for `run`: every call's latency, and the failures.
+/// `CALLERS` callers reading the lead `id` back to back over `protocol` for `run`.
 async fn closed_loop(protocol: &Protocol, id: &str, run: Duration) -> (Vec<Duration>, usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|_| {
-            let (protocol, id, stop) = (protocol.clone(), id.to_owned(), Arc::clone(&stop));
-            tokio::spawn(async move {
-                let (mut latencies, mut failures) = (Vec::new(), 0);
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    if protocol.get_lead(&id).await {
-                        latencies.push(started.elapsed());
-                    } else {
-                        failures += 1;
-                    }
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    tokio::time::sleep(run).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut all, mut failed) = (Vec::new(), 0);
-    for caller in callers {
-        let (latencies, failures) = caller.await.unwrap();
-        all.extend(latencies);
-        failed += failures;
-    }
-    all.sort();
-    (all, failed)
+    let (protocol, id) = (protocol.clone(), id.to_owned());
+    support::closed_loop(CALLERS, run, move || {
+        let (protocol, id) = (protocol.clone(), id.clone());
+        async move { protocol.get_lead(&id).await }
+    })
+    .await
 }
 
 async fn compare(warm_up: Duration, run: Duration) {

@@ -13,8 +13,6 @@
 //!
 //! Under `cargo test` (no `--bench` argument) it runs briefly, as a smoke test.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, BufMut as _, Bytes};
@@ -130,41 +128,19 @@ async fn call(channel: &tonic::transport::Channel, path: &'static str, request: 
         .is_ok_and(|response| !response.into_inner().is_empty())
 }
 
-/// Callers calling `path` back to back for `run`: every call's latency, and the failures.
+/// `CALLERS` callers sending `request` to `path` back to back for `run`.
 async fn closed_loop(
     channel: &tonic::transport::Channel,
     path: &'static str,
     request: &Bytes,
     run: Duration,
 ) -> (Vec<Duration>, usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|_| {
-            let (channel, request, stop) = (channel.clone(), request.clone(), Arc::clone(&stop));
-            tokio::spawn(async move {
-                let (mut latencies, mut failures) = (Vec::new(), 0);
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    if call(&channel, path, &request).await {
-                        latencies.push(started.elapsed());
-                    } else {
-                        failures += 1;
-                    }
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    tokio::time::sleep(run).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut all, mut failed) = (Vec::new(), 0);
-    for caller in callers {
-        let (latencies, failures) = caller.await.unwrap();
-        all.extend(latencies);
-        failed += failures;
-    }
-    all.sort();
-    (all, failed)
+    let (channel, request) = (channel.clone(), request.clone());
+    support::closed_loop(CALLERS, run, move || {
+        let (channel, request) = (channel.clone(), request.clone());
+        async move { call(&channel, path, &request).await }
+    })
+    .await
 }
 
 async fn cpu_per_call(directory: &tempfile::TempDir, warm_up: Duration, run: Duration) {

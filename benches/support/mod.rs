@@ -217,3 +217,47 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
     // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name; 100 ticks a second.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
+
+/// `callers` tasks making calls back to back for `run` (a closed loop); `call` makes one and says
+/// whether it succeeded. Every successful call's latency, sorted, and the failures.
+#[allow(dead_code, reason = "not every bench drives a closed loop")]
+pub(crate) async fn closed_loop<Call, Made>(
+    callers: usize,
+    run: Duration,
+    call: Call,
+) -> (Vec<Duration>, usize)
+where
+    Call: Fn() -> Made + Clone + Send + 'static,
+    Made: std::future::Future<Output = bool> + Send,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (call, stop) = (call.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let (mut latencies, mut failures) = (Vec::new(), 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let started = std::time::Instant::now();
+                    if call().await {
+                        latencies.push(started.elapsed());
+                    } else {
+                        failures += 1;
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    tokio::time::sleep(run).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for task in tasks {
+        let (latencies, failures) = task.await.unwrap();
+        all.extend(latencies);
+        failed += failures;
+    }
+    all.sort();
+    (all, failed)
+}

@@ -395,9 +395,9 @@ async fn a_tenant_the_schema_is_not_for_is_refused() {
         &extra,
     );
     let config = Config::from_toml(&text).unwrap();
-    let (app, _stop) = serve(config).await;
+    let served = serve(config, None).await;
     let client = DynamicClient::new(
-        app.1.clone(),
+        served.channel.clone(),
         sfgate::schema::compile::load(&example()).unwrap().pool,
     );
     let request = json!({"contact_profile_id": "HS-1"});
@@ -412,26 +412,27 @@ async fn a_tenant_the_schema_is_not_for_is_refused() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     assert_eq!(reason(&refused), "SCHEMA_NOT_FOR_TENANT");
-    drop(app);
 }
 
-/// Serves `config` (no file to reload) on a free port; the address and a channel, and the stop
-/// sender.
-async fn serve(
-    config: Config,
-) -> (
-    (std::net::SocketAddr, tonic::transport::Channel),
-    tokio::sync::oneshot::Sender<()>,
-) {
+/// A gateway on free ports: a channel to it, its admin port, and the sender that stops it.
+struct Served {
+    channel: tonic::transport::Channel,
+    admin_address: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves `config`, reloading it from `path` when given.
+async fn serve(config: Config, path: Option<PathBuf>) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (address, admin_address) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(sfgate::server::run_reloading(
         config,
-        None,
+        path,
         sfgate::server::Listeners {
             grpc: listener,
-            admin: None,
+            admin: Some(admin),
         },
         async {
             let _ = stopped.await;
@@ -440,7 +441,11 @@ async fn serve(
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
         .unwrap()
         .connect_lazy();
-    ((address, channel), stop)
+    Served {
+        channel,
+        admin_address,
+        _stop: stop,
+    }
 }
 
 /// A schema file that does not map: a field whose Salesforce type has no proto mapping.
@@ -510,25 +515,13 @@ async fn a_reload_with_a_broken_schema_keeps_the_previous_one_serving() {
         config_text(&org, &[("acme", &["key-a"])], &extra),
     )
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sfgate::server::run_reloading(
+    let served = serve(
         Config::load(&config_file).unwrap(),
         Some(config_file.clone()),
-        sfgate::server::Listeners {
-            grpc: listener,
-            admin: None,
-        },
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
+    )
+    .await;
     let client = DynamicClient::new(
-        channel,
+        served.channel.clone(),
         sfgate::schema::compile::load(&example()).unwrap().pool,
     );
     let find_method = format!("{PERSONAS}/FindHootsuiteContactPersonas");
@@ -614,24 +607,8 @@ async fn a_field_the_org_lacks_is_reported_and_calls_that_use_it_fail_naming_it(
         example().display()
     );
     let config = Config::from_toml(&config_text(&org, &[("drifty", &["key-d"])], &extra)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (address, admin_address) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sfgate::server::run_reloading(
-        config,
-        None,
-        sfgate::server::Listeners {
-            grpc: listener,
-            admin: Some(admin),
-        },
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
+    let served = serve(config, None).await;
+    let (channel, admin_address) = (served.channel.clone(), served.admin_address);
 
     // GetConnection reports it (checking now if the start-up check has not finished).
     let connection = ConnectionServiceClient::new(channel.clone())
@@ -939,7 +916,8 @@ async fn two_tenants_use_different_schemas_of_the_same_object() {
         &[("acme", &["key-a"]), ("globex", &["key-g"])],
         &extra,
     );
-    let ((_, channel), _stop) = serve(Config::from_toml(&text).unwrap()).await;
+    let served = serve(Config::from_toml(&text).unwrap(), None).await;
+    let channel = served.channel.clone();
     let mut pool = sfgate::schema::compile::load(&example()).unwrap().pool;
     let globex_schema = sfgate::schema::compile::load(&globex_file).unwrap();
     pool.decode_file_descriptor_set(globex_schema.file_descriptor_set.as_slice())
