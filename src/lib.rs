@@ -4,8 +4,10 @@
 //! that no module imports a higher one and that there is no import circle):
 //! `tenancy` (who is calling, for which tenant: the tenant's snapshot goes into the request) →
 //! `ratelimit` (the snapshot's limiter) → `api` (the gRPC services: the generic record engine
-//! in `api::typed` with one small file per object, and the hand-written `record_service`,
-//! `lookup` and `connection`) → `salesforce` (REST/SOAP client, SOQL/SOSL builders and their one
+//! in `api::typed` with one small file per object, the services of schema files served through
+//! that same engine (`api::schema_service`), and the hand-written `record_service`, `lookup` and
+//! `connection`) → `schema` (an org's describe as a `.proto`, and such files compiled in-process
+//! and mapped to the objects they serve) → `salesforce` (REST/SOAP client, SOQL/SOSL builders and their one
 //! escaper, ID checks, error decoding) → `auth` (the tenant's OAuth token, cached and minted
 //! once) → `credentials` (where the tenant's secrets come from).
 //!
