@@ -49,9 +49,9 @@ pub enum GenerateError {
     /// No object was given.
     #[error("no object to generate")]
     NoObject,
-    /// Two objects would be the same message.
+    /// Two objects would declare the same name (message, service or request).
     #[error(
-        "objects {first} and {second} would both be message {message}: generate them into different packages"
+        "objects {first} and {second} would both declare {message}: generate them into different packages"
     )]
     SameMessage {
         /// One object.
@@ -109,6 +109,26 @@ struct ObjectPlan<'a> {
     reserved: Vec<u32>,
 }
 
+impl ObjectPlan<'_> {
+    /// The names this object declares in the file: its message, service and request and
+    /// response messages (two objects must not share one).
+    fn declared_names(&self) -> Vec<String> {
+        let (message, plural) = (&self.message, &self.plural_message);
+        vec![
+            message.clone(),
+            format!("{message}Service"),
+            format!("Create{message}Request"),
+            format!("Get{message}Request"),
+            format!("Update{message}Request"),
+            format!("Delete{message}Request"),
+            format!("Find{plural}Request"),
+            format!("Find{plural}Response"),
+            format!("Upsert{message}Request"),
+            format!("Upsert{message}Response"),
+        ]
+    }
+}
+
 /// Generates the file of `objects`.
 pub fn generate(
     generation: &Generation<'_>,
@@ -122,14 +142,17 @@ pub fn generate(
     }
     let mut skipped = Vec::new();
     let mut plans: Vec<ObjectPlan<'_>> = Vec::with_capacity(objects.len());
+    let mut names_taken: HashMap<String, String> = HashMap::new();
     for object in objects {
         let plan = plan_object(object, generation.previous, &mut skipped)?;
-        if let Some(same) = plans.iter().find(|other| other.message == plan.message) {
-            return Err(GenerateError::SameMessage {
-                first: same.describe.name.clone(),
-                second: object.name.clone(),
-                message: plan.message,
-            });
+        for name in plan.declared_names() {
+            if let Some(first) = names_taken.insert(name.clone(), object.name.clone()) {
+                return Err(GenerateError::SameMessage {
+                    first,
+                    second: object.name.clone(),
+                    message: name,
+                });
+            }
         }
         plans.push(plan);
     }
@@ -813,8 +836,13 @@ mod tests {
         assert_eq!(refused("acme.v1", &[]), "no object to generate");
         let mut twin = widget.clone();
         twin.name = "Widget".to_owned();
+        assert!(refused("acme.v1", &[widget.clone(), twin]).contains("would both declare Widget"));
+        let mut request = widget.clone();
+        request.name = "Create_Widget_Request__c".to_owned();
+        let said = refused("acme.v1", &[widget.clone(), request]);
         assert!(
-            refused("acme.v1", &[widget.clone(), twin]).contains("would both be message Widget")
+            said.contains("would both declare CreateWidgetRequest"),
+            "{said}"
         );
         let mut no_prefix = widget;
         no_prefix.key_prefix = None;
