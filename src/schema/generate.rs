@@ -43,7 +43,7 @@ pub struct GeneratedFile {
 pub enum GenerateError {
     /// The package is not `lower.case.vN`.
     #[error(
-        "package {0:?} must be lower-case identifiers ending in a version, e.g. acme.v1 (buf lint's PACKAGE_VERSION_SUFFIX)"
+        "package {0:?} must be lower-case identifiers ending in a version, e.g. acme.v1 (buf lint's PACKAGE_VERSION_SUFFIX), with no part named sfgate or google"
     )]
     Package(String),
     /// No object was given.
@@ -61,6 +61,16 @@ pub enum GenerateError {
         /// The message name.
         message: String,
     },
+    /// An object's snake-case name is one of the request fields beside it.
+    #[error(
+        "object {object} would be the request field {field}, which the generated requests already have: generate it into a package of its own after renaming, or leave it out"
+    )]
+    ReservedObjectName {
+        /// The object.
+        object: String,
+        /// The clashing field name.
+        field: String,
+    },
     /// An object has no key prefix, so its IDs cannot be checked.
     #[error("object {0} has no keyPrefix in its describe: it has no records to serve")]
     NoKeyPrefix(String),
@@ -71,6 +81,22 @@ const ID_NUMBER: u32 = 1;
 const URL_NUMBER: u32 = 2;
 /// Names the generated messages use for themselves.
 const RESERVED_FIELD_NAMES: [&str; 2] = ["id", "url"];
+/// Names of the find request's own fields, which criteria (named as the resource's fields) must
+/// not take.
+const FIND_REQUEST_FIELDS: [&str; 2] = ["page_size", "page_token"];
+/// Names of the request and response fields beside the resource's, which the resource field (the
+/// object's snake-case name) must not take.
+const REQUEST_FIELDS: [&str; 9] = [
+    "id",
+    "fields",
+    "update_mask",
+    "external_id_field",
+    "external_id",
+    "created",
+    "next_page_token",
+    "page_size",
+    "page_token",
+];
 /// Picklist values listed in a field's comment; the rest are counted.
 const LISTED_PICKLIST_VALUES: usize = 20;
 /// Comment lines are wrapped before this column.
@@ -134,7 +160,13 @@ pub fn generate(
     generation: &Generation<'_>,
     objects: &[ObjectDescribe],
 ) -> Result<GeneratedFile, GenerateError> {
-    if !is_versioned_package(generation.package) {
+    // A package part named `sfgate` or `google` would shadow the imported `sfgate.v1.…` and
+    // `google.protobuf.…` names, and the file would not compile.
+    let shadows = generation
+        .package
+        .split('.')
+        .any(|part| part == "sfgate" || part == "google");
+    if !is_versioned_package(generation.package) || shadows {
         return Err(GenerateError::Package(generation.package.to_owned()));
     }
     if objects.is_empty() {
@@ -178,7 +210,17 @@ fn plan_object<'a>(
     let no_numbers = HashMap::new();
     let previous = previous.get(&object.name).unwrap_or(&no_numbers);
 
-    let mut used_names: HashSet<String> = RESERVED_FIELD_NAMES.map(str::to_owned).into();
+    if REQUEST_FIELDS.contains(&resource_field.as_str()) {
+        return Err(GenerateError::ReservedObjectName {
+            object: object.name.clone(),
+            field: resource_field,
+        });
+    }
+    let mut used_names: HashSet<String> = RESERVED_FIELD_NAMES
+        .iter()
+        .chain(&FIND_REQUEST_FIELDS)
+        .map(|name| json_key(name))
+        .collect();
     let mut used_numbers: HashSet<u32> = [ID_NUMBER, URL_NUMBER].into();
     let mut mapped = Vec::new();
     for field in &object.fields {
@@ -250,17 +292,23 @@ fn plan_object<'a>(
 
 /// The field's snake-case name; on a collision (`Name` and `Name__c`, or `Url__c` and the
 /// record page `url`) the suffix is kept (`name_c`), then a number added.
+///
+/// Names are compared as proto3's JSON mapping sees them (`zip_code` and `zipcode` are both
+/// `zipcode`), which protoc refuses to have twice in a message.
 fn unique_name(field: &FieldDescribe, used: &mut HashSet<String>) -> String {
     let plain = snake_case(&words(&field.name));
     let suffixed = snake_case(&words(&field.name.replace("__", "_")));
-    let mut candidates = vec![plain.clone(), suffixed];
-    candidates.extend((2..).take(1000).map(|count| format!("{plain}_{count}")));
-    for candidate in candidates {
-        if used.insert(candidate.clone()) {
-            return candidate;
-        }
-    }
-    unreachable!("one of a thousand numbered names is free")
+    let numbered = (2_u32..).map(|count| format!("{plain}_{count}"));
+    std::iter::once(plain.clone())
+        .chain(std::iter::once(suffixed))
+        .chain(numbered)
+        .find(|candidate| used.insert(json_key(candidate)))
+        .unwrap_or(plain)
+}
+
+/// A field name as proto3's JSON mapping compares it: lower case, without underscores.
+fn json_key(name: &str) -> String {
+    name.replace('_', "").to_ascii_lowercase()
 }
 
 fn write_file(generation: &Generation<'_>, plans: &[ObjectPlan<'_>]) -> String {
@@ -776,12 +824,18 @@ mod tests {
             field("Name__c", "string"),
             field("Url__c", "url"),
             field("Shape__c", "complexvalue"),
+            field("Zip_Code__c", "string"),
+            field("Zipcode__c", "string"),
+            field("Page_Size__c", "double"),
         ]));
         let generated = generate_with(&[widget], &PreviousNumbers::new());
         for expected in [
             "optional string name = 3 [(sfgate.v1.field) = {api_name: \"Name\"",
             "optional string name_c = 4 [(sfgate.v1.field) = {api_name: \"Name__c\"",
             "optional string url_c = 5 [(sfgate.v1.field) = {api_name: \"Url__c\"",
+            "optional string zip_code = 6 ",
+            "optional string zipcode_c = 7 ",
+            "optional double page_size_c = 8 ",
         ] {
             assert!(
                 generated.text.contains(expected),
@@ -844,6 +898,13 @@ mod tests {
             said.contains("would both declare CreateWidgetRequest"),
             "{said}"
         );
+        assert!(
+            refused("acme.sfgate.v1", std::slice::from_ref(&widget))
+                .contains("no part named sfgate")
+        );
+        let mut clashing = widget.clone();
+        clashing.name = "External_Id__c".to_owned();
+        assert!(refused("acme.v1", &[clashing]).contains("request field external_id"));
         let mut no_prefix = widget;
         no_prefix.key_prefix = None;
         assert!(refused("acme.v1", &[no_prefix]).contains("no keyPrefix"));
