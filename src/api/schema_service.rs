@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 
 use super::call::{ApiState, CallContext, respond};
 use super::typed::operations::{self, Page};
-use super::typed::{ObjectRef, ObjectType};
+use super::typed::{FieldKind, ObjectRef, ObjectType};
 use super::wire::undecodable;
 use crate::error::{GatewayError, Reason};
 use crate::salesforce::{SalesforceClient, SalesforceError};
@@ -245,6 +245,27 @@ impl SchemaServices {
             .collect()
     }
 
+    /// Takes over the drift checks `previous` made of tenants that use the very same schema
+    /// files here (a reload that changed neither), until this set's own checks replace them.
+    pub fn adopt_drift(&self, previous: &SchemaServices) {
+        let files_of = |services: &SchemaServices, tenant: &TenantId| -> Vec<*const SchemaFile> {
+            services
+                .schemas
+                .iter()
+                .filter(|schema| schema.tenants.contains(tenant))
+                .map(|schema| Arc::as_ptr(&schema.file))
+                .collect()
+        };
+        let mut drift = self.drift.write();
+        for (tenant, checked) in previous.drift.read().iter() {
+            if files_of(self, tenant) == files_of(previous, tenant)
+                && !files_of(self, tenant).is_empty()
+            {
+                drift.insert(tenant.clone(), Arc::clone(checked));
+            }
+        }
+    }
+
     /// The last schema check of `tenant`, if one was made.
     pub fn drift_of(&self, tenant: &TenantId) -> Option<Arc<TenantDrift>> {
         self.drift.read().get(tenant).cloned()
@@ -439,18 +460,30 @@ fn refuse_drifted(
     if let Some(drift) = drifted.get("") {
         return Err(refused(handler.object.api_name, drift));
     }
+    // Output-only fields are never written, so setting one (or `*`) does not use it.
+    let written = |proto: &str| {
+        handler
+            .object
+            .field_by_proto(proto)
+            .is_some_and(|field| field.kind != FieldKind::OutputOnly)
+    };
     let mut used: Vec<String> = Vec::new();
     if let Some(resource) = message_field(request, handler.resource_field.as_deref())
         && handler.action != Action::Find
     {
-        used.extend(resource.fields().map(|(field, _)| field.name().to_owned()));
+        used.extend(
+            resource
+                .fields()
+                .map(|(field, _)| field.name().to_owned())
+                .filter(|name| written(name)),
+        );
     }
-    for mask in ["update_mask", "fields"] {
+    for (mask, writes) in [("update_mask", true), ("fields", false)] {
         if let Some(mask) = field_mask(request, mask)? {
             for path in mask.paths {
                 if path == "*" {
-                    used.extend(drifted.keys().cloned());
-                } else {
+                    used.extend(drifted.keys().filter(|proto| written(proto)).cloned());
+                } else if !writes || written(&path) {
                     used.push(path);
                 }
             }

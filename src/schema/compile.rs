@@ -215,13 +215,26 @@ pub fn digest_of(path: &Path) -> Result<[u8; 32], SchemaError> {
 /// The field numbers of every resource message of a schema file, by object and field API name
 /// (for regenerating it without renumbering).
 pub fn numbers_of(schema: &SchemaFile) -> super::generate::PreviousNumbers {
+    /// Wider reserved ranges (`reserved 100 to max`) are not carried over number by number.
+    const CARRIED_RANGE: u32 = 10_000;
     let mut numbers = super::generate::PreviousNumbers::new();
     for service in &schema.services {
         let object = &service.object;
-        let fields = numbers.entry(object.api_name.clone()).or_default();
         for field in &object.fields {
             if let Some(descriptor) = object.message.get_field_by_name(&field.proto) {
-                fields.insert(field.api.clone(), descriptor.number());
+                numbers.field(
+                    &object.api_name,
+                    &field.api,
+                    descriptor.number(),
+                    field.proto_type,
+                );
+            }
+        }
+        for range in object.message.reserved_ranges() {
+            if range.end.saturating_sub(range.start) <= CARRIED_RANGE {
+                for number in range {
+                    numbers.reserved(&object.api_name, number);
+                }
             }
         }
     }

@@ -14,9 +14,45 @@ use super::describe::{FieldDescribe, ObjectDescribe};
 use super::field_types::{ProtoType, proto_type_of};
 use super::naming::{is_versioned_package, pascal_case, plural, snake_case, words};
 
-/// Field numbers of the resource messages of a previous version of the file: object API name,
-/// then field API name.
-pub type PreviousNumbers = HashMap<String, HashMap<String, u32>>;
+/// What a previous version of the file fixed, by object API name: each field's number and proto
+/// type, and the numbers it reserved. Regenerating keeps a field's number while its proto type
+/// stays the same; a field that is gone, no longer mapped, or of another type now has its number
+/// reserved, and new numbers come after every number ever used.
+#[derive(Debug, Clone, Default)]
+pub struct PreviousNumbers {
+    objects: HashMap<String, PreviousObject>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PreviousObject {
+    fields: HashMap<String, (u32, ProtoType)>,
+    reserved: BTreeSet<u32>,
+}
+
+impl PreviousNumbers {
+    /// No previous version.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The previous version gave `object`'s field `api_name` this number and type.
+    pub fn field(&mut self, object: &str, api_name: &str, number: u32, proto_type: ProtoType) {
+        self.objects
+            .entry(object.to_owned())
+            .or_default()
+            .fields
+            .insert(api_name.to_owned(), (number, proto_type));
+    }
+
+    /// The previous version reserved this number in `object`'s message.
+    pub fn reserved(&mut self, object: &str, number: u32) {
+        self.objects
+            .entry(object.to_owned())
+            .or_default()
+            .reserved
+            .insert(number);
+    }
+}
 
 /// What to generate.
 #[derive(Debug)]
@@ -207,8 +243,8 @@ fn plan_object<'a>(
     let object_words = words(&object.name);
     let message = pascal_case(&object_words);
     let resource_field = snake_case(&object_words);
-    let no_numbers = HashMap::new();
-    let previous = previous.get(&object.name).unwrap_or(&no_numbers);
+    let no_numbers = PreviousObject::default();
+    let previous = previous.objects.get(&object.name).unwrap_or(&no_numbers);
 
     if REQUEST_FIELDS.contains(&resource_field.as_str()) {
         return Err(GenerateError::ReservedObjectName {
@@ -221,7 +257,10 @@ fn plan_object<'a>(
         .chain(&FIND_REQUEST_FIELDS)
         .map(|name| json_key(name))
         .collect();
-    let mut used_numbers: HashSet<u32> = [ID_NUMBER, URL_NUMBER].into();
+    let mut used_numbers: HashSet<u32> = [ID_NUMBER, URL_NUMBER]
+        .into_iter()
+        .chain(previous.reserved.iter().copied())
+        .collect();
     let mut mapped = Vec::new();
     for field in &object.fields {
         if field.name.eq_ignore_ascii_case("Id") {
@@ -238,16 +277,20 @@ fn plan_object<'a>(
     // Kept numbers first, so that a new field never takes one.
     let mut numbers: Vec<Option<u32>> = mapped
         .iter()
-        .map(|(field, _)| {
+        .map(|(field, proto_type)| {
             previous
+                .fields
                 .get(&field.name)
-                .copied()
+                .filter(|(_, previous_type)| previous_type.proto_name() == proto_type.proto_name())
+                .map(|(number, _)| *number)
                 .filter(|number| used_numbers.insert(*number))
         })
         .collect();
     let mut next = previous
+        .fields
         .values()
-        .copied()
+        .map(|(number, _)| *number)
+        .chain(previous.reserved.iter().copied())
         .chain([URL_NUMBER])
         .max()
         .unwrap_or(URL_NUMBER)
@@ -258,7 +301,7 @@ fn plan_object<'a>(
         }
         *number = Some(next);
     }
-    let fields = mapped
+    let fields: Vec<FieldPlan<'_>> = mapped
         .into_iter()
         .zip(numbers)
         .map(|((field, proto_type), number)| FieldPlan {
@@ -268,15 +311,13 @@ fn plan_object<'a>(
             proto_type,
         })
         .collect();
-    let present: HashSet<&str> = object
-        .fields
-        .iter()
-        .map(|field| field.name.as_str())
-        .collect();
+    let kept: HashSet<u32> = fields_numbers(&fields);
     let reserved: BTreeSet<u32> = previous
-        .iter()
-        .filter(|(api_name, _)| !present.contains(api_name.as_str()))
-        .map(|(_, number)| *number)
+        .fields
+        .values()
+        .map(|(number, _)| *number)
+        .filter(|number| !kept.contains(number))
+        .chain(previous.reserved.iter().copied())
         .collect();
     Ok(ObjectPlan {
         describe: object,
@@ -288,6 +329,10 @@ fn plan_object<'a>(
         fields,
         reserved: reserved.into_iter().collect(),
     })
+}
+
+fn fields_numbers(fields: &[FieldPlan<'_>]) -> HashSet<u32> {
+    fields.iter().map(|field| field.number).collect()
 }
 
 /// The field's snake-case name; on a collision (`Name` and `Name__c`, or `Url__c` and the
@@ -849,26 +894,27 @@ mod tests {
 
     #[test]
     fn regenerating_keeps_numbers_and_reserves_the_fields_gone() {
-        let previous = PreviousNumbers::from([(
-            "Widget__c".to_owned(),
-            HashMap::from([
-                ("Color__c".to_owned(), 7),
-                ("Size__c".to_owned(), 3),
-                ("Weight__c".to_owned(), 5),
-            ]),
-        )]);
+        let mut previous = PreviousNumbers::new();
+        previous.field("Widget__c", "Color__c", 7, ProtoType::String);
+        previous.field("Widget__c", "Size__c", 3, ProtoType::Double);
+        previous.field("Widget__c", "Weight__c", 5, ProtoType::Double);
+        previous.field("Widget__c", "Count__c", 6, ProtoType::Int32);
+        previous.reserved("Widget__c", 9);
         let widget = describe(json!([
             field("Id", "id"),
             field("Added__c", "string"),
             field("Size__c", "double"),
             field("Color__c", "picklist"),
+            field("Count__c", "double"),
         ]));
         let text = generate_with(&[widget], &previous).text;
         assert!(text.contains("optional double size = 3 "), "{text}");
         assert!(text.contains("optional string color = 7 "), "{text}");
-        // New fields take numbers past every number used before; Weight__c's 5 stays reserved.
-        assert!(text.contains("optional string added = 8 "), "{text}");
-        assert!(text.contains("  reserved 5;\n"), "{text}");
+        // New fields, and a field whose proto type changed, take numbers past every number used
+        // before (9 was reserved); Weight__c's 5, Count__c's old 6 and the 9 stay reserved.
+        assert!(text.contains("optional string added = 10 "), "{text}");
+        assert!(text.contains("optional double count = 11 "), "{text}");
+        assert!(text.contains("  reserved 5, 6, 9;\n"), "{text}");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub(super) async fn watch_config(
             .map(|schema| schema.file.clone())
             .collect();
     }
-    let mut last_modified = modified_all(&path, &schema_files);
+    let mut last_modified = modified_all(modified(&path), &schema_files);
     loop {
         let hangup_received = async {
             #[cfg(unix)]
@@ -81,13 +81,16 @@ pub(super) async fn watch_config(
         let trigger = tokio::select! {
             () = hangup_received => "SIGHUP",
             () = sleep_or_forever(poll) => {
-                let now_modified = modified_all(&path, &schema_files);
+                let now_modified = modified_all(modified(&path), &schema_files);
                 if now_modified == last_modified {
                     continue;
                 }
                 "file change"
             }
         };
+        // The file's time is taken before it is read, so that an edit landing during the reload
+        // is seen by the next poll.
+        let config_modified = modified(&path);
         match Config::load(&path) {
             Ok(config) => {
                 schema_files = config
@@ -95,7 +98,7 @@ pub(super) async fn watch_config(
                     .iter()
                     .map(|schema| schema.file.clone())
                     .collect();
-                last_modified = modified_all(&path, &schema_files);
+                last_modified = modified_all(config_modified, &schema_files);
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(
                         "changes to listen, [tls], [front_door], [http], [shared_limits], [admin] or [telemetry] take effect only after a restart"
@@ -115,7 +118,7 @@ pub(super) async fn watch_config(
                 }
             }
             Err(error) => {
-                last_modified = modified_all(&path, &schema_files);
+                last_modified = modified_all(config_modified, &schema_files);
                 tracing::error!(
                     trigger,
                     "configuration reload rejected: {error:#}; still serving the previous configuration"
@@ -126,10 +129,9 @@ pub(super) async fn watch_config(
 }
 
 /// The modification times of the configuration file and the schema files it names.
-fn modified_all(path: &Path, schema_files: &[PathBuf]) -> Vec<Option<SystemTime>> {
-    std::iter::once(path)
-        .chain(schema_files.iter().map(PathBuf::as_path))
-        .map(modified)
+fn modified_all(config: Option<SystemTime>, schema_files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    std::iter::once(config)
+        .chain(schema_files.iter().map(|file| modified(file)))
         .collect()
 }
 

@@ -119,7 +119,8 @@ impl SchemaFront {
             refusal,
             health,
         };
-        front.set_services(services).await;
+        let before = front.set_services(services);
+        front.report_health(&before).await;
         Ok(front)
     }
 
@@ -133,8 +134,9 @@ impl SchemaFront {
         )
     }
 
-    /// Puts what [`Self::prepare`] built in force: the services, reflection, HTTP/JSON and
-    /// health (SERVING for the new services, cleared for the ones gone).
+    /// Puts what [`Self::prepare`] built in force: the services first (so that no route or
+    /// health entry announces a method they do not answer yet), then reflection and HTTP/JSON,
+    /// then health (SERVING for the new services, cleared for the ones gone).
     pub(super) async fn install(&self, prepared: Prepared) {
         let Prepared {
             services,
@@ -142,25 +144,16 @@ impl SchemaFront {
             reflection_v1,
             reflection_v1alpha,
         } = prepared;
+        let before = self.set_services(services);
         self.reflection_v1.store(Arc::new(reflection_v1));
         self.reflection_v1alpha.store(Arc::new(reflection_v1alpha));
         self.http.store(Arc::new(http));
-        self.set_services(services).await;
+        self.report_health(&before).await;
     }
 
-    /// Health SERVING for the new services, cleared for the ones gone; then the services.
-    async fn set_services(&self, services: SchemaServices) {
-        let before = self.services.load().service_names();
-        let after = services.service_names();
-        let mut health = self.health.clone();
-        for gone in before.iter().filter(|name| !after.contains(name)) {
-            health.clear_service_status(gone).await;
-        }
-        for name in &after {
-            health
-                .set_service_status(name, ServingStatus::Serving)
-                .await;
-        }
+    /// Puts `services` in force, with the drift checks of the tenants whose schema files did not
+    /// change, and checks the others' orgs in the background; the services it replaced.
+    fn set_services(&self, services: SchemaServices) -> Arc<SchemaServices> {
         let methods: Vec<(String, String)> = services
             .service_descriptors()
             .iter()
@@ -177,8 +170,26 @@ impl SchemaFront {
                 .map(|(service, method)| (service.as_str(), method.as_str())),
         );
         let services = Arc::new(services);
+        let before = self.services.load_full();
+        services.adopt_drift(&before);
         self.services.store(Arc::clone(&services));
         self.check_drift(services);
+        before
+    }
+
+    /// Health SERVING for the services in force, cleared for those of `before` that are gone.
+    async fn report_health(&self, before: &SchemaServices) {
+        let before = before.service_names();
+        let after = self.services.load().service_names();
+        let mut health = self.health.clone();
+        for gone in before.iter().filter(|name| !after.contains(name)) {
+            health.clear_service_status(gone).await;
+        }
+        for name in &after {
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
     }
 
     /// Checks, in the background, every tenant's org against the schema files it uses.

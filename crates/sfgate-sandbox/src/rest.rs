@@ -225,7 +225,15 @@ fn route(org: &Org, parts: &Parts, body: &str) -> ApiResult<Reply> {
     if deleted.is_empty() {
         return route_api(&ctx, &method, &rest);
     }
-    refuse_deleted_fields(&ctx, &rest, &deleted)?;
+    let Some(obj) = addressed_object(&ctx, &rest) else {
+        return route_api(&ctx, &method, &rest);
+    };
+    let deleted: Vec<&'static str> = deleted
+        .iter()
+        .filter(|(object, _)| *object == obj.name)
+        .map(|(_, field)| *field)
+        .collect();
+    refuse_deleted_fields(&ctx, obj, &deleted)?;
     route_api(&ctx, &method, &rest).map(|mut reply| {
         if let Some(body) = reply.body.as_mut() {
             strip_deleted_fields(body, &deleted);
@@ -234,14 +242,9 @@ fn route(org: &Org, parts: &Parts, body: &str) -> ApiResult<Reply> {
     })
 }
 
-/// `INVALID_FIELD` when the request names a deleted field of the object it addresses: in its
-/// JSON body, its `fields` list, or its SOQL.
-fn refuse_deleted_fields(
-    ctx: &Ctx<'_>,
-    rest: &[&str],
-    deleted: &[(&'static str, &'static str)],
-) -> ApiResult<()> {
-    let object = match rest {
+/// The object a request addresses: `sobjects/{Object}/…`, or the `FROM` of a query.
+fn addressed_object(ctx: &Ctx<'_>, rest: &[&str]) -> Option<&'static ObjectDef> {
+    let name = match rest {
         ["sobjects", name, ..] => Some((*name).to_owned()),
         ["query" | "queryAll"] => ctx.param("q").and_then(|q| {
             let words: Vec<&str> = q
@@ -255,14 +258,21 @@ fn refuse_deleted_fields(
         }),
         _ => None,
     };
-    let Some(obj) = object.as_deref().and_then(schema::object) else {
-        return Ok(());
-    };
+    name.as_deref().and_then(schema::object)
+}
+
+/// `INVALID_FIELD` when the request names a deleted field of the object it addresses: in its
+/// JSON body, its `fields` list, or its SOQL.
+fn refuse_deleted_fields(
+    ctx: &Ctx<'_>,
+    obj: &ObjectDef,
+    deleted: &[&'static str],
+) -> ApiResult<()> {
     let named = |text: &str, field: &str| {
         text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .any(|word| word.eq_ignore_ascii_case(field))
     };
-    for (_, field) in deleted.iter().filter(|(object, _)| *object == obj.name) {
+    for field in deleted {
         let in_body = serde_json::from_str::<serde_json::Value>(ctx.body)
             .ok()
             .and_then(|body| body.as_object().cloned())
@@ -282,13 +292,10 @@ fn refuse_deleted_fields(
     Ok(())
 }
 
-/// Drops deleted fields from an answer: record keys, and describe's field entries.
-fn strip_deleted_fields(body: &mut Json, deleted: &[(&'static str, &'static str)]) {
-    let is_deleted = |name: &str| {
-        deleted
-            .iter()
-            .any(|(_, field)| field.eq_ignore_ascii_case(name))
-    };
+/// Drops the addressed object's deleted fields from an answer: record keys, and describe's field
+/// entries.
+fn strip_deleted_fields(body: &mut Json, deleted: &[&'static str]) {
+    let is_deleted = |name: &str| deleted.iter().any(|field| field.eq_ignore_ascii_case(name));
     match body {
         Json::Object(entries) => {
             entries.retain(|(key, _)| !is_deleted(key));
