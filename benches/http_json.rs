@@ -120,20 +120,7 @@ async fn compare(warm_up: Duration, run: Duration) {
         .pool_max_idle_per_host(CALLERS)
         .build()
         .unwrap();
-    let found: serde_json::Value = http
-        .get(format!("{base}/v1/leads:find?lastName=Reed"))
-        .header("x-tenant-id", "bench")
-        .header("authorization", format!("Bearer {API_KEY}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = found["leads"][0]["id"]
-        .as_str()
-        .expect("a lead to read")
-        .to_owned();
+    let id = support::seeded_lead_id(&http, &base, API_KEY).await;
     let mut rows = Vec::new();
     for protocol in [Protocol::Grpc(channel), Protocol::HttpJson(http, base)] {
         closed_loop(&protocol, &id, warm_up).await;

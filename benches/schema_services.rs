@@ -170,17 +170,7 @@ async fn cpu_per_call(directory: &tempfile::TempDir, warm_up: Duration, run: Dur
     let pid = gateway.process.0.id();
     let base = format!("http://127.0.0.1:{gateway_port}");
     let http = sfgate::salesforce::http_client_builder().build().unwrap();
-    let found: serde_json::Value = http
-        .get(format!("{base}/v1/leads:find?lastName=Reed"))
-        .header("x-tenant-id", "bench")
-        .header("authorization", format!("Bearer {API_KEY}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = found["leads"][0]["id"].as_str().expect("a lead").to_owned();
+    let id = support::seeded_lead_id(&http, &base, API_KEY).await;
     let request = Bytes::from(sfgate::pb::GetLeadRequest { id, fields: None }.encode_to_vec());
     let channel = tonic::transport::Endpoint::from_shared(base)
         .unwrap()

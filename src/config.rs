@@ -666,6 +666,14 @@ impl Config {
         }
     }
 
+    /// The schema files it names (`[[schemas]] file`), in order.
+    pub fn schema_files(&self) -> Vec<PathBuf> {
+        self.schemas
+            .iter()
+            .map(|schema| schema.file.clone())
+            .collect()
+    }
+
     /// Loads a file and the `SFGATE__` environment overrides, then validates.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {

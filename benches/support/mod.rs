@@ -261,3 +261,22 @@ where
     all.sort();
     (all, failed)
 }
+
+/// The ID of the seeded lead Reed, found through the gateway at `base` over HTTP/JSON.
+#[allow(dead_code, reason = "not every bench reads a lead")]
+pub(crate) async fn seeded_lead_id(http: &reqwest::Client, base: &str, api_key: &str) -> String {
+    let found: serde_json::Value = http
+        .get(format!("{base}/v1/leads:find?lastName=Reed"))
+        .header("x-tenant-id", "bench")
+        .header("authorization", format!("Bearer {api_key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    found["leads"][0]["id"]
+        .as_str()
+        .expect("a lead to read")
+        .to_owned()
+}

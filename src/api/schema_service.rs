@@ -547,7 +547,13 @@ where
         let services = self.services.load_full();
         let handler = services.methods.get(request.uri().path()).cloned();
         let Some(handler) = handler else {
-            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+            // Neither a built-in method nor a schema file's: what tonic answers for an unknown
+            // method, with the path named.
+            let unknown = format!(
+                "no method {} here: `grpcurl list` shows the services served",
+                request.uri().path()
+            );
+            return Box::pin(async move { Ok(Status::unimplemented(unknown).into_http()) });
         };
         let state = self.state.clone();
         Box::pin(async move {

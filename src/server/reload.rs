@@ -50,6 +50,8 @@ pub(super) async fn watch_config(
     tenants: Arc<Tenants>,
     front: Arc<SchemaFront>,
     running: RestartOnly,
+    // The schema files of the configuration in force, watched with it.
+    mut schema_files: Vec<PathBuf>,
 ) {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -59,15 +61,6 @@ pub(super) async fn watch_config(
             None
         }
     };
-    // The schema files of the configuration in force are watched with it.
-    let mut schema_files: Vec<PathBuf> = Vec::new();
-    if let Ok(config) = Config::load(&path) {
-        schema_files = config
-            .schemas
-            .iter()
-            .map(|schema| schema.file.clone())
-            .collect();
-    }
     let mut last_modified = modified_all(modified(&path), &schema_files);
     loop {
         let hangup_received = async {
@@ -93,11 +86,7 @@ pub(super) async fn watch_config(
         let config_modified = modified(&path);
         match Config::load(&path) {
             Ok(config) => {
-                schema_files = config
-                    .schemas
-                    .iter()
-                    .map(|schema| schema.file.clone())
-                    .collect();
+                schema_files = config.schema_files();
                 last_modified = modified_all(config_modified, &schema_files);
                 if RestartOnly::of(&config) != running {
                     tracing::warn!(

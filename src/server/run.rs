@@ -103,6 +103,7 @@ pub async fn run_reloading(
             Arc::clone(&tenants),
             Arc::clone(&front),
             RestartOnly::of(&config),
+            config.schema_files(),
         ));
     }
     if let Some(store) = &tenants.shared {

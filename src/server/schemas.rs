@@ -43,7 +43,8 @@ pub(super) fn load(config: &Config, in_force: &SchemaServices) -> anyhow::Result
     let mut schemas = Vec::with_capacity(config.schemas.len());
     for entry in &config.schemas {
         let schema_error = |error: compile::SchemaError| anyhow::anyhow!("[[schemas]] {error}");
-        let digest = compile::digest_of(&entry.file).map_err(schema_error)?;
+        let source = compile::read(&entry.file).map_err(schema_error)?;
+        let digest = compile::digest(&source);
         let kept = in_force
             .schemas()
             .iter()
@@ -51,7 +52,7 @@ pub(super) fn load(config: &Config, in_force: &SchemaServices) -> anyhow::Result
             .map(|schema| Arc::clone(&schema.file));
         let file = match kept {
             Some(file) => file,
-            None => Arc::new(compile::load(&entry.file).map_err(schema_error)?),
+            None => Arc::new(compile::compile_source(&entry.file, &source).map_err(schema_error)?),
         };
         schemas.push(TenantSchema {
             file,
