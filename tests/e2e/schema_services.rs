@@ -70,6 +70,22 @@ fn the_generated_proto_of_the_sandbox_is_the_example_byte_for_byte() {
 }
 
 #[test]
+fn custom_generates_every_custom_object_and_nothing_else() {
+    let (text, _) = generate(&["--custom", "--package", "custom.v1"]);
+    for expected in [
+        "service HootsuiteContactPersonaService {",
+        "service FieldSampleService {",
+    ] {
+        assert!(text.contains(expected), "--custom lacks {expected:?}");
+    }
+    assert_eq!(
+        text.matches("\nservice ").count(),
+        2,
+        "only the custom objects: {text}"
+    );
+}
+
+#[test]
 fn every_object_of_the_sandbox_generates_a_file_that_compiles_and_maps() {
     let objects = [
         "Account",
