@@ -154,7 +154,7 @@ pub fn load(path: &Path) -> Result<SchemaFile, SchemaError> {
     compile_source(path, &read(path)?)
 }
 
-/// The text of the schema file at `path`, bounded by [`MAX_FILE_BYTES`].
+/// The text of the schema file at `path`, refused past 8 MiB.
 pub fn read(path: &Path) -> Result<String, SchemaError> {
     let error = |message: String| SchemaError {
         file: path.display().to_string(),
